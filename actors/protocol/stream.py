@@ -1,0 +1,63 @@
+"""Messages between the Conductor and the StreamManager (one answer's stream)."""
+
+from __future__ import annotations
+
+import attrs
+
+from actors.protocol.base import WireMessage
+from actors.protocol.conductor import ResponseMetadata
+
+
+@attrs.frozen(slots=True)
+class ChatTurn(WireMessage):
+    """One message of the context sent to the model."""
+
+    role: str
+    content: str
+
+
+@attrs.frozen(slots=True)
+class StartStream(WireMessage):
+    """Ask the backend for an answer to ``messages`` (system prompt, history, new message)."""
+
+    request_id: str
+    model: str
+    messages: tuple[ChatTurn, ...]
+
+
+@attrs.frozen(slots=True)
+class CancelStream(WireMessage):
+    """Stop one stream now. A control message."""
+
+    request_id: str
+    control = True
+
+
+@attrs.frozen(slots=True)
+class StreamChunk(WireMessage):
+    """Raw model text of one stream (tags still in). Consecutive chunks merge."""
+
+    request_id: str
+    text: str
+
+    def merge(self, newer: StreamChunk) -> StreamChunk | None:
+        if newer.request_id != self.request_id:
+            return None
+        return StreamChunk(self.request_id, self.text + newer.text)
+
+
+@attrs.frozen(slots=True)
+class StreamDone(WireMessage):
+    """A stream ended normally (or was cancelled: ``metadata.done_reason == 'cancelled'``)."""
+
+    request_id: str
+    metadata: ResponseMetadata
+
+
+@attrs.frozen(slots=True)
+class StreamFailed(WireMessage):
+    """A stream failed; ``error`` says what and what to do."""
+
+    request_id: str
+    error: str
+    metadata: ResponseMetadata

@@ -1,0 +1,43 @@
+"""The actor runtime: mailboxes, refs, behaviours, the asyncio host, supervision, bridge."""
+
+from actors.runtime.behaviour import Behaviour, Context, EdgeActor, EdgeContext, TimerId, handles
+from actors.runtime.bridge import ThreadBridge
+from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName, MailboxFull
+from actors.runtime.mailbox import (
+    Delivery,
+    LatencyHistogram,
+    Mailbox,
+    MailboxConfig,
+    MailboxStats,
+    OverflowPolicy,
+)
+from actors.runtime.messages import ActorFailed
+from actors.runtime.ref import ActorRef
+from actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
+from actors.runtime.system import ActorSystem
+
+__all__ = [
+    "ActorFailed",
+    "ActorRef",
+    "ActorStopped",
+    "ActorSystem",
+    "AskTimeout",
+    "Behaviour",
+    "Context",
+    "Delivery",
+    "Directive",
+    "DuplicateActorName",
+    "EdgeActor",
+    "EdgeContext",
+    "LatencyHistogram",
+    "Mailbox",
+    "MailboxConfig",
+    "MailboxFull",
+    "MailboxStats",
+    "OverflowPolicy",
+    "RestartTracker",
+    "SupervisorPolicy",
+    "ThreadBridge",
+    "TimerId",
+    "handles",
+]

@@ -1,0 +1,517 @@
+"""The asyncio host: actor cells, the actor system, asks, timers, supervision, shutdown.
+
+Scheduling is event driven: a mailbox going from empty to non-empty schedules
+its cell once with ``call_soon``; the run handles up to a batch, then yields
+and reschedules itself if more remain. Timers are ``call_later`` handles. No
+task waits per idle actor and nothing polls, so an idle system never wakes up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Coroutine
+from time import perf_counter
+from typing import Any, TypeVar
+
+from actors.runtime.behaviour import Behaviour, TimerId
+from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
+from actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig, MailboxStats
+from actors.runtime.messages import ActorFailed
+from actors.runtime.ref import ActorRef
+from actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+class _Cell:
+    """One running actor: its mailbox, behaviour, timers, children and supervision."""
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        name: str,
+        factory: Callable[[], Behaviour],
+        mailbox: MailboxConfig | None,
+        policy: SupervisorPolicy,
+        parent: _Cell | None,
+    ) -> None:
+        self.system = system
+        self.name = name
+        self.factory = factory
+        self.policy = policy
+        self.tracker = RestartTracker(policy)
+        self.parent = parent
+        self.children: list[_Cell] = []
+        self.mailbox = Mailbox(name, mailbox, self._on_ready)
+        self.ref = ActorRef(name, self, system._dead_letter)
+        self.behaviour = factory()
+        self.ctx = _AsyncioContext(self)
+        self.timers: dict[TimerId, asyncio.TimerHandle] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.pending_asks: set[asyncio.Future[Any]] = set()
+        self.scheduled = False
+        self.running = False
+        self.suspended = False
+        self.stopping = False
+        self.stopped = False
+        self.stop_requested = False
+        self.stopped_future: asyncio.Future[None] = system.loop.create_future()
+
+    # -- delivery ------------------------------------------------------------
+
+    def deliver(self, msg: object) -> Delivery:
+        result = self.mailbox.offer(msg)
+        if result is Delivery.DEAD:
+            self.system._dead_letter(self.name, msg)
+        return result
+
+    def _on_ready(self) -> None:
+        if not self.scheduled and not self.running and not self.suspended:
+            self.scheduled = True
+            self.system.loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        self.scheduled = False
+        if self.stopped or self.suspended:
+            return
+        self.running = True
+        mailbox = self.mailbox
+        behaviour = self.behaviour
+        ctx = self.ctx
+        edge = behaviour.edge
+        try:
+            started = perf_counter()
+            for _ in range(mailbox.config.batch):
+                entry = mailbox.take()
+                if entry is None:
+                    break
+                msg = entry[0]
+                try:
+                    result = behaviour.receive(ctx, msg)
+                except Exception as exc:
+                    finished = perf_counter()
+                    mailbox.record(started - entry[1], finished - started)
+                    self._failed(exc)
+                    return
+                finished = perf_counter()
+                mailbox.record(started - entry[1], finished - started)
+                started = finished
+                if edge and result is not None and inspect.isawaitable(result):
+                    self._await_handler(result)
+                    return
+                if self.stop_requested:
+                    self._finalize()
+                    return
+        finally:
+            self.running = False
+        self._after_run()
+
+    def _after_run(self) -> None:
+        if self.stopped:
+            return
+        if len(self.mailbox):
+            if not self.scheduled and not self.suspended:
+                self.scheduled = True
+                self.system.loop.call_soon(self._run)
+        elif self.stopping:
+            self._finalize()
+
+    def _await_handler(self, awaitable: Any) -> None:
+        """Run one async edge handler to completion before the next message."""
+        self.suspended = True
+
+        async def run() -> None:
+            try:
+                await awaitable
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.suspended = False
+                self._failed(exc)
+                return
+            self.suspended = False
+            if self.stop_requested:
+                self._finalize()
+            else:
+                self._after_run()
+
+        task = self.system.loop.create_task(run(), name=f"{self.name}-handler")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- supervision ---------------------------------------------------------
+
+    def _failed(self, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(exc))
+        log.error("actor %s failed:\n%s", self.name, text)
+        directive = self.policy.directive
+        delay: float | None = None
+        if directive is Directive.RESTART:
+            delay = self.tracker.next_backoff(self.system.clock())
+            if delay is None:
+                directive = self.policy.exhausted
+        self.system._report_failure(
+            ActorFailed(
+                actor=self.name,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=text,
+                action=directive.value,
+                restarts=self.tracker.restarts,
+            )
+        )
+        if directive is Directive.RESTART and delay is not None:
+            self._cancel_timers()
+            self.suspended = True
+            self.system.loop.call_later(delay, self._restart)
+        elif directive is Directive.ESCALATE:
+            self._finalize()
+            if self.parent is not None and not self.parent.stopped:
+                self.parent._failed(exc)
+            else:
+                self.system._escalated(self.name)
+        else:
+            self._finalize()
+
+    def _restart(self) -> None:
+        if self.stopped:
+            return
+        self.behaviour = self.factory()
+        self.suspended = False
+        try:
+            self.behaviour.on_start(self.ctx)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._after_run()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self.behaviour.on_start(self.ctx)
+        except Exception as exc:
+            self._failed(exc)
+
+    def begin_stop(self) -> None:
+        """Graceful: handle what is queued, then stop."""
+        if self.stopped:
+            return
+        self.stopping = True
+        if not len(self.mailbox) and not self.running and not self.suspended:
+            self._finalize()
+
+    def _finalize(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        for child in reversed(self.children):
+            child._finalize()
+        try:
+            self.behaviour.on_stop(self.ctx)
+        except Exception:
+            log.exception("on_stop of %s raised", self.name)
+        self._cancel_timers()
+        for task in list(self.tasks):
+            task.cancel()
+        self.mailbox.close()
+        for msg in self.mailbox.drain_all():
+            self.system._dead_letter(self.name, msg)
+        self.ref._detach()
+        for future in list(self.pending_asks):
+            if not future.done():
+                future.set_exception(ActorStopped(f"actor {self.name!r} stopped before replying"))
+        self.pending_asks.clear()
+        self.system._forget(self)
+        if not self.stopped_future.done():
+            self.stopped_future.set_result(None)
+
+    def _cancel_timers(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+
+
+class _AsyncioContext:
+    """The context of an actor on the asyncio host (also the edge context)."""
+
+    __slots__ = ("_cell", "_next_timer")
+
+    def __init__(self, cell: _Cell) -> None:
+        self._cell = cell
+        self._next_timer = 0
+
+    @property
+    def self_ref(self) -> ActorRef:
+        return self._cell.ref
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._cell.system.loop
+
+    def tell(self, ref: ActorRef, msg: object) -> Delivery:
+        return ref.tell(msg)
+
+    def schedule(self, delay: float, msg: object) -> TimerId:
+        cell = self._cell
+        self._next_timer += 1
+        timer = self._next_timer
+
+        def fire() -> None:
+            cell.timers.pop(timer, None)
+            cell.deliver(msg)
+
+        cell.timers[timer] = cell.system.loop.call_later(delay, fire)
+        return timer
+
+    def cancel(self, timer: TimerId) -> None:
+        handle = self._cell.timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    def spawn(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        *,
+        mailbox: MailboxConfig | None = None,
+        policy: SupervisorPolicy | None = None,
+    ) -> ActorRef:
+        return self._cell.system._spawn(name, factory, mailbox, policy, self._cell)
+
+    def stop(self) -> None:
+        cell = self._cell
+        if cell.running or cell.suspended:
+            cell.stop_requested = True
+        else:
+            cell._finalize()
+
+    def now(self) -> float:
+        return self._cell.system.clock()
+
+    def lookup(self, name: str) -> ActorRef | None:
+        return self._cell.system.lookup(name)
+
+    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
+        target = self._cell.system._cells.get(ref.name)
+        if target is None:
+            return
+        me = self._cell.ref
+        target.mailbox.notify_when_drained(lambda: me.tell(msg))
+
+    def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        cell = self._cell
+        task = cell.system.loop.create_task(coro, name=f"{cell.name}:{name}")
+        cell.tasks.add(task)
+        task.add_done_callback(cell.tasks.discard)
+        return task
+
+    async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
+        return await self._cell.system.put(ref, msg, timeout)
+
+
+class _ReplyTarget:
+    """The target of an ask's reply ref: resolves the future once, counts late replies."""
+
+    __slots__ = ("future", "system")
+
+    def __init__(self, system: ActorSystem, future: asyncio.Future[Any]) -> None:
+        self.system = system
+        self.future = future
+
+    def deliver(self, msg: object) -> Delivery:
+        if self.future.done():
+            self.system.late_replies += 1
+            return Delivery.DEAD
+        self.future.set_result(msg)
+        return Delivery.ACCEPTED
+
+
+class ActorSystem:
+    """The asyncio host: spawns actors, delivers messages, asks, stops gracefully.
+
+    Create it inside a running loop (or pass ``loop``). ``stop`` handles queued
+    work first, stops actors in reverse start order, and is bounded in time.
+    """
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        dead_letter_log: int = 64,
+    ) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self.clock = clock
+        self._cells: dict[str, _Cell] = {}
+        self._order: list[_Cell] = []
+        self.dead_letters = 0
+        self.recent_dead_letters: deque[tuple[str, str]] = deque(maxlen=dead_letter_log)
+        self.late_replies = 0
+        self.failures: deque[ActorFailed] = deque(maxlen=dead_letter_log)
+        self.failure_listeners: list[ActorRef] = []
+        self.stopped = asyncio.Event()
+        self._stopping = False
+        self._ask_counter = 0
+
+    # -- actors ----------------------------------------------------------------
+
+    def spawn(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        *,
+        mailbox: MailboxConfig | None = None,
+        policy: SupervisorPolicy | None = None,
+    ) -> ActorRef:
+        """Start a top-level actor. Raises ``DuplicateActorName`` if the name is taken."""
+        return self._spawn(name, factory, mailbox, policy, None)
+
+    def _spawn(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        mailbox: MailboxConfig | None,
+        policy: SupervisorPolicy | None,
+        parent: _Cell | None,
+    ) -> ActorRef:
+        if name in self._cells:
+            raise DuplicateActorName(f"an actor named {name!r} is already running")
+        cell = _Cell(self, name, factory, mailbox, policy or SupervisorPolicy(), parent)
+        self._cells[name] = cell
+        self._order.append(cell)
+        if parent is not None:
+            parent.children.append(cell)
+        cell.start()
+        return cell.ref
+
+    def lookup(self, name: str) -> ActorRef | None:
+        """The ref of a running actor, or None."""
+        cell = self._cells.get(name)
+        return None if cell is None else cell.ref
+
+    def stop_actor(self, ref: ActorRef) -> None:
+        """Stop one actor now; what is still queued becomes dead letters."""
+        cell = self._cells.get(ref.name)
+        if cell is not None:
+            cell.ctx.stop()
+
+    def _forget(self, cell: _Cell) -> None:
+        if self._cells.get(cell.name) is cell:
+            del self._cells[cell.name]
+        if cell in self._order:
+            self._order.remove(cell)
+        if cell.parent is not None and cell in cell.parent.children:
+            cell.parent.children.remove(cell)
+
+    # -- messaging ---------------------------------------------------------------
+
+    def tell(self, ref: ActorRef, msg: object) -> Delivery:
+        """Send from outside any actor (same thread as the loop). Never blocks."""
+        return ref.tell(msg)
+
+    async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
+        """Send, awaiting mailbox space up to ``timeout``; raises ``MailboxFull`` after it."""
+        cell = self._cells.get(ref.name)
+        if cell is None or cell.ref is not ref and not ref.alive:
+            self._dead_letter(ref.name, msg)
+            return Delivery.DEAD
+        return await cell.mailbox.put(msg, timeout)
+
+    async def ask(
+        self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float
+    ) -> Any:
+        """Send ``make(reply_ref)`` and await the reply.
+
+        Raises ``AskTimeout`` after ``timeout`` seconds (a later reply is
+        discarded and counted in ``late_replies``), and ``ActorStopped`` at once
+        if the target is not running or stops while the ask is pending.
+        """
+        cell = self._cells.get(ref.name)
+        if cell is None:
+            raise ActorStopped(f"actor {ref.name!r} is not running")
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self._ask_counter += 1
+        reply = ActorRef(
+            f"ask-{self._ask_counter}:{ref.name}", _ReplyTarget(self, future), self._dead_letter
+        )
+        cell.pending_asks.add(future)
+        try:
+            if not ref.tell(make(reply)).ok:
+                raise ActorStopped(f"actor {ref.name!r} did not accept the ask (mailbox full)")
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
+                raise AskTimeout(
+                    f"no reply from {ref.name!r} within {timeout}s"
+                ) from None
+        finally:
+            cell.pending_asks.discard(future)
+            if not future.done():
+                future.cancel()
+
+    def _dead_letter(self, name: str, msg: object) -> None:
+        self.dead_letters += 1
+        self.recent_dead_letters.append((name, type(msg).__name__))
+
+    def _report_failure(self, failure: ActorFailed) -> None:
+        self.failures.append(failure)
+        for listener in self.failure_listeners:
+            listener.tell(failure)
+
+    def _escalated(self, name: str) -> None:
+        log.error("failure of %s escalated to the system: stopping", name)
+        self.loop.create_task(self.stop())
+
+    # -- observing -------------------------------------------------------------------
+
+    def metrics(self) -> tuple[MailboxStats, ...]:
+        """An immutable snapshot of every running actor's mailbox, in start order."""
+        return tuple(cell.mailbox.stats() for cell in self._order)
+
+    def names(self) -> tuple[str, ...]:
+        """Names of the running actors, in start order."""
+        return tuple(cell.name for cell in self._order)
+
+    # -- shutdown ---------------------------------------------------------------------
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop every actor gracefully, in reverse start order, within ``timeout`` seconds.
+
+        Each actor first handles what is already queued; an actor still busy
+        at the deadline is stopped anyway and its queue counted as dead letters.
+        """
+        if self._stopping:
+            await self.stopped.wait()
+            return
+        self._stopping = True
+        deadline = self.loop.time() + timeout
+        for cell in reversed(list(self._order)):
+            if cell.stopped:
+                continue
+            cell.begin_stop()
+            remaining = deadline - self.loop.time()
+            if not cell.stopped_future.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(cell.stopped_future), max(remaining, 0))
+                except TimeoutError:
+                    log.warning("actor %s did not stop in time; stopping it now", cell.name)
+                    cell._finalize()
+        self.stopped.set()
+
+    def install_signal_handlers(self) -> None:
+        """Stop gracefully on SIGINT and SIGTERM (main thread only)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.loop.add_signal_handler(sig, lambda: self.loop.create_task(self.stop()))
+
+    def remove_signal_handlers(self) -> None:
+        """Undo ``install_signal_handlers``."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.loop.remove_signal_handler(sig)

@@ -1,0 +1,1 @@
+"""Settings (defaults < file < env < flags) and the persona prompt."""

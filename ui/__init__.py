@@ -1,0 +1,1 @@
+"""Surfaces and entry points: the CLI, the headless log surface and the terminal UI."""
