@@ -1,6 +1,7 @@
 """Every message type (frozen attrs classes) and the one converter for the wire form."""
 
 from actors.protocol.avatar import (
+    AvatarViewers,
     Anchor,
     Animation,
     AvatarCommand,
@@ -96,6 +97,7 @@ __all__ = [
     "AvatarFrame",
     "AvatarSize",
     "AvatarState",
+    "AvatarViewers",
     "Cancel",
     "CancelStream",
     "Capability",

@@ -150,3 +150,10 @@ class PlayReaction(WireMessage):
 
 
 AvatarCommand = SetMood | SetSize | MoveTo | PointAt | SetWander | SetVisible | PlayGesture | PlayReaction
+
+
+@attrs.frozen(slots=True)
+class AvatarViewers(WireMessage):
+    """Registry -> Avatar: how many surfaces currently show the avatar (0 stops the clock)."""
+
+    count: int

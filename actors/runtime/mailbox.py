@@ -163,8 +163,8 @@ class MailboxStats:
     """True between crossing the high watermark and falling to the low one."""
 
 
-def _no_merge(queued: object, newer: object) -> object | None:
-    return None
+_KEYED = object()
+"""Marks a queue entry whose message lives in the mailbox's keyed slots."""
 
 
 class _Coalescing:
@@ -233,9 +233,13 @@ class Mailbox:
         self.name = name
         self.config = config or MailboxConfig()
         self.on_ready = on_ready
-        self._queue: deque[list[Any]] = deque()
-        self._control: deque[list[Any]] = deque()
-        self._keyed: dict[tuple[type, Hashable], list[Any]] = {}
+        # Entries are tuples (tuples of two and three come from CPython's free
+        # lists, so a steady stream of messages allocates nothing per entry):
+        # ``(message, enqueued_at)``, or ``(_KEYED, enqueued_at, slot)`` for a
+        # message with a coalesce key, whose newest version waits in ``_keyed``.
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._control: deque[tuple[Any, float]] = deque()
+        self._keyed: dict[tuple[type, Hashable], object] = {}
         self._high = max(1, int(self.config.capacity * self.config.high_watermark))
         self._low = int(self.config.capacity * self.config.low_watermark)
         self._putters: deque[asyncio.Future[None]] = deque()
@@ -264,7 +268,7 @@ class Mailbox:
         control, keyed, mergeable = _COALESCING.of(type(msg))
         was_empty = not self._queue and not self._control
         if control:
-            self._control.append([msg, perf_counter()])
+            self._control.append((msg, perf_counter()))
             self._accepted += 1
             if was_empty and self.on_ready is not None:
                 self.on_ready()
@@ -277,33 +281,33 @@ class Mailbox:
                 if type(queued) is type(msg):
                     merged = queued.merge(msg)  # type: ignore[attr-defined]
                     if merged is not None:
-                        last[0] = merged
+                        queue[-1] = (merged, last[1])
                         self._accepted += 1
                         self._coalesced += 1
                         return Delivery.COALESCED
-            if keyed:
-                key = msg.coalesce_key  # type: ignore[attr-defined]
-                if key is not None:
-                    entry = self._keyed.get((type(msg), key))
-                    if entry is not None:
-                        entry[0] = msg
-                        self._accepted += 1
-                        self._coalesced += 1
-                        return Delivery.COALESCED
+        slot: tuple[type, Hashable] | None = None
+        if keyed:
+            key = msg.coalesce_key  # type: ignore[attr-defined]
+            if key is not None:
+                slot = (type(msg), key)
+                if slot in self._keyed:
+                    self._keyed[slot] = msg
+                    self._accepted += 1
+                    self._coalesced += 1
+                    return Delivery.COALESCED
         if len(queue) >= self.config.capacity:
             policy = self.config.policy
             if policy is OverflowPolicy.DROP_OLDEST:
-                self._forget(queue.popleft())
+                self._unwrap(queue.popleft())
                 self._dropped += 1
             else:
                 self._rejected += 1
                 return Delivery.REJECTED
-        entry = [msg, perf_counter()]
-        queue.append(entry)
-        if keyed:
-            key = msg.coalesce_key  # type: ignore[attr-defined]
-            if key is not None:
-                self._keyed[(type(msg), key)] = entry
+        if slot is None:
+            queue.append((msg, perf_counter()))
+        else:
+            self._keyed[slot] = msg
+            queue.append((_KEYED, perf_counter(), slot))
         self._accepted += 1
         depth = len(queue)
         if depth > self._high_water:
@@ -360,14 +364,13 @@ class Mailbox:
 
     # -- consuming -----------------------------------------------------------
 
-    def take(self) -> list[Any] | None:
-        """Remove and return the next entry ``[message, enqueued_at]``: control lane first."""
+    def take(self) -> tuple[Any, float] | None:
+        """Remove and return the next ``(message, enqueued_at)``: control lane first."""
         if self._control:
             return self._control.popleft()
         if not self._queue:
             return None
-        entry = self._queue.popleft()
-        self._forget(entry)
+        entry = self._unwrap(self._queue.popleft())
         self._after_take()
         return entry
 
@@ -384,7 +387,8 @@ class Mailbox:
 
     def drain_all(self) -> list[object]:
         """Empty both lanes and return what was queued (for dead-lettering on stop)."""
-        left = [entry[0] for entry in self._control] + [entry[0] for entry in self._queue]
+        left = [entry[0] for entry in self._control]
+        left += [self._unwrap(entry)[0] for entry in self._queue]
         self._control.clear()
         self._queue.clear()
         self._keyed.clear()
@@ -408,14 +412,11 @@ class Mailbox:
 
     # -- internals -----------------------------------------------------------
 
-    def _forget(self, entry: list[Any]) -> None:
-        if self._keyed:
-            msg = entry[0]
-            key = getattr(msg, "coalesce_key", None)
-            if key is not None:
-                slot = (type(msg), key)
-                if self._keyed.get(slot) is entry:
-                    del self._keyed[slot]
+    def _unwrap(self, entry: tuple[Any, ...]) -> tuple[Any, float]:
+        """A keyed entry holds its slot; the newest message for that slot is in ``_keyed``."""
+        if entry[0] is _KEYED:
+            return (self._keyed.pop(entry[2]), entry[1])
+        return entry  # type: ignore[return-value]
 
     def _after_take(self) -> None:
         depth = len(self._queue)

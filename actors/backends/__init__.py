@@ -1,0 +1,1 @@
+"""Model backends: Ollama over HTTP, the embedded llama.cpp model, and selection."""

@@ -1,0 +1,57 @@
+"""What every backend offers the StreamManager: one streamed answer at a time per call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from actors.errors import AiwayError
+from actors.protocol.conductor import ResponseMetadata
+from actors.protocol.stream import ChatTurn
+
+OnText = Callable[[str], Awaitable[None]]
+"""Receives model text as it arrives (tags still in). Awaiting it is backpressure."""
+
+
+class BackendError(AiwayError):
+    """A backend could not produce (or finish) an answer.
+
+    ``str(error)`` says what went wrong and where; ``hint`` says what to do.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def describe(self) -> str:
+        """The message and the hint, in one line for a surface."""
+        return f"{self} ({self.hint})" if self.hint else str(self)
+
+
+class Backend(Protocol):
+    """A model server or runtime that streams answers."""
+
+    @property
+    def name(self) -> str:
+        """Short name shown to the person ("ollama", "embedded")."""
+        ...
+
+    async def stream(
+        self, model: str, messages: tuple[ChatTurn, ...], on_text: OnText
+    ) -> ResponseMetadata:
+        """Stream one answer, awaiting ``on_text`` for each piece of text.
+
+        Returns the answer's metadata when the model is done. Raises
+        ``BackendError`` with a clear message on any failure. Cancelling the
+        calling task stops generation promptly (the HTTP response is closed;
+        the model thread stops within one token).
+        """
+        ...
+
+    async def list_models(self) -> list[str]:
+        """Installed model names (raises ``BackendError`` when unreachable)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections, threads and models."""
+        ...
