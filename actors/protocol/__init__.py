@@ -1,11 +1,11 @@
 """Every message type (frozen attrs classes) and the one converter for the wire form."""
 
 from actors.protocol.avatar import (
-    AvatarViewers,
     Anchor,
     Animation,
     AvatarCommand,
     AvatarSize,
+    AvatarViewers,
     Gesture,
     Mood,
     MoveTo,
@@ -156,9 +156,9 @@ __all__ = [
     "UserMessage",
     "UserTyping",
     "WireMessage",
+    "converter",
     "from_dict",
     "from_wire",
     "to_dict",
     "to_wire",
-    "converter",
 ]

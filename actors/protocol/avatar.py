@@ -149,7 +149,9 @@ class PlayReaction(WireMessage):
     reaction: Reaction
 
 
-AvatarCommand = SetMood | SetSize | MoveTo | PointAt | SetWander | SetVisible | PlayGesture | PlayReaction
+AvatarCommand = (
+    SetMood | SetSize | MoveTo | PointAt | SetWander | SetVisible | PlayGesture | PlayReaction
+)
 
 
 @attrs.frozen(slots=True)

@@ -274,17 +274,16 @@ class Mailbox:
                 self.on_ready()
             return Delivery.ACCEPTED
         queue = self._queue
-        if queue:
-            if mergeable:
-                last = queue[-1]
-                queued = last[0]
-                if type(queued) is type(msg):
-                    merged = queued.merge(msg)  # type: ignore[attr-defined]
-                    if merged is not None:
-                        queue[-1] = (merged, last[1])
-                        self._accepted += 1
-                        self._coalesced += 1
-                        return Delivery.COALESCED
+        if queue and mergeable:
+            last = queue[-1]
+            queued = last[0]
+            if type(queued) is type(msg):
+                merged = queued.merge(msg)  # type: ignore[attr-defined]
+                if merged is not None:
+                    queue[-1] = (merged, last[1])
+                    self._accepted += 1
+                    self._coalesced += 1
+                    return Delivery.COALESCED
         slot: tuple[type, Hashable] | None = None
         if keyed:
             key = msg.coalesce_key  # type: ignore[attr-defined]
@@ -310,8 +309,7 @@ class Mailbox:
             queue.append((_KEYED, perf_counter(), slot))
         self._accepted += 1
         depth = len(queue)
-        if depth > self._high_water:
-            self._high_water = depth
+        self._high_water = max(self._high_water, depth)
         if depth >= self._high:
             self.pressured = True
         if was_empty and self.on_ready is not None:
@@ -379,8 +377,7 @@ class Mailbox:
         self._processed += 1
         self._latency.add(latency)
         self._handler_total += handler_seconds
-        if handler_seconds > self._handler_max:
-            self._handler_max = handler_seconds
+        self._handler_max = max(self._handler_max, handler_seconds)
 
     def __len__(self) -> int:
         return len(self._queue) + len(self._control)
@@ -416,7 +413,7 @@ class Mailbox:
         """A keyed entry holds its slot; the newest message for that slot is in ``_keyed``."""
         if entry[0] is _KEYED:
             return (self._keyed.pop(entry[2]), entry[1])
-        return entry  # type: ignore[return-value]
+        return entry
 
     def _after_take(self) -> None:
         depth = len(self._queue)

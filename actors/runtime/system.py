@@ -304,7 +304,11 @@ class _AsyncioContext:
         if target is None:
             return
         me = self._cell.ref
-        target.mailbox.notify_when_drained(lambda: me.tell(msg))
+
+        def notify() -> None:
+            me.tell(msg)
+
+        target.mailbox.notify_when_drained(notify)
 
     def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         cell = self._cell
@@ -420,14 +424,12 @@ class ActorSystem:
     async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
         """Send, awaiting mailbox space up to ``timeout``; raises ``MailboxFull`` after it."""
         cell = self._cells.get(ref.name)
-        if cell is None or cell.ref is not ref and not ref.alive:
+        if cell is None or (cell.ref is not ref and not ref.alive):
             self._dead_letter(ref.name, msg)
             return Delivery.DEAD
         return await cell.mailbox.put(msg, timeout)
 
-    async def ask(
-        self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float
-    ) -> Any:
+    async def ask(self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float) -> Any:
         """Send ``make(reply_ref)`` and await the reply.
 
         Raises ``AskTimeout`` after ``timeout`` seconds (a later reply is
@@ -449,9 +451,7 @@ class ActorSystem:
             try:
                 return await asyncio.wait_for(asyncio.shield(future), timeout)
             except TimeoutError:
-                raise AskTimeout(
-                    f"no reply from {ref.name!r} within {timeout}s"
-                ) from None
+                raise AskTimeout(f"no reply from {ref.name!r} within {timeout}s") from None
         finally:
             cell.pending_asks.discard(future)
             if not future.done():
