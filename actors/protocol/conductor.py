@@ -180,7 +180,8 @@ class HistoryEntry(WireMessage):
 class StateSnapshot(WireMessage):
     """Everything a surface needs to catch up: recent history, avatar, session, last seq.
 
-    ``streaming`` holds the answer in flight (its clean text so far), if any.
+    ``streaming`` holds the answer in flight (its clean text so far), if any;
+    ``tasks`` the open task cards (``TaskCreated``, then their latest ``TaskUpdated``).
     """
 
     history: tuple[HistoryEntry, ...]
@@ -189,6 +190,7 @@ class StateSnapshot(WireMessage):
     avatar: AvatarState | None
     last_seq: int
     streaming: HistoryEntry | None = None
+    tasks: tuple[object, ...] = ()
 
 
 @attrs.frozen(slots=True)

@@ -1,0 +1,334 @@
+"""The SurfaceRegistry: one session's messages fanned out to every surface, none waiting.
+
+Each surface is an actor with its own bounded outbox (its mailbox). Publishing
+shares one immutable object with every surface: lifecycle messages are wrapped
+once in ``Published`` (one sequence number, one envelope for all surfaces);
+avatar frames and metrics are ephemeral state and go out bare, coalescing in
+the outbox. A surface whose outbox is full is marked lagging, gets no
+increments, and is resynced with a ``StateSnapshot`` once it drains (plus the
+notices it missed), so a slow surface never holds back the model or the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import attrs
+
+from actors.mirror import SessionMirror
+from actors.protocol import (
+    ActorFailed,
+    AvatarFrame,
+    AvatarState,
+    AvatarViewers,
+    Cancel,
+    Capability,
+    Connected,
+    Disconnected,
+    Message,
+    Metrics,
+    Notify,
+    NotifyLevel,
+    ProtocolError,
+    Published,
+    Quit,
+    QuitRequested,
+    Resized,
+    SessionInfo,
+    State,
+    StreamEnd,
+    StreamError,
+    TaskCompleted,
+    TaskCreated,
+    TaskFailed,
+    TaskUpdated,
+    Token,
+    UserCommand,
+    UserMessage,
+    UserTyping,
+    from_wire,
+)
+from actors.runtime import ActorRef, Behaviour, Context, Delivery, handles
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(slots=True)
+class RegisterSurface:
+    """Attach a surface actor. ``last_seq`` set: it resumes (a snapshot is sent either way)."""
+
+    surface_id: str
+    ref: ActorRef
+    surface_type: str
+    capabilities: frozenset[str]
+
+
+@attrs.frozen(slots=True)
+class UnregisterSurface:
+    """Detach a surface."""
+
+    surface_id: str
+    reason: str = ""
+
+
+@attrs.frozen(slots=True)
+class SurfaceDrained:
+    """A lagging surface's outbox fell to its low watermark: resync it."""
+
+    surface_id: str
+
+
+@attrs.frozen(slots=True)
+class SurfaceInput:
+    """Raw wire bytes from a (remote) surface, decoded and checked by the registry."""
+
+    surface_id: str
+    data: bytes
+
+
+@attrs.frozen(slots=True)
+class SurfaceStats:
+    """Per-surface fan-out counters."""
+
+    surface_id: str
+    surface_type: str
+    sent: int
+    coalesced: int
+    lag_events: int
+    resyncs: int
+    missed: int
+    lagging: bool
+
+
+@attrs.frozen(slots=True)
+class GetSurfaceStats:
+    """Ask for every surface's ``SurfaceStats`` (a tuple is told to ``reply_to``)."""
+
+    reply_to: ActorRef
+
+
+@attrs.frozen(slots=True)
+class ClearHistory:
+    """The conversation was cleared: snapshots start empty."""
+
+
+class _Surface:
+    __slots__ = (
+        "capabilities",
+        "coalesced",
+        "lag_events",
+        "lag_seq",
+        "lagging",
+        "missed",
+        "ref",
+        "resyncs",
+        "sent",
+        "surface_id",
+        "surface_type",
+    )
+
+    def __init__(self, msg: RegisterSurface) -> None:
+        self.surface_id = msg.surface_id
+        self.ref = msg.ref
+        self.surface_type = msg.surface_type
+        self.capabilities = msg.capabilities
+        self.sent = 0
+        self.coalesced = 0
+        self.lag_events = 0
+        self.resyncs = 0
+        self.missed = 0
+        self.lagging = False
+        self.lag_seq = 0
+
+    def stats(self) -> SurfaceStats:
+        return SurfaceStats(
+            self.surface_id,
+            self.surface_type,
+            self.sent,
+            self.coalesced,
+            self.lag_events,
+            self.resyncs,
+            self.missed,
+            self.lagging,
+        )
+
+
+# Which surfaces get which message: a capability, or None for every surface.
+_ROUTES: dict[type, str | None] = {
+    AvatarFrame: Capability.AVATAR,
+    AvatarState: Capability.AVATAR,
+    Metrics: Capability.METRICS,
+}
+# Messages a snapshot does not carry: replayed after a resync from the ring.
+_REPLAYED = (Notify, ActorFailed, TaskCreated, TaskUpdated, TaskCompleted, TaskFailed)
+# Sequenced, kept in the ring, mirrored for snapshots.
+_LIFECYCLE = (
+    Message,
+    Token,
+    StreamEnd,
+    StreamError,
+    State,
+    Notify,
+    SessionInfo,
+    AvatarState,
+    TaskCreated,
+    TaskUpdated,
+    TaskCompleted,
+    TaskFailed,
+    Quit,
+    ActorFailed,
+)
+# What a surface may send (to the Conductor).
+_SURFACE_TO_CONDUCTOR = (UserMessage, UserCommand, Cancel, UserTyping, Resized, QuitRequested)
+
+
+class SurfaceRegistry(Behaviour):
+    """Fans out every published message; keeps the capability index and the resync state."""
+
+    def __init__(
+        self,
+        *,
+        conductor: ActorRef | None = None,
+        avatar: ActorRef | None = None,
+        ring_size: int = 1024,
+        history_limit: int = 200,
+    ) -> None:
+        self.conductor = conductor
+        self.avatar = avatar
+        self.seq = 0
+        self.ring: deque[Published] = deque(maxlen=ring_size)
+        self.mirror = SessionMirror(history_limit)
+        self.surfaces: dict[str, _Surface] = {}
+        self._all: tuple[_Surface, ...] = ()
+        self._by_capability: dict[str, tuple[_Surface, ...]] = {}
+        self.bad_input = 0
+        self._avatar_viewers = 0
+
+    # -- membership ------------------------------------------------------------
+
+    @handles(RegisterSurface)
+    def on_register(self, ctx: Context, msg: RegisterSurface) -> None:
+        surface = _Surface(msg)
+        self.surfaces[msg.surface_id] = surface
+        self._reindex(ctx)
+        ctx.tell(msg.ref, self.mirror.snapshot(self.seq))
+        if self.conductor is not None:
+            ctx.tell(
+                self.conductor, Connected(msg.surface_id, msg.surface_type, msg.capabilities)
+            )
+
+    @handles(UnregisterSurface)
+    def on_unregister(self, ctx: Context, msg: UnregisterSurface) -> None:
+        if self.surfaces.pop(msg.surface_id, None) is not None:
+            self._reindex(ctx)
+            if self.conductor is not None:
+                ctx.tell(self.conductor, Disconnected(msg.surface_id, msg.reason))
+
+    def _reindex(self, ctx: Context) -> None:
+        """Rebuild the capability index (on membership change only, never per publish)."""
+        self._all = tuple(self.surfaces.values())
+        index: dict[str, list[_Surface]] = {}
+        for surface in self._all:
+            for capability in surface.capabilities:
+                index.setdefault(capability, []).append(surface)
+        self._by_capability = {cap: tuple(found) for cap, found in index.items()}
+        viewers = len(self._by_capability.get(Capability.AVATAR, ()))
+        if viewers != self._avatar_viewers and self.avatar is not None:
+            ctx.tell(self.avatar, AvatarViewers(viewers))
+        self._avatar_viewers = viewers
+
+    # -- publishing ---------------------------------------------------------------
+
+    @handles(AvatarFrame, Metrics)
+    def on_ephemeral(self, ctx: Context, msg: AvatarFrame | Metrics) -> None:
+        self._fan_out(ctx, msg, self._by_capability.get(_ROUTES[type(msg)] or "", ()))
+
+    @handles(*_LIFECYCLE)
+    def on_lifecycle(self, ctx: Context, msg: object) -> None:
+        self.seq += 1
+        published = Published(self.seq, msg)
+        self.ring.append(published)
+        self.mirror.apply(msg)
+        route = _ROUTES.get(type(msg))
+        targets = self._all if route is None else self._by_capability.get(route, ())
+        self._fan_out(ctx, published, targets)
+
+    def _fan_out(self, ctx: Context, out: object, targets: tuple[_Surface, ...]) -> None:
+        for surface in targets:
+            if surface.lagging:
+                surface.missed += 1
+                continue
+            result = ctx.tell(surface.ref, out)
+            if result is Delivery.ACCEPTED:
+                surface.sent += 1
+            elif result is Delivery.COALESCED:
+                surface.coalesced += 1
+            elif result is Delivery.REJECTED:
+                self._mark_lagging(ctx, surface)
+            else:
+                self._drop_dead(ctx, surface)
+
+    def _mark_lagging(self, ctx: Context, surface: _Surface) -> None:
+        surface.lagging = True
+        surface.lag_events += 1
+        surface.missed += 1
+        surface.lag_seq = self.seq - 1 if self.seq else 0
+        log.info("surface %s is lagging at seq %d", surface.surface_id, self.seq)
+        ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
+
+    def _drop_dead(self, ctx: Context, surface: _Surface) -> None:
+        log.info("surface %s is gone; unregistering it", surface.surface_id)
+        self.on_unregister(ctx, UnregisterSurface(surface.surface_id, "stopped"))
+
+    @handles(SurfaceDrained)
+    def on_drained(self, ctx: Context, msg: SurfaceDrained) -> None:
+        """Resync: a snapshot, then the notices and task events it missed, in order."""
+        surface = self.surfaces.get(msg.surface_id)
+        if surface is None or not surface.lagging:
+            return
+        surface.lagging = False
+        surface.resyncs += 1
+        ctx.tell(surface.ref, self.mirror.snapshot(self.seq))
+        for published in self.ring:
+            if published.seq > surface.lag_seq and isinstance(published.message, _REPLAYED):
+                ctx.tell(surface.ref, published)
+
+    @handles(ClearHistory)
+    def on_clear(self, ctx: Context, msg: ClearHistory) -> None:
+        self.mirror.clear_history()
+
+    # -- input from remote surfaces --------------------------------------------------
+
+    @handles(SurfaceInput)
+    def on_input(self, ctx: Context, msg: SurfaceInput) -> None:
+        """Decode one wire message from a surface; bad input is named, counted, and answered."""
+        try:
+            decoded = from_wire(msg.data)
+            if not isinstance(decoded, _SURFACE_TO_CONDUCTOR):
+                raise ProtocolError(
+                    f"{type(decoded).__name__} is not a message a surface may send"
+                )
+        except ProtocolError as exc:
+            self.bad_input += 1
+            log.warning("bad input from surface %s: %s", msg.surface_id, exc)
+            surface = self.surfaces.get(msg.surface_id)
+            if surface is not None:
+                ctx.tell(
+                    surface.ref,
+                    Published(
+                        self.seq,
+                        Notify(
+                            NotifyLevel.ERROR,
+                            "bad input",
+                            f"from surface {msg.surface_id}: {exc}",
+                        ),
+                    ),
+                )
+            return
+        if self.conductor is not None:
+            ctx.tell(self.conductor, decoded)
+
+    @handles(GetSurfaceStats)
+    def on_get_stats(self, ctx: Context, msg: GetSurfaceStats) -> None:
+        ctx.tell(msg.reply_to, tuple(s.stats() for s in self._all))
