@@ -1,0 +1,327 @@
+"""The Conductor: one conversation's brain. A behaviour: synchronous handlers only.
+
+It owns the session (history, system prompt, model), the state machine, the
+tag parser of the answer in flight and the task tracker. A user message
+becomes a ``StartStream`` to the StreamManager; each ``StreamChunk`` goes
+through the tag parser: clean text is published as ``Token``s, avatar commands
+go to the Avatar, task commands become task events. ``StreamEnd`` carries the
+clean final text. A message sent while an answer streams is queued and
+answered next (the person sees it at once; nothing is cancelled for them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import attrs
+
+from actors.commands import apply_model_list, quit_session, run_command
+from actors.protocol import (
+    AnswerStatus,
+    Cancel,
+    CancelStream,
+    ChatTurn,
+    ConversationState,
+    Message,
+    Notify,
+    NotifyLevel,
+    PlayReaction,
+    QuitRequested,
+    ResponseMetadata,
+    Role,
+    SessionInfo,
+    StartStream,
+    State,
+    StreamChunk,
+    StreamDone,
+    StreamEnd,
+    StreamError,
+    StreamFailed,
+    TaskCelebrate,
+    TaskCommand,
+    TaskFocus,
+    Token,
+    UserCommand,
+    UserMessage,
+)
+from actors.protocol.avatar import Anchor, MoveTo
+from actors.protocol.tasks import TaskCelebrate as _Celebrate
+from actors.runtime import ActorRef, Behaviour, Context, handles
+from actors.stream_manager import ModelList
+from actors.tags import TagParser
+from actors.tasks import DEFAULT_AGENTS, TaskTracker
+
+log = logging.getLogger(__name__)
+
+_TASK_COMMANDS = TaskCommand.__args__
+
+
+@attrs.frozen(slots=True)
+class ConductorSettings:
+    """What the Conductor needs to know about the session; every bound explicit."""
+
+    model: str
+    backend: str = ""
+    backend_reason: str = ""
+    system_prompt: str = ""
+    session_id: str = "local"
+    #: history messages sent to the model with each request
+    context_messages: int = 20
+    #: messages kept in memory
+    history_limit: int = 1000
+    #: pending user messages queued while an answer streams
+    max_queued: int = 16
+    max_commands: int = 10
+
+
+@attrs.define(slots=True)
+class Turn:
+    """One message of the conversation as the Conductor keeps it."""
+
+    id: str
+    role: Role
+    content: str
+    status: AnswerStatus = AnswerStatus.COMPLETE
+    metadata: ResponseMetadata | None = None
+
+
+class _Answer:
+    """The answer in flight."""
+
+    __slots__ = ("cancelling", "message_id", "parser", "pieces", "request_id", "responding")
+
+    def __init__(self, request_id: str, message_id: str, parser: TagParser) -> None:
+        self.request_id = request_id
+        self.message_id = message_id
+        self.parser = parser
+        self.pieces: list[str] = []
+        self.responding = False
+        self.cancelling = False
+
+
+class Conductor(Behaviour):
+    """Turns user messages into streamed answers on every surface."""
+
+    def __init__(
+        self,
+        settings: ConductorSettings,
+        *,
+        registry: ActorRef,
+        stream_manager: ActorRef,
+        avatar: ActorRef | None = None,
+        agents: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.stream_manager = stream_manager
+        self.avatar = avatar
+        self.model = settings.model
+        self.system_prompt = settings.system_prompt
+        self.history: deque[Turn] = deque(maxlen=settings.history_limit)
+        self.pending: deque[str] = deque()
+        self.answer: _Answer | None = None
+        self.state = ConversationState.INITIALIZING
+        self.tasks = TaskTracker(agents=agents or DEFAULT_AGENTS)
+        self._agents = agents or DEFAULT_AGENTS
+        self._counter = 0
+        self.dropped_tags = 0
+        #: the model /model asked for, until the installed list arrives
+        self.wanted_model: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def on_start(self, ctx: Context) -> None:
+        self._publish(ctx, self.session_info())
+        self._set_state(ctx, ConversationState.READY)
+
+    def session_info(self) -> SessionInfo:
+        """The live session, model and backend (and why that backend)."""
+        return SessionInfo(
+            self.settings.session_id,
+            self.model,
+            self.settings.backend,
+            self.settings.backend_reason,
+        )
+
+    # -- input -----------------------------------------------------------------------
+
+    @handles(UserMessage)
+    def on_user_message(self, ctx: Context, msg: UserMessage) -> None:
+        text = msg.text.strip()
+        if not text:
+            return
+        if text.startswith("/"):
+            name, _, args = text[1:].partition(" ")
+            self.on_command(ctx, UserCommand(name, args.strip(), msg.surface_id))
+            return
+        turn = Turn(self._next_id("u"), Role.USER, text)
+        self.history.append(turn)
+        self._publish(ctx, Message(turn.id, Role.USER, text))
+        if self.answer is not None:
+            if len(self.pending) >= self.settings.max_queued:
+                self._notify(
+                    ctx,
+                    NotifyLevel.WARNING,
+                    "queue full",
+                    f"{len(self.pending)} messages already wait; this one was not queued",
+                )
+                return
+            self.pending.append(turn.id)
+            self._notify(ctx, NotifyLevel.INFO, "queued", "answering this after the current reply")
+            return
+        self._start_answer(ctx)
+
+    @handles(UserCommand)
+    def on_command(self, ctx: Context, msg: UserCommand) -> None:
+        run_command(self, ctx, msg)
+
+    @handles(ModelList)
+    def on_model_list(self, ctx: Context, msg: ModelList) -> None:
+        apply_model_list(self, ctx, msg)
+
+    @handles(Cancel)
+    def on_cancel(self, ctx: Context, msg: Cancel) -> None:
+        self.cancel_answer(ctx)
+
+    @handles(QuitRequested)
+    def on_quit(self, ctx: Context, msg: QuitRequested) -> None:
+        quit_session(self, ctx, "quit requested")
+
+    # -- the stream -------------------------------------------------------------------
+
+    def _start_answer(self, ctx: Context) -> None:
+        request_id = self._next_id("r")
+        message_id = self._next_id("a")
+        self.answer = _Answer(
+            request_id,
+            message_id,
+            TagParser(max_commands=self.settings.max_commands, agents=self._agents),
+        )
+        ctx.tell(self.stream_manager, StartStream(request_id, self.model, self.context_for_model()))
+        self._set_state(ctx, ConversationState.THINKING)
+        self._publish(ctx, Message(message_id, Role.ASSISTANT, ""))
+
+    def context_for_model(self) -> tuple[ChatTurn, ...]:
+        """System prompt (plus open task ids), then the last N messages of the history."""
+        system = self.system_prompt
+        open_tasks = self.tasks.open_tasks_context()
+        if open_tasks:
+            system = f"{system}\n\n{open_tasks}" if system else open_tasks
+        turns: list[ChatTurn] = [ChatTurn("system", system)] if system else []
+        recent = list(self.history)[-self.settings.context_messages :]
+        for turn in recent:
+            if turn.role is Role.SYSTEM or not turn.content:
+                continue
+            turns.append(ChatTurn(turn.role.value, turn.content))
+        return tuple(turns)
+
+    @handles(StreamChunk)
+    def on_chunk(self, ctx: Context, msg: StreamChunk) -> None:
+        answer = self.answer
+        if answer is None or answer.request_id != msg.request_id or answer.cancelling:
+            return
+        if not answer.responding:
+            answer.responding = True
+            self._set_state(ctx, ConversationState.RESPONDING)
+        text, commands = answer.parser.feed(msg.text)
+        if text:
+            answer.pieces.append(text)
+            ctx.tell(self.registry, Token(answer.message_id, text))
+        if commands:
+            self._apply_commands(ctx, commands)
+
+    def _apply_commands(self, ctx: Context, commands: tuple[object, ...]) -> None:
+        for command in commands:
+            if isinstance(command, _TASK_COMMANDS):
+                for outcome in self.tasks.apply(command, ctx.now()):
+                    self._route_task_outcome(ctx, outcome)
+            elif self.avatar is not None:
+                ctx.tell(self.avatar, command)
+
+    def _route_task_outcome(self, ctx: Context, outcome: object) -> None:
+        if isinstance(outcome, PlayReaction):
+            if self.avatar is not None:
+                ctx.tell(self.avatar, outcome)
+        elif isinstance(outcome, TaskFocus):
+            # task cards sit in the panel on the right: the avatar goes next to them
+            if self.avatar is not None:
+                ctx.tell(self.avatar, MoveTo(Anchor.TOP_RIGHT))
+        elif isinstance(outcome, TaskCelebrate | _Celebrate):
+            pass  # its reaction arrives as a PlayReaction outcome
+        else:
+            self._publish(ctx, outcome)
+
+    def _finish_parser(self, ctx: Context, answer: _Answer) -> str:
+        text, commands = answer.parser.finish()
+        if text and not answer.cancelling:
+            answer.pieces.append(text)
+            ctx.tell(self.registry, Token(answer.message_id, text))
+        if commands and not answer.cancelling:
+            self._apply_commands(ctx, commands)
+        self.dropped_tags += answer.parser.dropped_total
+        return "".join(answer.pieces)
+
+    @handles(StreamDone)
+    def on_done(self, ctx: Context, msg: StreamDone) -> None:
+        answer = self.answer
+        if answer is None or answer.request_id != msg.request_id:
+            return
+        content = self._finish_parser(ctx, answer)
+        cancelled = answer.cancelling or msg.metadata.done_reason == "cancelled"
+        status = AnswerStatus.CANCELLED if cancelled else AnswerStatus.COMPLETE
+        self.history.append(Turn(answer.message_id, Role.ASSISTANT, content, status, msg.metadata))
+        self._publish(ctx, StreamEnd(answer.message_id, content, msg.metadata, status))
+        self._answer_ended(ctx)
+
+    @handles(StreamFailed)
+    def on_failed(self, ctx: Context, msg: StreamFailed) -> None:
+        answer = self.answer
+        if answer is None or answer.request_id != msg.request_id:
+            return
+        partial = self._finish_parser(ctx, answer)
+        self.history.append(
+            Turn(answer.message_id, Role.ASSISTANT, partial, AnswerStatus.ERROR, msg.metadata)
+        )
+        self._publish(ctx, StreamError(answer.message_id, msg.error, partial))
+        self._notify(ctx, NotifyLevel.ERROR, "the model could not answer", msg.error)
+        self._set_state(ctx, ConversationState.ERROR)
+        self._answer_ended(ctx)
+
+    def _answer_ended(self, ctx: Context) -> None:
+        self.answer = None
+        self._set_state(ctx, ConversationState.READY)
+        if self.pending:
+            self.pending.popleft()
+            self._start_answer(ctx)
+
+    def cancel_answer(self, ctx: Context) -> bool:
+        """Stop the answer in flight; its partial text is kept and marked cancelled."""
+        answer = self.answer
+        if answer is None or answer.cancelling:
+            return False
+        answer.cancelling = True
+        self.pending.clear()
+        ctx.tell(self.stream_manager, CancelStream(answer.request_id))
+        return True
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    def _publish(self, ctx: Context, msg: object) -> None:
+        ctx.tell(self.registry, msg)
+
+    def _notify(self, ctx: Context, level: NotifyLevel, title: str, text: str) -> None:
+        self._publish(ctx, Notify(level, title, text))
+
+    def _set_state(self, ctx: Context, state: ConversationState) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        published = State(state)
+        self._publish(ctx, published)
+        if self.avatar is not None:
+            ctx.tell(self.avatar, published)

@@ -1,0 +1,179 @@
+"""The StreamManager: runs each answer's stream against the backend, with real backpressure.
+
+An edge actor. ``StartStream`` starts one task per request (bounded number at
+once); the task hands each piece of text to the Conductor with an awaited
+``put``, so when the Conductor's mailbox is full the task stops reading the
+socket and TCP pushes back on the server. ``CancelStream`` is a control
+message: it cancels the task at once, which closes the HTTP response (or stops
+the model thread), and the Conductor gets ``StreamDone`` marked cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import attrs
+
+from actors.backends.base import Backend, BackendError
+from actors.protocol import (
+    CancelStream,
+    ResponseMetadata,
+    StartStream,
+    StreamChunk,
+    StreamDone,
+    StreamFailed,
+)
+from actors.runtime import ActorRef, EdgeActor, EdgeContext, handles
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(slots=True)
+class ListModels:
+    """Ask for the backend's installed models; ``ModelList`` is told to ``reply_to``."""
+
+    reply_to: ActorRef
+
+
+@attrs.frozen(slots=True)
+class ModelList:
+    """Installed models, or the error that prevented listing them."""
+
+    models: tuple[str, ...]
+    error: str = ""
+
+
+@attrs.frozen(slots=True)
+class SwitchBackend:
+    """Use another backend for the next streams (the old one is closed)."""
+
+    backend: Backend
+
+
+class _Stream:
+    __slots__ = ("cancelled", "chunks", "first_at", "request", "started", "task")
+
+    def __init__(self, request: StartStream) -> None:
+        self.request = request
+        self.started = time.perf_counter()
+        self.first_at: float | None = None
+        self.chunks = 0
+        self.cancelled = False
+        self.task: asyncio.Task[None] | None = None
+
+    def fallback_metadata(self, model: str, backend: str, reason: str) -> ResponseMetadata:
+        """What we measured ourselves, for a stream the backend did not finish."""
+        elapsed = time.perf_counter() - self.started
+        ttft = None if self.first_at is None else (self.first_at - self.started) * 1000
+        return ResponseMetadata(
+            model=model,
+            backend=backend,
+            elapsed_ms=elapsed * 1000,
+            ttft_ms=ttft,
+            tokens=self.chunks,
+            tokens_per_second=self.chunks / elapsed if elapsed > 0 else 0.0,
+            done_reason=reason,
+        )
+
+
+class StreamManager(EdgeActor):
+    """Owns the backend and every stream in flight."""
+
+    def __init__(self, backend: Backend, conductor: ActorRef, *, max_streams: int = 2) -> None:
+        self.backend = backend
+        self.conductor = conductor
+        self.max_streams = max_streams
+        self.streams: dict[str, _Stream] = {}
+
+    @handles(StartStream)
+    def on_start_stream(self, ctx: EdgeContext, msg: StartStream) -> None:
+        if len(self.streams) >= self.max_streams:
+            ctx.tell(
+                self.conductor,
+                StreamFailed(
+                    msg.request_id,
+                    f"too many answers at once ({self.max_streams}); wait or cancel one",
+                    ResponseMetadata(model=msg.model, backend=self.backend.name),
+                ),
+            )
+            return
+        stream = _Stream(msg)
+        self.streams[msg.request_id] = stream
+        stream.task = ctx.create_task(self._run(ctx, stream), name=msg.request_id)
+
+    @handles(CancelStream)
+    def on_cancel(self, ctx: EdgeContext, msg: CancelStream) -> None:
+        stream = self.streams.get(msg.request_id)
+        if stream is not None and stream.task is not None and not stream.cancelled:
+            stream.cancelled = True
+            stream.task.cancel()
+
+    @handles(ListModels)
+    async def on_list_models(self, ctx: EdgeContext, msg: ListModels) -> None:
+        try:
+            models = await self.backend.list_models()
+        except BackendError as exc:
+            ctx.tell(msg.reply_to, ModelList((), exc.describe()))
+            return
+        ctx.tell(msg.reply_to, ModelList(tuple(models)))
+
+    @handles(SwitchBackend)
+    async def on_switch(self, ctx: EdgeContext, msg: SwitchBackend) -> None:
+        old, self.backend = self.backend, msg.backend
+        if old is not msg.backend:
+            await old.close()
+
+    async def _run(self, ctx: EdgeContext, stream: _Stream) -> None:
+        request = stream.request
+        request_id = request.request_id
+        conductor = self.conductor
+        backend = self.backend
+
+        async def on_text(text: str) -> None:
+            if stream.first_at is None:
+                stream.first_at = time.perf_counter()
+            stream.chunks += 1
+            await ctx.put(conductor, StreamChunk(request_id, text), None)
+
+        try:
+            metadata = await backend.stream(request.model, request.messages, on_text)
+        except asyncio.CancelledError:
+            ctx.tell(
+                conductor,
+                StreamDone(
+                    request_id,
+                    stream.fallback_metadata(request.model, backend.name, "cancelled"),
+                ),
+            )
+            return
+        except BackendError as exc:
+            ctx.tell(
+                conductor,
+                StreamFailed(
+                    request_id,
+                    exc.describe(),
+                    stream.fallback_metadata(request.model, backend.name, "error"),
+                ),
+            )
+            return
+        except Exception as exc:
+            log.exception("stream %s failed unexpectedly", request_id)
+            ctx.tell(
+                conductor,
+                StreamFailed(
+                    request_id,
+                    f"unexpected error in the {backend.name} backend: {exc!r}",
+                    stream.fallback_metadata(request.model, backend.name, "error"),
+                ),
+            )
+            return
+        finally:
+            self.streams.pop(request_id, None)
+        await ctx.put(conductor, StreamDone(request_id, metadata), None)
+
+    def on_stop(self, ctx: EdgeContext) -> None:
+        for stream in self.streams.values():
+            stream.cancelled = True
+        # tasks are cancelled by the runtime; the backend is closed by its owner
