@@ -157,7 +157,6 @@ class _Surface:
 # Which surfaces get which message: a capability, or None for every surface.
 _ROUTES: dict[type, str | None] = {
     AvatarFrame: Capability.AVATAR,
-    AvatarState: Capability.AVATAR,
     Metrics: Capability.METRICS,
 }
 # Messages a snapshot does not carry: replayed after a resync from the ring.
@@ -214,9 +213,7 @@ class SurfaceRegistry(Behaviour):
         self._reindex(ctx)
         ctx.tell(msg.ref, self.mirror.snapshot(self.seq))
         if self.conductor is not None:
-            ctx.tell(
-                self.conductor, Connected(msg.surface_id, msg.surface_type, msg.capabilities)
-            )
+            ctx.tell(self.conductor, Connected(msg.surface_id, msg.surface_type, msg.capabilities))
 
     @handles(UnregisterSurface)
     def on_unregister(self, ctx: Context, msg: UnregisterSurface) -> None:
@@ -306,9 +303,7 @@ class SurfaceRegistry(Behaviour):
         try:
             decoded = from_wire(msg.data)
             if not isinstance(decoded, _SURFACE_TO_CONDUCTOR):
-                raise ProtocolError(
-                    f"{type(decoded).__name__} is not a message a surface may send"
-                )
+                raise ProtocolError(f"{type(decoded).__name__} is not a message a surface may send")
         except ProtocolError as exc:
             self.bad_input += 1
             log.warning("bad input from surface %s: %s", msg.surface_id, exc)

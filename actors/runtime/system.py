@@ -356,6 +356,7 @@ class ActorSystem:
         self.clock = clock
         self._cells: dict[str, _Cell] = {}
         self._order: list[_Cell] = []
+        self._reserved: dict[str, ActorRef] = {}
         self.dead_letters = 0
         self.recent_dead_letters: deque[tuple[str, str]] = deque(maxlen=dead_letter_log)
         self.late_replies = 0
@@ -389,12 +390,25 @@ class ActorSystem:
         if name in self._cells:
             raise DuplicateActorName(f"an actor named {name!r} is already running")
         cell = _Cell(self, name, factory, mailbox, policy or SupervisorPolicy(), parent)
+        reserved = self._reserved.pop(name, None)
+        if reserved is not None:
+            reserved._target = cell
+            cell.ref = reserved
         self._cells[name] = cell
         self._order.append(cell)
         if parent is not None:
             parent.children.append(cell)
         cell.start()
         return cell.ref
+
+    def reserve(self, name: str) -> ActorRef:
+        """A ref for an actor spawned later under ``name`` (to wire actors in a cycle).
+
+        Until that actor is spawned, telling the ref counts a dead letter.
+        """
+        if name in self._cells:
+            return self._cells[name].ref
+        return self._reserved.setdefault(name, ActorRef(name, None, self._dead_letter))
 
     def lookup(self, name: str) -> ActorRef | None:
         """The ref of a running actor, or None."""

@@ -1,0 +1,188 @@
+"""The assembled assistant: one session's actors on the asyncio host.
+
+``Assistant.start`` spawns the registry, the avatar, the stream manager (with
+its backend) and the Conductor, wired as DESIGN.md draws them; surfaces attach
+with ``attach``. Every mailbox bound comes from the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from actors.avatar import Avatar
+from actors.backends.base import Backend
+from actors.conductor import Conductor, ConductorSettings
+from actors.protocol import Metrics, Notify, NotifyLevel
+from actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
+from actors.runtime import (
+    ActorRef,
+    ActorSystem,
+    Behaviour,
+    MailboxConfig,
+    OverflowPolicy,
+    SupervisorPolicy,
+)
+from actors.stream_manager import StreamManager
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Assistant:
+    """Handles on a running session: refs to its actors, and the system that hosts them."""
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        settings: Settings,
+        *,
+        registry: ActorRef,
+        conductor: ActorRef,
+        stream_manager: ActorRef,
+        avatar: ActorRef | None,
+        backend: Backend,
+    ) -> None:
+        self.system = system
+        self.settings = settings
+        self.registry = registry
+        self.conductor = conductor
+        self.stream_manager = stream_manager
+        self.avatar = avatar
+        self.backend = backend
+        self._surfaces = 0
+
+    @classmethod
+    def start(
+        cls,
+        settings: Settings,
+        backend: Backend,
+        *,
+        model: str,
+        backend_reason: str = "",
+        system_prompt: str = "",
+        session_id: str = "local",
+        system: ActorSystem | None = None,
+    ) -> Assistant:
+        """Spawn every actor of a session (inside a running loop)."""
+        system = system or ActorSystem()
+        boxes = settings.mailbox
+        sup = settings.supervision
+        policy = SupervisorPolicy(
+            max_restarts=sup.max_restarts,
+            window_seconds=sup.restart_window,
+            backoff_initial=sup.backoff_initial,
+            backoff_max=sup.backoff_max,
+        )
+        default_box = MailboxConfig(capacity=boxes.default_capacity)
+        # Actors that talk in a cycle are wired through reserved refs.
+        conductor_ref = system.reserve("conductor")
+        avatar: ActorRef | None = system.reserve("avatar") if settings.avatar.enabled else None
+        registry = system.spawn(
+            "registry",
+            lambda: SurfaceRegistry(
+                conductor=conductor_ref,
+                avatar=avatar,
+                history_limit=min(settings.conversation.history_limit, 1000),
+            ),
+            mailbox=MailboxConfig(capacity=boxes.conductor_capacity),
+            policy=policy,
+        )
+        if settings.avatar.enabled:
+            avatar = system.spawn(
+                "avatar",
+                lambda: Avatar(registry, settings.avatar.reduce_motion, fps=settings.avatar.fps),
+                mailbox=default_box,
+                policy=policy,
+            )
+        stream_manager = system.spawn(
+            "streams",
+            lambda: StreamManager(
+                backend,
+                conductor_ref,
+                max_streams=settings.conversation.concurrent_streams,
+            ),
+            mailbox=default_box,
+            policy=policy,
+        )
+        conductor_settings = ConductorSettings(
+            model=model,
+            backend=backend.name,
+            backend_reason=backend_reason,
+            system_prompt=system_prompt,
+            session_id=session_id,
+            context_messages=settings.conversation.context_messages,
+            history_limit=settings.conversation.history_limit,
+            max_commands=settings.tags.max_commands,
+        )
+        agents = {**_default_agents(), **dict(settings.tags.extra_agents)}
+        conductor = system.spawn(
+            "conductor",
+            lambda: Conductor(
+                conductor_settings,
+                registry=registry,
+                stream_manager=stream_manager,
+                avatar=avatar,
+                agents=agents,
+            ),
+            mailbox=MailboxConfig(capacity=boxes.conductor_capacity),
+            policy=policy,
+        )
+        system.failure_listeners.append(registry)
+        return cls(
+            system,
+            settings,
+            registry=registry,
+            conductor=conductor,
+            stream_manager=stream_manager,
+            avatar=avatar,
+            backend=backend,
+        )
+
+    def attach(
+        self,
+        surface_id: str,
+        factory: Callable[[], Behaviour],
+        *,
+        surface_type: str,
+        capabilities: frozenset[str],
+        capacity: int | None = None,
+    ) -> ActorRef:
+        """Spawn a surface actor with its own bounded outbox and register it."""
+        ref = self.system.spawn(
+            f"surface:{surface_id}",
+            factory,
+            mailbox=MailboxConfig(
+                capacity=capacity or self.settings.mailbox.surface_capacity,
+                policy=OverflowPolicy.REJECT,
+            ),
+        )
+        self.registry.tell(RegisterSurface(surface_id, ref, surface_type, capabilities))
+        return ref
+
+    def detach(self, surface_id: str) -> None:
+        """Unregister a surface (its actor stops with the system or by itself)."""
+        self.registry.tell(UnregisterSurface(surface_id))
+
+    def publish_metrics(self, dropped_tags: int = 0) -> None:
+        """Publish a ``Metrics`` snapshot of every mailbox to surfaces that show metrics."""
+        self.registry.tell(Metrics(self.system.metrics(), self.system.dead_letters, dropped_tags))
+
+    def notify(self, level: NotifyLevel, title: str, text: str) -> None:
+        """Publish a notice from outside the actors (loading progress, for example)."""
+        self.registry.tell(Notify(level, title, text))
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop every actor gracefully, then close the backend."""
+        await self.system.stop(timeout)
+        try:
+            await asyncio.wait_for(self.backend.close(), timeout)
+        except TimeoutError:
+            log.warning("the %s backend did not close within %ss", self.backend.name, timeout)
+
+
+def _default_agents() -> dict[str, str]:
+    from actors.tasks import DEFAULT_AGENTS
+
+    return dict(DEFAULT_AGENTS)
