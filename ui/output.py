@@ -42,7 +42,8 @@ class Output:
     async def open(cls, path: str | None) -> Output:
         """Standard output when ``path`` is None, else that file (appended)."""
         if path is not None:
-            return cls(None, open(path, "ab"))
+            file = await asyncio.to_thread(open, path, "ab")
+            return cls(None, file)
         fd = os.dup(1)
         if stat.S_ISREG(os.fstat(fd).st_mode):
             return cls(None, os.fdopen(fd, "ab"))
