@@ -1,0 +1,421 @@
+"""The Ollama backend: streams answers from an Ollama server over HTTP (aiohttp).
+
+``OllamaBackend`` posts to ``/api/chat`` and reads the NDJSON answer as raw
+bytes, handing ``on_text`` one piece of text per network read (all the complete
+lines of that read, joined), never one per token. It owns one aiohttp session,
+created on first use and closed by ``close()``. Every failure (no server, no
+such model, an error line mid-stream, silence past the idle timeout, a stream
+cut short, a bad line) becomes a ``BackendError`` that says what and where,
+with a hint saying what to do. ``parse_ollama_host`` reads ``OLLAMA_HOST`` the
+way Ollama does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from actors.backends.base import BackendError, OnText
+from actors.backends.ndjson import DEFAULT_MAX_LINE_BYTES, JsonObject, NdjsonError, NdjsonSplitter
+from actors.protocol.conductor import ResponseMetadata
+from actors.protocol.stream import ChatTurn
+
+log = logging.getLogger(__name__)
+_loads = orjson.loads
+
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+"""Where Ollama listens when ``OLLAMA_HOST`` is not set."""
+
+_DEFAULT_PORT = 11434
+_SCHEME_PORTS = {"http": 80, "https": 443}
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_UNREACHABLE_HINT = (
+    "start it with `ollama serve`, or set OLLAMA_HOST to where it runs, or use the embedded backend"
+)
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+def parse_ollama_host(value: str | None) -> str:
+    """The base URL (``scheme://host:port``, no trailing slash) for an ``OLLAMA_HOST`` value.
+
+    Accepts what Ollama accepts: ``host``, ``host:port``, ``:port``,
+    ``http://host[:port]``, ``https://host[:port]``, bracketed IPv6, and a
+    path after the address. Without a scheme the port defaults to 11434; with
+    one, to the scheme's port (as Ollama does). ``None`` or blank gives
+    ``http://127.0.0.1:11434``. A listen-everywhere address (``0.0.0.0``,
+    ``::``, empty) means this machine. Raises ``BackendError`` for an unknown
+    scheme or a port that is not a number from 1 to 65535.
+    """
+    text = (value or "").strip()
+    if not text:
+        return DEFAULT_OLLAMA_HOST
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        scheme = scheme.lower()
+        if scheme not in _SCHEME_PORTS:
+            raise BackendError(
+                f"OLLAMA_HOST {value!r} has scheme {scheme!r}; only http and https work",
+                "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434",
+            )
+        default_port = _SCHEME_PORTS[scheme]
+    else:
+        scheme, rest, default_port = "http", text, _DEFAULT_PORT
+    address, _, path = rest.partition("/")
+    host, port_text = _split_host_port(address)
+    port = _parse_port(port_text, default_port, value)
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    path = path.strip("/")
+    return f"{scheme}://{host}:{port}" + (f"/{path}" if path else "")
+
+
+def _split_host_port(address: str) -> tuple[str, str]:
+    if address.startswith("["):
+        host, _, after = address[1:].partition("]")
+        return host, after[1:] if after.startswith(":") else ""
+    if address.count(":") > 1:  # a bare IPv6 address: no port can be told apart
+        return address, ""
+    host, _, port = address.partition(":")
+    return host, port
+
+
+def _parse_port(text: str, default: int, value: str | None) -> int:
+    if not text:
+        return default
+    if text.isdigit() and 0 < int(text) <= 65535:
+        return int(text)
+    raise BackendError(
+        f"OLLAMA_HOST {value!r} has port {text!r}, which is not a number from 1 to 65535",
+        "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434",
+    )
+
+
+class OllamaBackend:
+    """Streams answers from one Ollama server. One request per ``stream`` call.
+
+    ``connect_timeout`` bounds connecting; ``idle_timeout`` bounds the silence
+    between two reads (headers included: a model that loads longer than this
+    fails). There is no total timeout: an answer may stream for as long as the
+    model keeps talking. ``options`` and ``keep_alive`` are sent as is with
+    every chat request when given.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        idle_timeout: float = 120.0,
+        options: Mapping[str, object] | None = None,
+        keep_alive: str | float | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self._base_url = parse_ollama_host(host)
+        self._where = self._base_url.partition("://")[2]
+        self._connect_timeout = connect_timeout
+        self._idle_timeout = idle_timeout
+        self._options = dict(options) if options else None
+        self._keep_alive = keep_alive
+        self._max_line_bytes = max_line_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def name(self) -> str:
+        return "ollama"
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, e.g. ``http://127.0.0.1:11434``."""
+        return self._base_url
+
+    async def stream(
+        self, model: str, messages: tuple[ChatTurn, ...], on_text: OnText
+    ) -> ResponseMetadata:
+        """Stream one answer; ``on_text`` is awaited once per network read that holds text.
+
+        Raises ``BackendError`` on any failure. Cancelling the calling task
+        closes the HTTP response at once, which makes Ollama stop generating.
+        """
+        body: dict[str, object] = {
+            "model": model,
+            "messages": [{"role": turn.role, "content": turn.content} for turn in messages],
+            "stream": True,
+        }
+        if self._options is not None:
+            body["options"] = self._options
+        if self._keep_alive is not None:
+            body["keep_alive"] = self._keep_alive
+        session = self._open_session()
+        started = time.perf_counter()
+        failure: tuple[int, str] | None = None
+        with self._translate_errors():
+            async with session.post(
+                self._base_url + "/api/chat", data=orjson.dumps(body), headers=_JSON_HEADERS
+            ) as response:
+                if response.status == 200:
+                    return await self._read_answer(response, model, on_text, started)
+                failure = (response.status, await _error_text(response))
+        assert failure is not None  # the block above returns or records a failure
+        raise await self._request_failed(*failure, model)
+
+    async def list_models(self) -> list[str]:
+        """Installed model names, from ``/api/tags``. Raises ``BackendError``."""
+        return _model_names(await self._get_json("/api/tags"))
+
+    async def loaded_models(self) -> list[str]:
+        """Names of the models loaded in memory now, from ``/api/ps``. Raises ``BackendError``."""
+        return _model_names(await self._get_json("/api/ps"))
+
+    async def health(self, timeout: float = 2.0) -> bool:
+        """Whether the server answers ``/api/tags`` with 200 within ``timeout`` seconds.
+
+        Never raises (except on cancellation of the caller).
+        """
+        session = self._open_session()
+        try:
+            async with session.get(
+                self._base_url + "/api/tags", timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                await response.read()
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def close(self) -> None:
+        """Close the session and its connections. The backend may be used again after."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=self._connect_timeout, sock_read=self._idle_timeout
+            )
+            session = self._session = aiohttp.ClientSession(timeout=timeout)
+        return session
+
+    async def _read_answer(
+        self,
+        response: aiohttp.ClientResponse,
+        model: str,
+        on_text: OnText,
+        started: float,
+    ) -> ResponseMetadata:
+        splitter = NdjsonSplitter(self._max_line_bytes)
+        split = splitter.split
+        read = response.content.readany
+        pieces = 0
+        first_text_at: float | None = None
+        final: JsonObject | None = None
+        try:
+            while final is None:
+                data = await read()
+                lines = split(data) if data else splitter.flush()
+                plain = _plain_text(lines)
+                if plain is not None:
+                    text, count = plain
+                    last = None
+                else:
+                    text, count, last = _take_text(splitter.decode(lines))
+                if count:
+                    pieces += count
+                    if first_text_at is None:
+                        first_text_at = time.perf_counter()
+                    await on_text(text)
+                if last is not None:
+                    if "error" in last:
+                        raise BackendError(
+                            f"Ollama reported an error mid-answer: {last['error']}",
+                            "see the Ollama server's log; try again or pick another model",
+                        )
+                    final = last
+                elif not data:
+                    raise _ended_early()
+        except BaseException as error:
+            # Closing (not releasing) drops the connection, so Ollama stops at once.
+            response.close()
+            if isinstance(error, NdjsonError):
+                raise BackendError(
+                    f"bad answer from Ollama at {self._where}: {error}",
+                    "the server sent something that is not Ollama's NDJSON; check OLLAMA_HOST",
+                ) from None
+            raise
+        return _metadata(final, model, started, first_text_at, pieces)
+
+    async def _get_json(self, path: str) -> Any:
+        session = self._open_session()
+        with self._translate_errors():
+            async with session.get(self._base_url + path) as response:
+                if response.status != 200:
+                    raise BackendError(
+                        f"Ollama at {self._where} answered {path} with HTTP {response.status}: "
+                        f"{await _error_text(response)}",
+                        "check that OLLAMA_HOST points at an Ollama server",
+                    )
+                try:
+                    return orjson.loads(await response.read())
+                except orjson.JSONDecodeError as error:
+                    raise BackendError(
+                        f"Ollama at {self._where} answered {path} with invalid JSON ({error})",
+                        "check that OLLAMA_HOST points at an Ollama server",
+                    ) from None
+
+    async def _request_failed(self, status: int, error: str, model: str) -> BackendError:
+        if status == 404 and "not found" in error:
+            try:
+                installed = ", ".join(await self.list_models()) or "none"
+            except BackendError:
+                installed = "(could not list them)"
+            return BackendError(
+                f"model '{model}' not found; installed: {installed}",
+                f"run `ollama pull {model}`, or pick an installed model",
+            )
+        return BackendError(
+            f"Ollama at {self._where} answered HTTP {status}: {error}",
+            "see the Ollama server's log",
+        )
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        """Turn aiohttp's exceptions into ``BackendError`` saying what happened where."""
+        try:
+            yield
+        except aiohttp.ConnectionTimeoutError:
+            raise BackendError(
+                f"no answer from an Ollama server at {self._where} "
+                f"within {self._connect_timeout:g}s of connecting",
+                _UNREACHABLE_HINT,
+            ) from None
+        except aiohttp.ClientConnectorError:
+            raise BackendError(f"no Ollama server at {self._where}", _UNREACHABLE_HINT) from None
+        except aiohttp.ServerTimeoutError:
+            raise BackendError(
+                f"no data from the model for {self._idle_timeout:g}s",
+                "the model may be stuck or still loading; try again, or raise the idle timeout",
+            ) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError):
+            raise _ended_early() from None
+        except aiohttp.ClientError as error:
+            raise BackendError(
+                f"talking to Ollama at {self._where} failed: {error}", "see the Ollama server's log"
+            ) from None
+
+
+def _ended_early() -> BackendError:
+    return BackendError(
+        "the stream ended before the model finished",
+        "the connection to Ollama dropped; see the Ollama server's log and try again",
+    )
+
+
+def _plain_text(lines: list[bytes]) -> tuple[str, int] | None:
+    """The hot path: the joined text of lines that are all ordinary chunks, and their count.
+
+    One decode per line and nothing kept alive but the text (holding every
+    decoded object of a read costs more than the decoding, in allocator and
+    garbage-collector work). Returns None when any line is not an ordinary
+    chunk (the final line, an error line, anything odd): ``_take_text`` then
+    goes through that read line by line.
+    """
+    try:
+        texts = [
+            item["message"]["content"]
+            for line in lines
+            if line and not (item := _loads(line))["done"]
+        ]
+        if len(texts) != len(lines) - lines.count(b""):
+            return None
+        return "".join(texts), len(texts) - texts.count("")
+    except Exception:
+        return None
+
+
+def _take_text(objects: list[JsonObject]) -> tuple[str, int, JsonObject | None]:
+    """One read's text joined, how many pieces it had, and the line that ends the stream.
+
+    That last line is the ``done`` line or an ``error`` line; the text is what
+    came before it. Raises ``BackendError`` for a line not shaped like Ollama's.
+    """
+    texts: list[str] = []
+    try:
+        for item in objects:
+            message = item.get("message")
+            if message is not None:
+                content = message.get("content")
+                if content:
+                    texts.append(content)
+            if "error" in item or item.get("done"):
+                return "".join(texts), len(texts), item
+        return "".join(texts), len(texts), None
+    except (AttributeError, TypeError):
+        raise BackendError(
+            f"a line from Ollama is not shaped like a chat chunk: {str(objects)[:200]}",
+            "check that OLLAMA_HOST points at an Ollama server",
+        ) from None
+
+
+async def _error_text(response: aiohttp.ClientResponse) -> str:
+    """Ollama's ``error`` field of a failed response, or the start of its body."""
+    raw = await response.content.read(_ERROR_BODY_LIMIT)
+    with contextlib.suppress(orjson.JSONDecodeError):
+        decoded = orjson.loads(raw)
+        if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
+            return str(decoded["error"])
+    return raw.decode("utf-8", "replace").strip() or response.reason or "no details"
+
+
+def _model_names(document: Any) -> list[str]:
+    models = document.get("models") if isinstance(document, dict) else None
+    if not isinstance(models, list):
+        return []
+    return [str(entry["name"]) for entry in models if isinstance(entry, dict) and "name" in entry]
+
+
+def _metadata(
+    final: JsonObject | None,
+    model: str,
+    started: float,
+    first_text_at: float | None,
+    pieces: int,
+) -> ResponseMetadata:
+    elapsed = time.perf_counter() - started
+    final = final or {}
+    eval_count = final.get("eval_count")
+    eval_duration = final.get("eval_duration")
+    prompt_tokens = final.get("prompt_eval_count")
+    done_reason = final.get("done_reason")
+    tokens = eval_count if isinstance(eval_count, int) else pieces
+    if isinstance(eval_count, int) and isinstance(eval_duration, int | float) and eval_duration > 0:
+        rate = eval_count / eval_duration * 1e9
+    else:
+        rate = tokens / elapsed if elapsed > 0 else 0.0
+    log.debug(
+        "answer from %s: %d tokens, %.1f tok/s, total_duration=%s load_duration=%s",
+        model,
+        tokens,
+        rate,
+        final.get("total_duration"),
+        final.get("load_duration"),
+    )
+    return ResponseMetadata(
+        model=model,
+        backend="ollama",
+        elapsed_ms=elapsed * 1000.0,
+        ttft_ms=None if first_text_at is None else (first_text_at - started) * 1000.0,
+        tokens=tokens,
+        tokens_per_second=rate,
+        prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+        done_reason=done_reason if isinstance(done_reason, str) else None,
+    )

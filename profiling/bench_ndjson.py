@@ -1,0 +1,149 @@
+"""The NDJSON read benchmark: one long reply from the fake Ollama server, read three ways.
+
+The fake server runs in its own process (so it has the other core) and writes
+an N-token reply as fast as it can (pre-built lines, 64 KiB writes). In one
+run, in rounds whose order rotates so machine noise hits every side alike, the
+reply is read by:
+
+* the official ``ollama.AsyncClient.chat(stream=True)`` loop (the floor);
+* a bare aiohttp + orjson reader: split each read on ``b"\\n"``, decode each
+  line, take its content (the most a reader can hope for);
+* ``OllamaBackend.stream`` with a no-op ``on_text`` (ours).
+
+Each figure is tokens per second of wall time from sending the request to the
+final line; rows report medians over rounds and the median of per-round
+ratios. ``python -m profiling.bench_ndjson`` prints the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import ollama
+import orjson
+
+from actors.backends.ollama import OllamaBackend
+from actors.protocol.stream import ChatTurn
+from profiling import median, median_ratio, row
+from tests.fakes import FakeOllamaProcess
+
+MODEL = "smollm2:135m"
+PROMPT = (ChatTurn("user", "Count for me."),)
+QUICK_TOKENS = 20_000
+QUICK_REPEATS = 3
+
+Reader = Callable[[str, int], Awaitable[None]]
+
+
+async def _no_op(text: str) -> None:
+    return None
+
+
+async def _measure(read: Reader, url: str, tokens: int) -> float:
+    started = time.perf_counter()
+    await read(url, tokens)
+    return tokens / (time.perf_counter() - started)
+
+
+async def _rounds(url: str, tokens: int, repeats: int) -> dict[str, list[float]]:
+    client = ollama.AsyncClient(host=url)
+    backend = OllamaBackend(url)
+    session = aiohttp.ClientSession()
+    messages = [{"role": turn.role, "content": turn.content} for turn in PROMPT]
+
+    async def official(url: str, tokens: int) -> None:
+        seen = 0
+        async for part in await client.chat(model=MODEL, messages=messages, stream=True):
+            seen += 1 if part.message.content else 0
+        assert seen == tokens, seen
+
+    async def bare(url: str, tokens: int) -> None:
+        body = orjson.dumps({"model": MODEL, "messages": messages, "stream": True})
+        seen = 0
+        pending = b""
+        loads = orjson.loads
+        async with session.post(url + "/api/chat", data=body) as response:
+            async for data in response.content.iter_any():
+                lines = (pending + data).split(b"\n") if pending else data.split(b"\n")
+                pending = lines.pop()
+                texts = [loads(line)["message"]["content"] for line in lines if line]
+                seen += sum(1 for text in texts if text)
+        assert seen == tokens, seen
+
+    async def ours(url: str, tokens: int) -> None:
+        metadata = await backend.stream(MODEL, PROMPT, _no_op)
+        assert metadata.tokens == tokens, metadata
+
+    readers: dict[str, Reader] = {"official": official, "bare": bare, "ours": ours}
+    results: dict[str, list[float]] = {name: [] for name in readers}
+    try:
+        for read in readers.values():  # warm up: the server builds the reply once
+            await read(url, tokens)
+        names = list(readers)
+        for index in range(repeats):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                results[name].append(await _measure(readers[name], url, tokens))
+    finally:
+        await client.close()
+        await backend.close()
+        await session.close()
+    return results
+
+
+def run(tokens: int = 100_000, repeats: int = 5, quick: bool = False) -> list[dict[str, Any]]:
+    """Read a ``tokens``-token reply ``repeats`` times each way; return the report rows."""
+    if quick:
+        tokens, repeats = min(tokens, QUICK_TOKENS), min(repeats, QUICK_REPEATS)
+    with FakeOllamaProcess("--tokens", str(tokens), "--rate", "0") as server:
+        results = asyncio.run(_rounds(server.url, tokens, repeats))
+    ours = results["ours"]
+    note = (
+        f"a {tokens}-token reply from the fake server in another process, at full speed; "
+        f"tokens/s from request to final line, medians of {repeats} interleaved rounds"
+    )
+    official_ratio = median_ratio(ours, results["official"])
+    bare_ratio = median_ratio(ours, results["bare"])
+    return [
+        row(
+            name="Ollama stream read: OllamaBackend.stream",
+            unit="tokens/s",
+            ours=median(ours),
+            baseline="official ollama client",
+            baseline_value=median(results["official"]),
+            ratio=official_ratio,
+            target=">= 1.0x (aim 2x)",
+            met=official_ratio is not None and official_ratio >= 1.0,
+            better="higher",
+            note=note,
+        ),
+        row(
+            name="Ollama stream read: OllamaBackend.stream",
+            unit="tokens/s",
+            ours=median(ours),
+            baseline="bare aiohttp + orjson",
+            baseline_value=median(results["bare"]),
+            ratio=bare_ratio,
+            target=">= 0.8x (aim 0.95x)",
+            met=bare_ratio is not None and bare_ratio >= 0.8,
+            better="higher",
+            note=note,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print this module's rows with the report's table."""
+    from profiling.report import main as report_main
+
+    args = sys.argv[1:] if argv is None else argv
+    return report_main(["--only", "ndjson", *args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
