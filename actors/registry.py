@@ -196,12 +196,15 @@ class SurfaceRegistry(Behaviour):
         self.conductor = conductor
         self.avatar = avatar
         self.seq = 0
+        #: recent notices, task events and failures: what a snapshot does not carry
         self.ring: deque[Published] = deque(maxlen=ring_size)
         self.mirror = SessionMirror(history_limit)
         self.surfaces: dict[str, _Surface] = {}
         self._all: tuple[_Surface, ...] = ()
         self._by_capability: dict[str, tuple[_Surface, ...]] = {}
         self.bad_input = 0
+        #: resyncs that found the ring no longer reaching back to the lag point
+        self.replay_gaps = 0
         self._avatar_viewers = 0
 
     # -- membership ------------------------------------------------------------
@@ -245,7 +248,8 @@ class SurfaceRegistry(Behaviour):
     def on_lifecycle(self, ctx: Context, msg: object) -> None:
         self.seq += 1
         published = Published(self.seq, msg)
-        self.ring.append(published)
+        if isinstance(msg, _REPLAYED):
+            self.ring.append(published)
         self.mirror.apply(msg)
         route = _ROUTES.get(type(msg))
         targets = self._all if route is None else self._by_capability.get(route, ())
@@ -280,16 +284,35 @@ class SurfaceRegistry(Behaviour):
 
     @handles(SurfaceDrained)
     def on_drained(self, ctx: Context, msg: SurfaceDrained) -> None:
-        """Resync: a snapshot, then the notices and task events it missed, in order."""
+        """Resync: a snapshot, then the notices and task events it missed, in order.
+
+        A replay that fills the outbox again marks the surface lagging from that
+        point on, so the next drain continues where this one stopped.
+        """
         surface = self.surfaces.get(msg.surface_id)
         if surface is None or not surface.lagging:
             return
         surface.lagging = False
         surface.resyncs += 1
-        ctx.tell(surface.ref, self.mirror.snapshot(self.seq))
+        if not ctx.tell(surface.ref, self.mirror.snapshot(self.seq)).ok:
+            self._mark_lagging(ctx, surface)
+            return
+        if len(self.ring) == self.ring.maxlen and self.ring[0].seq > surface.lag_seq + 1:
+            self.replay_gaps += 1
+            log.warning(
+                "surface %s lagged past the ring (%d notices): older notices are lost",
+                surface.surface_id,
+                len(self.ring),
+            )
         for published in self.ring:
-            if published.seq > surface.lag_seq and isinstance(published.message, _REPLAYED):
-                ctx.tell(surface.ref, published)
+            if published.seq <= surface.lag_seq:
+                continue
+            if not ctx.tell(surface.ref, published).ok:
+                surface.lagging = True
+                surface.lag_events += 1
+                surface.lag_seq = published.seq - 1
+                ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
+                return
 
     @handles(ClearHistory)
     def on_clear(self, ctx: Context, msg: ClearHistory) -> None:

@@ -127,25 +127,22 @@ class _Cell:
     def _await_handler(self, awaitable: Any) -> None:
         """Run one async edge handler to completion before the next message."""
         self.suspended = True
-
-        async def run() -> None:
-            try:
-                await awaitable
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.suspended = False
-                self._failed(exc)
-                return
-            self.suspended = False
-            if self.stop_requested:
-                self._finalize()
-            else:
-                self._after_run()
-
-        task = self.system.loop.create_task(run(), name=f"{self.name}-handler")
+        task = asyncio.ensure_future(awaitable, loop=self.system.loop)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Future[Any]) -> None:
+        self.tasks.discard(task)
+        self.suspended = False
+        if task.cancelled() or self.stopped:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._failed(exc)
+        elif self.stop_requested:
+            self._finalize()
+        else:
+            self._after_run()
 
     # -- supervision ---------------------------------------------------------
 
