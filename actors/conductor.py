@@ -22,7 +22,9 @@ from actors.protocol import (
     Cancel,
     CancelStream,
     ChatTurn,
+    Connected,
     ConversationState,
+    Disconnected,
     Message,
     Notify,
     NotifyLevel,
@@ -119,7 +121,7 @@ class Conductor(Behaviour):
         self.model = settings.model
         self.system_prompt = settings.system_prompt
         self.history: deque[Turn] = deque(maxlen=settings.history_limit)
-        self.pending: deque[str] = deque()
+        self.pending: deque[Turn] = deque()
         self.answer: _Answer | None = None
         self.state = ConversationState.INITIALIZING
         self.tasks = TaskTracker(agents=agents or DEFAULT_AGENTS)
@@ -156,7 +158,6 @@ class Conductor(Behaviour):
             self.on_command(ctx, UserCommand(name, args.strip(), msg.surface_id))
             return
         turn = Turn(self._next_id("u"), Role.USER, text)
-        self.history.append(turn)
         self._publish(ctx, Message(turn.id, Role.USER, text))
         if self.answer is not None:
             if len(self.pending) >= self.settings.max_queued:
@@ -167,9 +168,11 @@ class Conductor(Behaviour):
                     f"{len(self.pending)} messages already wait; this one was not queued",
                 )
                 return
-            self.pending.append(turn.id)
+            # it joins the history when its turn comes, after the answer in flight
+            self.pending.append(turn)
             self._notify(ctx, NotifyLevel.INFO, "queued", "answering this after the current reply")
             return
+        self.history.append(turn)
         self._start_answer(ctx)
 
     @handles(UserCommand)
@@ -179,6 +182,10 @@ class Conductor(Behaviour):
     @handles(ModelList)
     def on_model_list(self, ctx: Context, msg: ModelList) -> None:
         apply_model_list(self, ctx, msg)
+
+    @handles(Connected, Disconnected)
+    def on_surface_change(self, ctx: Context, msg: Connected | Disconnected) -> None:
+        log.debug("surface %s", msg)
 
     @handles(Cancel)
     def on_cancel(self, ctx: Context, msg: Cancel) -> None:
@@ -292,7 +299,7 @@ class Conductor(Behaviour):
         self.answer = None
         self._set_state(ctx, ConversationState.READY)
         if self.pending:
-            self.pending.popleft()
+            self.history.append(self.pending.popleft())
             self._start_answer(ctx)
 
     def cancel_answer(self, ctx: Context) -> bool:
