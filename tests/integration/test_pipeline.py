@@ -7,6 +7,7 @@ collecting surface sees what any surface would.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from actors.app import Assistant
+from actors.backends.base import BackendError
 from actors.backends.selection import make_ollama, select_backend
 from actors.protocol import (
     AnswerStatus,
@@ -186,7 +188,7 @@ async def test_a_second_message_during_a_slow_answer_is_queued_and_answered(
     fake.configure(script=("one ", "two ", "three"), rate=40)
     assistant, screen = await session(settings_for(fake.url))
     assistant.conductor.tell(UserMessage("first"))
-    await wait_until(lambda: screen.visible_text())
+    await wait_until(screen.visible_text)
     assistant.conductor.tell(UserMessage("second"))
     await wait_until(lambda: len(screen.of(StreamEnd)) == 2, timeout=10)
     assert [b["messages"][-1]["content"] for b in fake.chat_bodies] == ["first", "second"]
@@ -196,14 +198,14 @@ async def test_a_second_message_during_a_slow_answer_is_queued_and_answered(
 @pytest.mark.asyncio
 async def test_unknown_model_names_what_is_installed(fake: FakeOllama) -> None:
     settings = attrs.evolve(settings_for(fake.url), model="nope")
-    with pytest.raises(Exception, match=r"model 'nope' not found.*installed: tiny:latest"):
+    with pytest.raises(BackendError, match=r"model 'nope' not found.*installed: tiny:latest"):
         await select_backend(settings)
 
 
 @pytest.mark.asyncio
 async def test_no_server_gives_one_clear_message() -> None:
     settings = settings_for("127.0.0.1:9")  # discard port: nobody listens
-    with pytest.raises(Exception, match="no Ollama server at http://127.0.0.1:9"):
+    with pytest.raises(BackendError, match=re.escape("no Ollama server at http://127.0.0.1:9")):
         await select_backend(settings)
 
 
