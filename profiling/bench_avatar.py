@@ -1,0 +1,329 @@
+"""Avatar frames: time and allocations to produce and publish one steady-state frame.
+
+Ours: the Avatar's clock tick (advance the frame, pick the cached ``AvatarFrame``,
+tell the registry). Baseline, in the same run: a naive renderer that builds every
+cell of the frame as a string each frame (``str(cell)``, an ANSI-coloured glyph),
+joins the rows and tells a new message. Both publish through an ``ActorRef`` to
+a sink. Each figure is the median of several repeats; allocations are counted
+with memray (Python allocators traced, frees and the records only its profile
+hook makes left out; see tests/unit/avatar/test_allocations.py).
+
+Run: ``.venv/bin/python -m profiling.bench_avatar``. ``run(quick=False)`` returns
+the rows (name, unit, ours, baseline, baseline_value, ratio, target, met, better).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import memray
+
+from actors.avatar import Avatar, SpriteSheet, default_sprites
+from actors.protocol import (
+    Animation,
+    AvatarSize,
+    AvatarViewers,
+    Mood,
+    SetMood,
+    SetSize,
+    SetWander,
+)
+from actors.runtime import (
+    ActorRef,
+    Behaviour,
+    Delivery,
+    MailboxConfig,
+    SupervisorPolicy,
+    TimerId,
+)
+
+MEDIUM_TARGET_US = 20.0
+BASELINE = "naive per-cell renderer"
+_ACCEPTED = Delivery.ACCEPTED  # looked up once: an Enum member lookup allocates on 3.11
+_FREES = frozenset(
+    {memray.AllocatorType.FREE, memray.AllocatorType.PYMALLOC_FREE, memray.AllocatorType.MUNMAP}
+)
+
+
+class _Sink:
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: object = None
+
+    def deliver(self, msg: object) -> Delivery:
+        self.last = msg
+        return _ACCEPTED
+
+
+def _sink_ref() -> ActorRef:
+    return ActorRef("registry", _Sink(), lambda name, msg: None)
+
+
+class _Clock:
+    """A context that allocates nothing: keeps the pending tick, fires it on demand."""
+
+    def __init__(self) -> None:
+        self.clock = 0.0
+        self.delay = 0.0
+        self.pending: object = None
+        self.behaviour: Behaviour | None = None
+        self.self_ref = ActorRef("avatar", None, lambda name, msg: None)
+
+    def tell(self, ref: ActorRef, msg: object) -> Delivery:
+        return ref.tell(msg)
+
+    def schedule(self, delay: float, msg: object) -> TimerId:
+        if type(msg).__name__ == "_Tick":
+            self.delay = delay
+            self.pending = msg
+        return 1
+
+    def cancel(self, timer: TimerId) -> None:
+        return None
+
+    def now(self) -> float:
+        return self.clock
+
+    def spawn(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        *,
+        mailbox: MailboxConfig | None = None,
+        policy: SupervisorPolicy | None = None,
+    ) -> ActorRef:
+        raise NotImplementedError("the avatar spawns no actor")
+
+    def stop(self) -> None:
+        return None
+
+    def lookup(self, name: str) -> ActorRef | None:
+        return None
+
+    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
+        return None
+
+    def fire(self) -> None:
+        assert self.behaviour is not None
+        msg = self.pending
+        self.pending = None
+        self.clock += self.delay
+        self.behaviour.receive(self, msg)
+
+
+def ours(size: AvatarSize) -> Callable[[], None]:
+    """One frame of the Avatar, idle in place, warmed up (every frame cached)."""
+    ctx = _Clock()
+    avatar = Avatar(_sink_ref(), reduce_motion=False, rng=random.Random(0))
+    ctx.behaviour = avatar
+    avatar.on_start(ctx)
+    for msg in (SetWander(False), SetSize(size), SetMood(Mood.CALM), AvatarViewers(1)):
+        avatar.receive(ctx, msg)
+    for _ in range(16):
+        ctx.fire()
+    return ctx.fire
+
+
+_ANSI = {"salmon": 209, "pink": 218, "rose": 204, "red": 160, "white": 15, "yellow": 220}
+
+
+class _Cell:
+    __slots__ = ("code", "glyph")
+
+    def __init__(self, glyph: str, colour: str) -> None:
+        self.glyph = glyph
+        self.code = _ANSI.get(colour, 7)
+
+    def __str__(self) -> str:
+        return f"\x1b[38;5;{self.code}m{self.glyph}\x1b[0m"
+
+
+def naive(size: AvatarSize) -> Callable[[], None]:
+    """One frame the naive way: a string per cell, joined per row, a new message per frame."""
+    sheet = default_sprites().sheet(size)
+    grids = [_cells(sheet, rows) for rows in (f.rows for f in sheet.frames(Animation.IDLE))]
+    registry = _sink_ref()
+    state = {"index": 0}
+
+    def frame() -> None:
+        index = (state["index"] + 1) % len(grids)
+        state["index"] = index
+        lines = ["".join(str(cell) if cell else " " for cell in row) for row in grids[index]]
+        registry.tell({"type": "avatar", "size": size.value, "x": 66, "y": 19, "lines": lines})
+
+    return frame
+
+
+def _cells(
+    sheet: SpriteSheet, rows: tuple[tuple[tuple[int, str, str], ...], ...]
+) -> list[list[_Cell | None]]:
+    grid: list[list[_Cell | None]] = []
+    for runs in rows:
+        row: list[_Cell | None] = [None] * sheet.width
+        for column, text, colour in runs:
+            for offset, glyph in enumerate(text):
+                row[column + offset] = _Cell(glyph, colour)
+        grid.append(row)
+    return grid
+
+
+def time_per_frame_us(frame: Callable[[], None], frames: int) -> float:
+    """The mean time of one frame over ``frames`` frames, in microseconds."""
+    start = time.perf_counter_ns()
+    for _ in itertools.repeat(None, frames):  # range() would allocate ints past 256
+        frame()
+    return (time.perf_counter_ns() - start) / frames / 1000.0
+
+
+def made_by_profiler(native: list[str]) -> bool:
+    """True for an allocation that only memray's profile hook causes (innermost frame first).
+
+    On Python 3.11 the hook makes the interpreter build a frame object for every
+    Python call (``call_trace`` -> ``_PyFrame_GetFrameObject``) and a bound method
+    for every builtin method call (``trace_call_function`` -> ``PyCMethod_New``).
+    Untraced code allocates neither. Anything a builtin itself allocates while
+    traced still counts: ``trace_call_function`` is its caller, not the allocator.
+    """
+    if "call_trace" in native or "call_trace_protected" in native:
+        return True
+    for depth, name in enumerate(native[:6]):
+        if name == "PyCMethod_New":
+            return "trace_call_function" in native[depth + 1 : depth + 3]
+    return False
+
+
+def real_allocations(path: Path) -> Iterator[memray.AllocationRecord]:
+    """The allocation records of a capture made with ``trace_python_allocators=True`` and
+    ``native_traces=True``, without frees and without what the profile hook made."""
+    for record in memray.FileReader(path).get_allocation_records():
+        if record.allocator in _FREES:
+            continue
+        if made_by_profiler([frame[0] for frame in record.native_stack_trace()]):
+            continue
+        yield record
+
+
+def _allocations(frame: Callable[[], None], frames: int) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "frames.bin"
+        with memray.Tracker(path, trace_python_allocators=True, native_traces=True):
+            for _ in itertools.repeat(None, frames):  # range() would allocate ints past 256
+                frame()
+        return sum(record.n_allocations for record in real_allocations(path))
+
+
+def allocations_per_frame(frame: Callable[[], None], frames: int) -> float:
+    """Allocations per frame under memray (one tracker at a time).
+
+    The fixed cost of tracking an empty loop (the loop's range, memray's exit)
+    is measured the same way and taken off.
+    """
+    fixed = _allocations(frame, 0)
+    return max(0, _allocations(frame, frames) - fixed) / frames
+
+
+def _row(
+    name: str, unit: str, value: float, base: float, ratio: float | None, target: str, met: bool
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "unit": unit,
+        "ours": round(value, 3),
+        "baseline": BASELINE,
+        "baseline_value": round(base, 3),
+        "ratio": None if ratio is None else round(ratio, 4),
+        "target": target,
+        "met": met,
+        "better": "lower",
+    }
+
+
+def run(quick: bool = False) -> list[dict[str, object]]:
+    """One time row and one allocation row per size, ours beside the naive renderer.
+
+    Time: rounds alternate ours and the baseline; each figure is a median over
+    rounds and the ratio the median of per-round ratios. Allocations: one count
+    each (they do not vary from run to run).
+    """
+    frames, rounds = (400, 3) if quick else (2000, 7)
+    rows: list[dict[str, object]] = []
+    for size in AvatarSize:
+        mine, theirs = ours(size), naive(size)
+        mine_us: list[float] = []
+        theirs_us: list[float] = []
+        for _ in range(rounds):
+            mine_us.append(time_per_frame_us(mine, frames))
+            theirs_us.append(time_per_frame_us(theirs, frames))
+        ours_median = statistics.median(mine_us)
+        ratio = statistics.median(o / t for o, t in zip(mine_us, theirs_us, strict=True))
+        if size is AvatarSize.MEDIUM:
+            target, met = f"< {MEDIUM_TARGET_US:g} us", ours_median < MEDIUM_TARGET_US
+        else:
+            target, met = "< baseline", ratio < 1.0
+        name = f"avatar frame {size.value}"
+        rows.append(
+            _row(
+                f"{name}: time",
+                "us/frame",
+                ours_median,
+                statistics.median(theirs_us),
+                ratio,
+                target,
+                met,
+            )
+        )
+        mine_allocs = allocations_per_frame(mine, frames // 4)
+        theirs_allocs = allocations_per_frame(theirs, frames // 4)
+        rows.append(
+            _row(
+                f"{name}: allocations",
+                "allocs/frame",
+                mine_allocs,
+                theirs_allocs,
+                mine_allocs / theirs_allocs if theirs_allocs else None,
+                "0",
+                mine_allocs == 0,
+            )
+        )
+    return rows
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    """The rows as a plain-text table."""
+    header = ("benchmark", "unit", "ours", "baseline", "ratio", "target", "met")
+    lines = [header]
+    for row in rows:
+        ratio = row["ratio"]
+        lines.append(
+            (
+                str(row["name"]),
+                str(row["unit"]),
+                f"{row['ours']:g}",
+                f"{row['baseline_value']:g}",
+                "-" if ratio is None else f"{ratio:.3f}x",
+                str(row["target"]),
+                "yes" if row["met"] else "NO",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in lines
+    ]
+    out.insert(1, "  ".join("-" * width for width in widths))
+    out.append(f"baseline: {BASELINE}; ratio = ours / baseline (lower is better)")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    results = run()
+    print(format_table(results))
+    sys.exit(0 if all(row["met"] for row in results) else 1)
