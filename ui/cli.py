@@ -29,27 +29,41 @@ defaults < ~/.config/aiway/config.toml < AIWAY_* environment < flags;
 """
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """The session flags. A subcommand's copy must not reset what the main parser read
+    (``aiway --model x headless``), so there they default to "not given"."""
+    unset = argparse.SUPPRESS if sub else None
     group = parser.add_argument_group("session")
-    group.add_argument("--model", metavar="NAME", help="the model to use (overrides config)")
+    group.add_argument(
+        "--model", metavar="NAME", default=unset, help="the model to use (overrides config)"
+    )
     group.add_argument(
         "--backend",
         choices=("auto", "ollama", "embedded"),
+        default=unset,
         help="force a backend (default: auto: Ollama if it answers, else embedded)",
     )
-    group.add_argument("--config", metavar="PATH", type=Path, help="read this config file")
     group.add_argument(
-        "--ollama-host", metavar="ADDR", help="Ollama server (host, host:port or URL)"
+        "--config", metavar="PATH", type=Path, default=unset, help="read this config file"
+    )
+    group.add_argument(
+        "--ollama-host",
+        metavar="ADDR",
+        default=unset,
+        help="Ollama server (host, host:port or URL)",
     )
     group.add_argument(
         "--reduce-motion",
         action="store_const",
         const=True,
-        default=None,
+        default=unset,
         help="a still avatar: one frame per state, no wandering",
     )
     group.add_argument(
-        "--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="log file level"
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=unset,
+        help="log file level",
     )
 
 
@@ -72,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(repeatable) or from standard input, one per line; slash commands work. "
         "Exit code 0 when every prompt was answered.",
     )
-    _common(headless)
+    _common(headless, sub=True)
     headless.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
     headless.add_argument(
         "--json", action="store_true", help="one JSON object per protocol message"
@@ -85,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser(
         "config", help="print the effective settings and where each came from"
     )
-    _common(config)
+    _common(config, sub=True)
     return parser
 
 

@@ -1,0 +1,140 @@
+"""`aiway headless` as a person runs it: a real process against the fake Ollama server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.fakes import FakeOllamaProcess
+
+AIWAY = [sys.executable, "-m", "ui.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOllamaProcess]:
+    script = orjson.dumps(["Hola ", "[yolla:wa", "ve] amigo", " [yolla:mood happy]."]).decode()
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", script) as fake:
+        yield fake
+
+
+def run(
+    tmp_path: Path, *args: str, host: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "OLLAMA_HOST": host,
+        "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+    }
+    env.pop("AIWAY_CONFIG", None)
+    return subprocess.run(
+        [*AIWAY, *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_prompt_is_answered_with_tags_stripped(tmp_path: Path, server: FakeOllamaProcess) -> None:
+    result = run(tmp_path, "headless", "--backend", "ollama", "--prompt", "hi", host=server.url)
+    assert result.returncode == 0, result.stderr
+    assert "you> hi" in result.stdout
+    assert "yollayah> Hola  amigo ." in result.stdout
+    assert "[yolla:" not in result.stdout
+    assert "tok/s" in result.stdout
+
+
+def test_prompts_from_stdin_and_slash_commands(tmp_path: Path, server: FakeOllamaProcess) -> None:
+    result = run(
+        tmp_path, "headless", "--backend", "ollama", host=server.url, stdin="/help\nhello\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/model [NAME]" in result.stdout
+    assert result.stdout.count("yollayah> ") == 1
+
+
+def test_json_mode_writes_one_wire_message_per_line(
+    tmp_path: Path, server: FakeOllamaProcess
+) -> None:
+    result = run(
+        tmp_path, "headless", "--backend", "ollama", "--json", "--prompt", "hi", host=server.url
+    )
+    assert result.returncode == 0, result.stderr
+    messages = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert messages[0]["type"] == "StateSnapshot"
+    inner = [m["message"]["type"] for m in messages if m["type"] == "Published"]
+    assert "Token" in inner and "StreamEnd" in inner
+    end = next(m["message"] for m in messages if m.get("message", {}).get("type") == "StreamEnd")
+    assert end["content"] == "Hola  amigo ."
+
+
+def test_log_file_and_metrics(tmp_path: Path, server: FakeOllamaProcess) -> None:
+    log = tmp_path / "out.log"
+    result = run(
+        tmp_path,
+        "headless",
+        "--backend",
+        "ollama",
+        "--prompt",
+        "hi",
+        "--log-file",
+        str(log),
+        "--metrics",
+        host=server.url,
+    )
+    assert result.returncode == 0, result.stderr
+    text = log.read_text()
+    assert "yollayah> Hola" in text
+    assert "conductor" in text and "dead letters: 0" in text
+
+
+def test_no_server_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
+    result = run(tmp_path, "headless", "--backend", "ollama", "--prompt", "hi", host="127.0.0.1:9")
+    assert result.returncode == 3
+    assert "no Ollama server at http://127.0.0.1:9" in result.stderr
+    assert "ollama serve" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failed_answer_exits_non_zero(tmp_path: Path) -> None:
+    script = orjson.dumps(["half ", {"error": "model crashed"}]).decode()
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", script) as fake:
+        result = run(tmp_path, "headless", "--backend", "ollama", "--prompt", "x", host=fake.url)
+    assert result.returncode == 1
+    assert "model crashed" in result.stderr
+
+
+def test_bad_config_names_key_and_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[ollama]\nidle_timeout = -1\n")
+    result = run(tmp_path, "--config", str(config), "headless", host="127.0.0.1:9")
+    assert result.returncode == 2
+    assert "ollama.idle_timeout" in result.stderr and str(config) in result.stderr
+
+
+def test_config_command_shows_sources(tmp_path: Path) -> None:
+    result = run(tmp_path, "config", "--model", "qwen", host="127.0.0.1:9")
+    assert result.returncode == 0
+    assert 'model = "qwen"  (flag --model)' in result.stdout
+    assert "(env OLLAMA_HOST)" in result.stdout
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run(tmp_path, "--help", host="127.0.0.1:9")
+    assert result.returncode == 0
+    assert "headless" in result.stdout and "config" in result.stdout
