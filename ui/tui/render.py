@@ -1,0 +1,340 @@
+"""The renderer: the UI thread's picture of the screen, painted region by region, only what changed.
+
+It holds the layout, the wrapped conversation, the input editor, the status,
+the task cards, the latest metrics and the avatar frame. ``apply`` folds in a
+``Changes`` from the view model; ``paint`` paints onto a canvas only the
+regions marked dirty and, in the conversation pane, only the rows whose line
+differs from what is already there (the pane keeps what it last painted per
+row). The avatar is painted over the pane with one call per colour run; rows
+it leaves are repainted from the conversation. Nothing here touches curses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from actors.protocol import AvatarFrame, ConversationState, Metrics
+from ui.tui import panels, styles
+from ui.tui.canvas import Canvas
+from ui.tui.conversation import ConversationLayout, Line
+from ui.tui.editor import Editor
+from ui.tui.layout import Layout, Rect, compute_layout
+from ui.tui.text import cell_width, fit, pad
+from ui.tui.viewmodel import Changes, StatusView, TaskView
+
+CONVERSATION = "conversation"
+TASKS = "tasks"
+RULE = "rule"
+INPUT = "input"
+STATUS = "status"
+REGIONS = (CONVERSATION, TASKS, RULE, INPUT, STATUS)
+
+TASK_LINGER = 3.0
+"""Seconds a finished task card stays before the panel lets it go."""
+
+_AVATAR_STYLES = {name: styles.avatar_style(name) for name in styles.AVATAR_COLOURS}
+
+
+class Renderer:
+    """The screen's state on the UI thread; see the module docstring."""
+
+    def __init__(
+        self, width: int, height: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock
+        self.editor = Editor()
+        self.status: StatusView | None = None
+        self.metrics: Metrics | None = None
+        self.tasks: tuple[TaskView, ...] = ()
+        self.show_metrics = False
+        self.quit: str | None = None
+        self.layout = compute_layout(width, height, tasks=False)
+        self.conversation = ConversationLayout(self.layout.conversation.width)
+        self.dirty: set[str] = set(REGIONS)
+        self._painted: list[Line | None] = [None] * self.layout.conversation.height
+        self._anchor: int | None = None
+        self._input_row = 0
+        self._status_text: tuple[str, str, str] | None = None
+        self._frame: AvatarFrame | None = None
+        self._avatar_rect: Rect | None = None
+        self._avatar_dirty = False
+        self._metrics_lines: list[Line] = []
+        #: set when the conversation pane (the avatar's area) changed size
+        self.area_changed = True
+
+    # -- input from the view model ---------------------------------------------------
+
+    def apply(self, changes: Changes) -> None:
+        """Fold in one batch of changes."""
+        if changes.reset or changes.entries or changes.first_serial:
+            self.conversation.apply(changes)
+        if changes.status is not None:
+            self.status = changes.status
+        if changes.tasks is not None:
+            self.tasks = changes.tasks
+            self.dirty.add(TASKS)
+            self._relayout()
+        if changes.metrics is not None:
+            self.metrics = changes.metrics
+            if self.show_metrics:
+                self._metrics_lines = []
+        if changes.avatar is not None:
+            self.set_avatar(changes.avatar)
+        if changes.quit is not None:
+            self.quit = changes.quit
+
+    def set_avatar(self, frame: AvatarFrame) -> None:
+        """A new avatar frame: the rows it covered are restored, then it is painted."""
+        if frame is self._frame:
+            return
+        self._forget_avatar_rows()
+        self._frame = frame
+        self._avatar_rect = None
+        if frame.visible and frame.rows:
+            width = max(
+                (column + cell_width(text) for row in frame.rows for column, text, _ in row),
+                default=0,
+            )
+            self._avatar_rect = Rect(frame.y, frame.x, len(frame.rows), width)
+        self._avatar_dirty = True
+
+    # -- input from the person ---------------------------------------------------------
+
+    def resize(self, width: int, height: int) -> None:
+        """A new terminal size: lay everything out again and repaint it all."""
+        if (width, height) == (self.layout.width, self.layout.height):
+            return
+        self._relayout(width, height, force=True)
+
+    def invalidate(self) -> None:
+        """Repaint everything (Ctrl+L, or a new pad)."""
+        self.dirty.update(REGIONS)
+        self._painted = [None] * self.layout.conversation.height
+        self._status_text = None
+        self._avatar_dirty = True
+
+    def touch_input(self) -> None:
+        self.dirty.add(INPUT)
+
+    def toggle_metrics(self, show: bool | None = None) -> None:
+        self.show_metrics = not self.show_metrics if show is None else show
+        self._metrics_lines = []
+        self._painted = [None] * self.layout.conversation.height
+        self._avatar_dirty = True
+
+    def scroll(self, lines: int) -> None:
+        """Scroll the pane: negative is up (older), positive down; down to the end follows."""
+        height = self.layout.conversation.height
+        total = self.conversation.total
+        top = self.top() + lines
+        if top >= max(0, total - height):
+            self._anchor = None
+        else:
+            self._anchor = self.conversation.origin + max(0, top)
+
+    def page(self, pages: int) -> None:
+        self.scroll(pages * max(1, self.layout.conversation.height - 1))
+
+    def scroll_to_top(self) -> None:
+        self._anchor = self.conversation.origin
+        if self.conversation.total <= self.layout.conversation.height:
+            self._anchor = None
+
+    def scroll_to_end(self) -> None:
+        self._anchor = None
+
+    def top(self) -> int:
+        """The first conversation line shown."""
+        last = max(0, self.conversation.total - self.layout.conversation.height)
+        if self._anchor is None:
+            return last
+        return min(max(0, self._anchor - self.conversation.origin), last)
+
+    @property
+    def following(self) -> bool:
+        return self._anchor is None
+
+    def visible_tasks(self, now: float) -> tuple[TaskView, ...]:
+        """Task cards to show: running ones, and finished ones for a moment."""
+        return tuple(
+            task
+            for task in self.tasks
+            if task.finished_at is None or now - task.finished_at < TASK_LINGER
+        )
+
+    def next_deadline(self, now: float) -> float | None:
+        """When something time-based changes on screen without a message (a card expiring)."""
+        ends = [
+            task.finished_at + TASK_LINGER for task in self.tasks if task.finished_at is not None
+        ]
+        pending = [end for end in ends if end > now]
+        return min(pending) if pending else None
+
+    # -- painting -------------------------------------------------------------------------
+
+    def paint(self, canvas: Canvas) -> bool:
+        """Paint every region that changed; True when anything was painted."""
+        now = self.prepare()
+        painted = False
+        for region in REGIONS:
+            painted = self.paint_region(region, canvas, now) or painted
+        return painted
+
+    def prepare(self) -> float:
+        """Start a paint: the time it paints for (the task panel may come or go)."""
+        now = self.clock()
+        if self.layout.shows_tasks != bool(self.visible_tasks(now)):
+            self._relayout()
+        return now
+
+    def paint_region(self, region: str, canvas: Canvas, now: float) -> bool:
+        """Paint one region if it changed; True when anything was painted."""
+        layout = self.layout
+        dirty = region in self.dirty
+        self.dirty.discard(region)
+        if layout.too_small:
+            if region != CONVERSATION or not dirty:
+                return False
+            self._paint_too_small(canvas, layout)
+            return True
+        if region == CONVERSATION:
+            return self._paint_conversation(canvas, layout.conversation)
+        if region == STATUS:
+            return self._paint_status(canvas, layout.status, now, dirty)
+        if not dirty:
+            return False
+        if region == TASKS:
+            if not layout.shows_tasks:
+                return False
+            panels.paint_tasks(canvas, layout.tasks, self.visible_tasks(now))
+        elif region == RULE:
+            canvas.put(layout.rule.y, 0, panels.rule_line(layout.width), styles.RULE)
+        elif region == INPUT:
+            self._input_row = panels.paint_input(canvas, layout.input, self.editor, self._input_row)
+        return True
+
+    def rect_of(self, region: str) -> Rect:
+        """Where a region is in the current layout."""
+        layout = self.layout
+        if layout.too_small:
+            return (
+                Rect(0, 0, layout.height, layout.width)
+                if region == CONVERSATION
+                else Rect(0, 0, 0, 0)
+            )
+        rect: Rect = getattr(layout, region)
+        return rect
+
+    def _paint_conversation(self, canvas: Canvas, pane: Rect) -> bool:
+        if self.show_metrics:
+            if not self._metrics_lines:
+                self._metrics_lines = panels.metrics_lines(self.metrics, pane.width)
+            lines = self._metrics_lines[: pane.height]
+        else:
+            lines = self.conversation.lines(self.top(), pane.height)
+        painted = self._painted
+        blank: Line = ("", styles.TEXT)
+        repainted: list[int] = []
+        for row in range(pane.height):
+            line = lines[row] if row < len(lines) else blank
+            before = painted[row]
+            if before is line or before == line:
+                continue
+            canvas.put(pane.y + row, pane.x, pad(line[0], pane.width), line[1])
+            painted[row] = line
+            repainted.append(row)
+        if not self.show_metrics:
+            self._paint_avatar(canvas, pane, repainted)
+        self._avatar_dirty = False
+        return bool(repainted)
+
+    def _paint_avatar(self, canvas: Canvas, pane: Rect, repainted: list[int]) -> None:
+        frame, rect = self._frame, self._avatar_rect
+        if frame is None or rect is None:
+            return
+        rows: range | list[int]
+        if self._avatar_dirty:
+            rows = range(rect.height)
+        else:
+            rows = [row - rect.y for row in repainted if rect.y <= row < rect.y + rect.height]
+        top = pane.y + rect.y
+        left = pane.x + rect.x
+        for index in rows:
+            y = rect.y + index
+            if not 0 <= y < pane.height:
+                continue
+            for column, run, colour in frame.rows[index]:
+                x = rect.x + column
+                if x < 0 or x >= pane.width:
+                    continue
+                text = run if x + len(run) <= pane.width else fit(run, pane.width - x)
+                canvas.put(
+                    top + index, left + column, text, _AVATAR_STYLES.get(colour, styles.TEXT)
+                )
+
+    def _forget_avatar_rows(self) -> None:
+        rect = self._avatar_rect
+        if rect is None:
+            return
+        painted = self._painted
+        for row in range(max(0, rect.y), min(len(painted), rect.y + rect.height)):
+            painted[row] = None
+
+    def _paint_status(self, canvas: Canvas, rect: Rect, now: float, dirty: bool) -> bool:
+        height = self.layout.conversation.height
+        scroll = panels.scroll_text(self.top(), height, self.conversation.total, self.following)
+        segments = panels.status_segments(self.status, self.metrics, scroll, now)
+        if segments == self._status_text and not dirty:
+            return False
+        self._status_text = segments
+        label, label_style, rest = segments
+        label = fit(label, rect.width)
+        canvas.put(rect.y, rect.x, label, label_style)
+        used = cell_width(label)
+        if used < rect.width:
+            canvas.put(rect.y, rect.x + used, pad(rest, rect.width - used), styles.STATUS)
+        return True
+
+    def _paint_too_small(self, canvas: Canvas, layout: Layout) -> None:
+        message = panels.too_small_lines(layout.width, layout.height)
+        first = max(0, (layout.height - len(message)) // 2)
+        for y in range(layout.height):
+            index = y - first
+            if 0 <= index < len(message):
+                text, style = message[index]
+                text = fit(text, layout.width)
+                left = max(0, (layout.width - cell_width(text)) // 2)
+                canvas.put(y, 0, " " * left, styles.TEXT)
+                canvas.put(y, left, pad(text, layout.width - left), style)
+            else:
+                canvas.put(y, 0, " " * layout.width, styles.TEXT)
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def _relayout(
+        self, width: int | None = None, height: int | None = None, *, force: bool = False
+    ) -> None:
+        old = self.layout
+        wanted = bool(self.visible_tasks(self.clock()))
+        layout = compute_layout(
+            old.width if width is None else width,
+            old.height if height is None else height,
+            tasks=wanted,
+        )
+        if layout == old and not force:
+            return
+        self.layout = layout
+        if layout.conversation != old.conversation:
+            self.area_changed = True
+            self.conversation.resize(max(1, layout.conversation.width))
+            self._metrics_lines = []
+        self.invalidate()
+
+
+def state_is_busy(status: StatusView | None) -> bool:
+    """True while an answer is being thought about or streamed."""
+    return status is not None and status.state in (
+        ConversationState.THINKING,
+        ConversationState.RESPONDING,
+    )

@@ -1,0 +1,321 @@
+"""The curses side, owned by npyscreen on the main thread: theme, pad, widgets, the wake-up loop.
+
+npyscreen sets curses up and tears it down (``NPSApp.run(fork=False)``), owns
+the pad the screen is drawn on and the colour pairs (``Theme`` adds one pair
+per style and one per avatar colour). Each screen region is an npyscreen
+widget whose ``update`` asks the renderer to paint that region, and only
+regions that changed are updated; the pad is then refreshed once, so curses
+sends the terminal only the cells that differ.
+
+The loop sleeps in ``select`` on the terminal and a wake-up pipe: the view
+model writes one byte when something changes (and ``SIGWINCH`` writes one
+through ``signal.set_wakeup_fd``). There is no polling: an idle screen wakes
+only for the metrics it asks for once a second, and model-driven repaints are
+paced to at most ``FRAME_RATE`` per second (keys repaint at once). No other
+thread ever calls curses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import curses
+import math
+import os
+import select
+import sys
+import time
+from typing import Any
+
+import npyscreen
+
+from ui.tui import render, styles
+from ui.tui.controller import Controller
+from ui.tui.keys import Key, RawKey, decode
+from ui.tui.render import Renderer
+from ui.tui.session import Session
+from ui.tui.viewmodel import ViewModel
+
+FRAME_RATE = 30.0
+METRICS_EVERY = 1.0
+ESCAPE_DELAY_MS = 25
+_FIRST_PAIR = 20  # npyscreen's own theme uses the pairs below this
+_MAX_KEYS_PER_WAKE = 8192
+
+
+class Theme(npyscreen.ThemeManager):  # type: ignore[misc]
+    """npyscreen's theme manager plus aiway's styles, each a curses attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attributes = build_attributes()
+
+
+def build_attributes() -> dict[str, int]:
+    """Curses attributes for every style name (colour pairs initialised here, once)."""
+    flags = {styles.BOLD: curses.A_BOLD, styles.DIM: curses.A_DIM, styles.REVERSE: curses.A_REVERSE}
+    colours = 0
+    if curses.has_colors():
+        try:
+            curses.use_default_colors()
+            colours = curses.COLORS
+        except curses.error:
+            colours = 0
+    rich = colours >= 256
+    next_pair = _FIRST_PAIR
+    attributes: dict[str, int] = {}
+
+    def pair(foreground: int, background: int) -> int:
+        nonlocal next_pair
+        if colours == 0 or next_pair >= curses.COLOR_PAIRS:
+            return 0
+        curses.init_pair(next_pair, foreground, background)
+        next_pair += 1
+        return curses.color_pair(next_pair - 1)
+
+    for name, (foreground, background, flag_bits) in styles.PALETTE.items():
+        attribute = 0
+        for bit, curses_flag in flags.items():
+            if flag_bits & bit:
+                attribute |= curses_flag
+        fg = foreground[0] if rich else foreground[1]
+        bg = background[0] if rich else background[1]
+        if fg != -1 or bg != -1:
+            attribute |= pair(fg, bg)
+        attributes[name] = attribute
+    for colour, (rich_colour, basic_colour) in styles.AVATAR_COLOURS.items():
+        attributes[styles.avatar_style(colour)] = pair(rich_colour if rich else basic_colour, -1)
+    return attributes
+
+
+class PadCanvas:
+    """The renderer's canvas on an npyscreen pad: one ``addstr`` per ``put``."""
+
+    def __init__(self, pad: Any, attributes: dict[str, int]) -> None:
+        self.pad = pad
+        self.attributes = attributes
+
+    def put(self, y: int, x: int, text: str, style: str) -> None:
+        # try/except, not contextlib.suppress: this runs per painted span (no allocation)
+        try:  # noqa: SIM105
+            self.pad.addstr(y, x, text, self.attributes.get(style, 0))
+        except curses.error:
+            pass  # the bottom-right cell (the cursor cannot advance), or clipped text
+
+
+class Waker:
+    """A non-blocking pipe: any thread writes a byte, the UI thread's ``select`` wakes."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self.write_fd, False)
+        self.closed = False
+
+    def wake(self) -> None:
+        if self.closed:
+            return
+        # full: a wake-up is pending anyway
+        with contextlib.suppress(OSError):
+            os.write(self.write_fd, b"\0")
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        self.closed = True
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+
+
+def terminal_size() -> tuple[int, int]:
+    """``(columns, rows)`` of the controlling terminal, from any standard stream that is one."""
+    for stream in (sys.__stdout__, sys.__stdin__, sys.__stderr__):
+        try:
+            if stream is not None:
+                size = os.get_terminal_size(stream.fileno())
+                if size.columns and size.lines:
+                    return size.columns, size.lines
+        except (OSError, ValueError):
+            continue
+    return 80, 24
+
+
+class RegionWidget(npyscreen.widget.Widget):  # type: ignore[misc]
+    """One region of the screen; ``update`` paints it through the renderer if it changed."""
+
+    def __init__(self, screen: MainForm, region: str, **keywords: Any) -> None:
+        self.region = region
+        super().__init__(screen, editable=False, **keywords)
+
+    def set_size(self) -> None:
+        rect = self.parent.renderer.rect_of(self.region)
+        self.rely, self.relx, self.height, self.width = rect.y, rect.x, rect.height, rect.width
+
+    def update(self, clear: bool = True) -> bool:
+        form = self.parent
+        return bool(form.renderer.paint_region(self.region, form.canvas, form.paint_time))
+
+    def clear(self, usechar: str = " ") -> None:
+        self.parent.renderer.invalidate()
+
+
+class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
+    """The one form: the regions as widgets, and the wake-up loop that drives them."""
+
+    FRAMED = False
+    FIX_MINIMUM_SIZE_WHEN_CREATED = False
+    BLANK_LINES_BASE = 0
+    BLANK_COLUMNS_RIGHT = 0
+    DEFAULT_NEXTRELY = 0
+    DEFAULT_X_OFFSET = 0
+
+    def __init__(self, session: Session, view: ViewModel, waker: Waker) -> None:
+        columns, rows = terminal_size()
+        self.session = session
+        self.view = view
+        self.waker = waker
+        self.renderer = Renderer(columns, rows)
+        self.controller = Controller(self.renderer, view, session.send)
+        self.paint_time = 0.0
+        self.resize_pending = False
+        super().__init__(minimum_lines=1, minimum_columns=1)
+        self.canvas = PadCanvas(self.curses_pad, self.theme_manager.attributes)
+        self._prepare_pad()
+
+    def create(self) -> None:
+        for region in render.REGIONS:
+            self.add_widget(RegionWidget, region=region)
+
+    def _max_physical(self) -> tuple[int, int]:
+        # npyscreen asks stderr with an ioctl and fails when stderr is not a terminal
+        columns, rows = terminal_size()
+        return rows - 1, columns - 1
+
+    def _prepare_pad(self) -> None:
+        pad = self.curses_pad
+        pad.keypad(True)
+        pad.nodelay(True)
+        self.canvas.pad = pad
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Draw, wait, react, until quit (Ctrl+Q, /quit, a Quit message, or a failed start)."""
+        curses.raw()
+        curses.noecho()
+        with contextlib.suppress(curses.error):
+            curses.set_escdelay(ESCAPE_DELAY_MS)
+        npyscreen.npyspmfuncs.hide_cursor()
+        terminal = sys.stdin.fileno()
+        frame = 1.0 / FRAME_RATE
+        last_paint = -math.inf
+        next_metrics = time.monotonic()
+        pending = True
+        self._resize()
+        while True:
+            now = time.monotonic()
+            if self.resize_pending:
+                self.resize_pending = False
+                self._resize()
+            if pending and now - last_paint >= frame:
+                pending = False
+                self.renderer.apply(self.view.take())
+            if self._finished():
+                return
+            if self.session.ready and now >= next_metrics:
+                self.session.request_metrics()
+                next_metrics = now + METRICS_EVERY
+            if self._paint():
+                last_paint = now
+            timeout = self._timeout(now, next_metrics, last_paint + frame if pending else None)
+            readable, _, _ = select.select([terminal, self.waker.read_fd], [], [], timeout)
+            if self.waker.read_fd in readable:
+                self.waker.drain()
+                pending = True
+            if terminal in readable:
+                self._read_keys()
+
+    def _finished(self) -> bool:
+        return (
+            self.controller.quit_requested
+            or self.renderer.quit is not None
+            or self.session.error is not None
+        )
+
+    def _timeout(self, now: float, next_metrics: float, paced: float | None) -> float | None:
+        deadlines = [paced] if paced is not None else []
+        if self.session.ready:
+            deadlines.append(next_metrics)
+        task_deadline = self.renderer.next_deadline(now)
+        if task_deadline is not None:
+            deadlines.append(task_deadline)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - time.monotonic())
+
+    def _paint(self) -> bool:
+        renderer = self.renderer
+        if renderer.area_changed:
+            renderer.area_changed = False
+            pane = renderer.layout.conversation
+            if not renderer.layout.too_small:
+                self.session.resized(pane.width, pane.height)
+        self.paint_time = renderer.prepare()
+        painted = False
+        for widget in self._widgets__:
+            painted = widget.update() or painted
+        if painted:
+            self.refresh()
+        return painted
+
+    def _read_keys(self) -> None:
+        raw: list[RawKey] = []
+        pad = self.curses_pad
+        while len(raw) < _MAX_KEYS_PER_WAKE:
+            try:
+                raw.append(pad.get_wch())
+            except curses.error:
+                break
+        for action in decode(raw):
+            if action is Key.RESIZE:
+                self._resize()
+            elif action is Key.REDRAW:
+                self.controller.handle(action)
+                self.curses_pad.clearok(True)
+            else:
+                self.controller.handle(action)
+
+    def _resize(self) -> None:
+        columns, rows = terminal_size()
+        if (rows, columns) != (curses.LINES, curses.COLS):
+            with contextlib.suppress(curses.error):
+                curses.resizeterm(rows, columns)
+            curses.update_lines_cols()
+        self._create_screen()
+        self._prepare_pad()
+        self.renderer.resize(columns, rows)
+        self.renderer.invalidate()
+        for widget in self._widgets__:
+            widget.set_size()
+        self.curses_pad.clearok(True)
+
+
+class TuiApp(npyscreen.NPSApp):  # type: ignore[misc]
+    """The npyscreen application: sets the theme and runs the main form's loop."""
+
+    def __init__(self, session: Session, view: ViewModel, waker: Waker) -> None:
+        super().__init__()
+        self.session = session
+        self.view = view
+        self.waker = waker
+        self.form: MainForm | None = None
+
+    def main(self) -> None:
+        curses.mousemask(0)  # keep the terminal's own text selection
+        npyscreen.setTheme(Theme)
+        self.form = MainForm(self.session, self.view, self.waker)
+        self.form.run()

@@ -1,0 +1,189 @@
+"""The actor system's thread: backend selection, the assembled assistant, and the way in.
+
+``Session`` runs an asyncio loop in a second thread (curses keeps the main
+one). There it selects the backend, starts the ``Assistant`` and attaches the
+TUI surface actor. The UI thread talks to it only through thread-safe calls:
+``send`` (the runtime's ``ThreadBridge``), ``resized`` and
+``request_metrics`` (``call_soon_threadsafe``). A message sent before the
+session is ready waits on the loop thread and goes out once it is. ``stop``
+stops the assistant gracefully on its own loop and joins the thread; a
+selection failure is kept in ``error`` for the caller to report once curses
+has let go of the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+
+from actors.app import Assistant
+from actors.backends.selection import select_backend
+from actors.errors import AiwayError
+from actors.protocol import Resized
+from actors.runtime import ThreadBridge
+from config import Settings, load_persona
+from ui.tui.controller import SURFACE_ID
+from ui.tui.surface import CAPABILITIES, TuiSurface
+from ui.tui.viewmodel import ViewModel
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    """One assistant on its own event-loop thread; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        view: ViewModel,
+        wake: Callable[[], None],
+        *,
+        start: Callable[[Settings, Callable[[str], None]], Assistant] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.view = view
+        self._wake = wake
+        self._start = start
+        self.assistant: Assistant | None = None
+        self.error: BaseException | None = None
+        self.ready = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._bridge: ThreadBridge | None = None
+        self._stop: asyncio.Event | None = None
+        self._pending: list[object] = []
+        self._area: tuple[int, int] | None = None
+        self._loop_ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="aiway-actors", daemon=True)
+
+    # -- life ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the thread; returns once its loop runs (selection goes on in the background)."""
+        self._thread.start()
+        self._loop_ready.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the assistant gracefully on its loop, then join the thread (bounded)."""
+        loop, stop = self.loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("the actor thread did not stop within %ss", timeout)
+
+    @property
+    def thread_alive(self) -> bool:
+        """True while the actor thread runs (its wake-ups may still come)."""
+        return self._thread.is_alive()
+
+    # -- from the UI thread ------------------------------------------------------------
+
+    def send(self, msg: object) -> None:
+        """Tell the Conductor ``msg`` (any thread; never blocks)."""
+        self._call(self._send_on_loop, msg)
+
+    def resized(self, width: int, height: int) -> None:
+        """The avatar's area (the conversation pane) is now ``width`` x ``height`` cells."""
+        self._call(self._resized_on_loop, (width, height))
+
+    def request_metrics(self) -> None:
+        """Ask for a ``Metrics`` publish (it runs on the loop thread)."""
+        assistant = self.assistant
+        loop = self.loop
+        if assistant is not None and loop is not None and self.ready:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(assistant.publish_metrics)
+
+    def _call(self, fn: Callable[[object], None], arg: object) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody listens
+            loop.call_soon_threadsafe(fn, arg)
+
+    # -- on the loop thread ---------------------------------------------------------------
+
+    def _send_on_loop(self, msg: object) -> None:
+        assistant, bridge = self.assistant, self._bridge
+        if assistant is None or bridge is None:
+            self._pending.append(msg)
+        else:
+            assistant.conductor.tell(msg)
+
+    def _resized_on_loop(self, area: object) -> None:
+        assert isinstance(area, tuple)
+        self._area = area
+        if self.assistant is not None:
+            self._tell_area(self.assistant)
+
+    def _tell_area(self, assistant: Assistant) -> None:
+        if self._area is None:
+            return
+        width, height = self._area
+        assistant.conductor.tell(Resized(width, height, SURFACE_ID))
+        if assistant.avatar is not None:
+            assistant.avatar.tell(Resized(width, height, SURFACE_ID))
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:  # reported to the UI, which exits and shows it
+            log.exception("the actor thread failed")
+            if self.error is None:
+                self.error = exc
+        finally:
+            self._loop_ready.set()
+            self._wake()
+
+    async def _run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._bridge = ThreadBridge(self.loop)
+        self._loop_ready.set()
+        try:
+            assistant = await self._assemble()
+        except Exception as exc:
+            if isinstance(exc, AiwayError):
+                log.warning("the session could not start: %s", exc)
+            else:
+                log.exception("the session could not start")
+            self.error = exc
+            self._wake()
+            await self._stop.wait()
+            return
+        self.assistant = assistant
+        try:
+            assistant.attach(
+                SURFACE_ID,
+                lambda: TuiSurface(self.view),
+                surface_type="tui",
+                capabilities=CAPABILITIES,
+            )
+            self._tell_area(assistant)
+            pending, self._pending = self._pending, []
+            for msg in pending:
+                assistant.conductor.tell(msg)
+            self.ready = True
+            self._wake()
+            await self._stop.wait()
+        finally:
+            await assistant.stop()
+
+    async def _assemble(self) -> Assistant:
+        if self._start is not None:
+            return self._start(self.settings, self.view.notice)
+        self.view.notice("choosing a backend…")
+        selection = await select_backend(self.settings, on_progress=self.view.notice)
+        persona = await asyncio.to_thread(load_persona, self.settings)
+        return Assistant.start(
+            self.settings,
+            selection.backend,
+            model=selection.model,
+            backend_reason=selection.reason,
+            system_prompt=persona,
+            session_id="tui",
+        )

@@ -1,0 +1,95 @@
+"""Style names the renderer paints with, and the colours each one means on a terminal.
+
+The renderer only names styles (``"user"``, ``"meta"``, ``"avatar:salmon"``);
+the curses layer turns each name into an attribute once, at start-up, so a
+test grid can record the names and a terminal gets colours. Avatar colours
+have colour pairs of their own, one per sprite colour name.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TEXT: Final = "text"
+USER: Final = "user"
+ASSISTANT: Final = "assistant"
+META: Final = "meta"
+ERROR: Final = "error"
+NOTE_INFO: Final = "note_info"
+NOTE_WARNING: Final = "note_warning"
+NOTE_ERROR: Final = "note_error"
+RULE: Final = "rule"
+PROMPT: Final = "prompt"
+INPUT: Final = "input"
+CURSOR: Final = "cursor"
+STATUS: Final = "status"
+STATUS_BUSY: Final = "status_busy"
+STATUS_ERROR: Final = "status_error"
+TASK_TITLE: Final = "task_title"
+TASK_TEXT: Final = "task_text"
+BAR_DONE: Final = "bar_done"
+BAR_TODO: Final = "bar_todo"
+TASK_OK: Final = "task_ok"
+TASK_FAILED: Final = "task_failed"
+HEADER: Final = "header"
+WARNING: Final = "warning"
+
+AVATAR_PREFIX: Final = "avatar:"
+
+NOTE_STYLES: Final = {"info": NOTE_INFO, "warning": NOTE_WARNING, "error": NOTE_ERROR}
+
+# Attribute flags, independent of curses so this module stays importable anywhere.
+BOLD: Final = 1
+DIM: Final = 2
+REVERSE: Final = 4
+
+#: style -> (foreground, background, flags) as (256-colour, 8-colour) pairs; -1 is the default
+PALETTE: Final[dict[str, tuple[tuple[int, int], tuple[int, int], int]]] = {
+    TEXT: ((-1, -1), (-1, -1), 0),
+    USER: ((75, 6), (-1, -1), BOLD),
+    ASSISTANT: ((209, 5), (-1, -1), BOLD),
+    META: ((244, 7), (-1, -1), DIM),
+    ERROR: ((203, 1), (-1, -1), BOLD),
+    NOTE_INFO: ((110, 6), (-1, -1), 0),
+    NOTE_WARNING: ((221, 3), (-1, -1), 0),
+    NOTE_ERROR: ((203, 1), (-1, -1), BOLD),
+    RULE: ((240, 4), (-1, -1), 0),
+    PROMPT: ((209, 5), (-1, -1), BOLD),
+    INPUT: ((-1, -1), (-1, -1), 0),
+    CURSOR: ((-1, -1), (-1, -1), REVERSE),
+    STATUS: ((252, 7), (236, 0), 0),
+    STATUS_BUSY: ((16, 0), (209, 3), BOLD),
+    STATUS_ERROR: ((231, 7), (160, 1), BOLD),
+    TASK_TITLE: ((209, 5), (-1, -1), BOLD),
+    TASK_TEXT: ((252, 7), (-1, -1), 0),
+    BAR_DONE: ((78, 2), (-1, -1), 0),
+    BAR_TODO: ((238, 4), (-1, -1), 0),
+    TASK_OK: ((78, 2), (-1, -1), BOLD),
+    TASK_FAILED: ((203, 1), (-1, -1), BOLD),
+    HEADER: ((209, 5), (-1, -1), BOLD),
+    WARNING: ((221, 3), (-1, -1), BOLD),
+}
+
+#: sprite colour name -> (256-colour, 8-colour)
+AVATAR_COLOURS: Final[dict[str, tuple[int, int]]] = {
+    "black": (16, 0),
+    "white": (231, 7),
+    "gray": (245, 7),
+    "red": (196, 1),
+    "rose": (211, 5),
+    "pink": (218, 5),
+    "salmon": (209, 1),
+    "coral": (203, 1),
+    "orange": (208, 3),
+    "yellow": (226, 3),
+    "green": (71, 2),
+    "cyan": (51, 6),
+    "blue": (33, 4),
+    "purple": (135, 5),
+    "magenta": (201, 5),
+}
+
+
+def avatar_style(colour: str) -> str:
+    """The style name of one sprite colour."""
+    return AVATAR_PREFIX + colour
