@@ -58,7 +58,7 @@ class _Sink:
     def __init__(self) -> None:
         self.last: object = None
 
-    def deliver(self, msg: object) -> Delivery:
+    def offer(self, msg: object) -> Delivery:
         self.last = msg
         return _ACCEPTED
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from actors.runtime.mailbox import Delivery
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 
 class _Target(Protocol):
-    def deliver(self, msg: object) -> Delivery: ...
+    def offer(self, msg: object) -> Delivery: ...
 
 
 class ActorRef:
@@ -21,25 +19,36 @@ class ActorRef:
     in the system. Two refs are equal when they name the same actor.
     """
 
-    __slots__ = ("_dead", "_target", "name")
+    __slots__ = ("_dead", "_target", "name", "tell")
+
+    tell: Callable[[object], Delivery]
+    """Offer a message to the actor's mailbox; see ``Delivery`` for the outcomes.
+
+    It is the mailbox's own ``offer`` (bound once, so a tell costs one call),
+    or, once the actor has stopped, a function that counts a dead letter.
+    """
 
     def __init__(
         self, name: str, target: _Target | None, dead: Callable[[str, object], None]
     ) -> None:
         self.name = name
-        self._target = target
         self._dead = dead
+        self._target: _Target | None = None
+        self.tell = self._dead_letter
+        if target is not None:
+            self._attach(target)
 
-    def tell(self, msg: object) -> Delivery:
-        """Offer ``msg`` to the actor's mailbox; see ``Delivery`` for the outcomes."""
-        target = self._target
-        if target is None:
-            self._dead(self.name, msg)
-            return Delivery.DEAD
-        return target.deliver(msg)
+    def _dead_letter(self, msg: object) -> Delivery:
+        self._dead(self.name, msg)
+        return Delivery.DEAD
+
+    def _attach(self, target: _Target) -> None:
+        self._target = target
+        self.tell = target.offer
 
     def _detach(self) -> None:
         self._target = None
+        self.tell = self._dead_letter
 
     @property
     def alive(self) -> bool:

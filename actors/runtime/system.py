@@ -16,7 +16,6 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
-from time import perf_counter
 from typing import Any, TypeVar
 
 from actors.runtime.behaviour import Behaviour, TimerId
@@ -50,8 +49,8 @@ class _Cell:
         self.tracker = RestartTracker(policy)
         self.parent = parent
         self.children: list[_Cell] = []
-        self.mailbox = Mailbox(name, mailbox, self._on_ready)
-        self.ref = ActorRef(name, self, system._dead_letter)
+        self.mailbox = Mailbox(name, mailbox, self._on_ready, system._dead_letter)
+        self.ref = ActorRef(name, self.mailbox, system._dead_letter)
         self.behaviour = factory()
         self.ctx = _AsyncioContext(self)
         self.timers: dict[TimerId, asyncio.TimerHandle] = {}
@@ -68,10 +67,7 @@ class _Cell:
     # -- delivery ------------------------------------------------------------
 
     def deliver(self, msg: object) -> Delivery:
-        result = self.mailbox.offer(msg)
-        if result is Delivery.DEAD:
-            self.system._dead_letter(self.name, msg)
-        return result
+        return self.mailbox.offer(msg)
 
     def _on_ready(self) -> None:
         if not self.scheduled and not self.running and not self.suspended:
@@ -83,35 +79,22 @@ class _Cell:
         if self.stopped or self.suspended:
             return
         self.running = True
-        mailbox = self.mailbox
-        behaviour = self.behaviour
-        ctx = self.ctx
-        edge = behaviour.edge
         try:
-            started = perf_counter()
-            for _ in range(mailbox.config.batch):
-                entry = mailbox.take()
-                if entry is None:
-                    break
-                msg = entry[0]
-                try:
-                    result = behaviour.receive(ctx, msg)
-                except Exception as exc:
-                    finished = perf_counter()
-                    mailbox.record(started - entry[1], finished - started)
-                    self._failed(exc)
-                    return
-                finished = perf_counter()
-                mailbox.record(started - entry[1], finished - started)
-                started = finished
-                if edge and result is not None and inspect.isawaitable(result):
-                    self._await_handler(result)
-                    return
-                if self.stop_requested:
-                    self._finalize()
-                    return
-        finally:
+            behaviour = self.behaviour
+            result = self.mailbox.process(
+                type(behaviour)._handlers, behaviour, self.ctx, behaviour.receive
+            )
+        except Exception as exc:
             self.running = False
+            self._failed(exc)
+            return
+        self.running = False
+        if self.stop_requested:
+            self._finalize()
+            return
+        if result is not None and self.behaviour.edge and inspect.isawaitable(result):
+            self._await_handler(result)
+            return
         self._after_run()
 
     def _after_run(self) -> None:
@@ -287,6 +270,10 @@ class _AsyncioContext:
         cell = self._cell
         if cell.running or cell.suspended:
             cell.stop_requested = True
+            # Emptying the mailbox now also ends the batch in progress.
+            cell.mailbox.close()
+            for msg in cell.mailbox.drain_all():
+                cell.system._dead_letter(cell.name, msg)
         else:
             cell._finalize()
 
@@ -318,6 +305,15 @@ class _AsyncioContext:
         return await self._cell.system.put(ref, msg, timeout)
 
 
+class _Expired(Exception):
+    """An ask's deadline passed (turned into ``AskTimeout`` by ``ask``)."""
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
 class _ReplyTarget:
     """The target of an ask's reply ref: resolves the future once, counts late replies."""
 
@@ -327,7 +323,7 @@ class _ReplyTarget:
         self.system = system
         self.future = future
 
-    def deliver(self, msg: object) -> Delivery:
+    def offer(self, msg: object) -> Delivery:
         if self.future.done():
             self.system.late_replies += 1
             return Delivery.DEAD
@@ -389,7 +385,7 @@ class ActorSystem:
         cell = _Cell(self, name, factory, mailbox, policy or SupervisorPolicy(), parent)
         reserved = self._reserved.pop(name, None)
         if reserved is not None:
-            reserved._target = cell
+            reserved._attach(cell.mailbox)
             cell.ref = reserved
         self._cells[name] = cell
         self._order.append(cell)
@@ -456,14 +452,18 @@ class ActorSystem:
             f"ask-{self._ask_counter}:{ref.name}", _ReplyTarget(self, future), self._dead_letter
         )
         cell.pending_asks.add(future)
+        # One loop timer per ask, not wait_for(shield(...)): that costs two extra
+        # futures and loop iterations per round trip.
+        timer = self.loop.call_later(timeout, _expire, future)
         try:
             if not ref.tell(make(reply)).ok:
                 raise ActorStopped(f"actor {ref.name!r} did not accept the ask (mailbox full)")
             try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
-            except TimeoutError:
+                return await future
+            except _Expired:
                 raise AskTimeout(f"no reply from {ref.name!r} within {timeout}s") from None
         finally:
+            timer.cancel()
             cell.pending_asks.discard(future)
             if not future.done():
                 future.cancel()

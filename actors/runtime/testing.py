@@ -22,7 +22,7 @@ class _Sink:
     def __init__(self) -> None:
         self.messages: list[object] = []
 
-    def deliver(self, msg: object) -> Delivery:
+    def offer(self, msg: object) -> Delivery:
         self.messages.append(msg)
         return Delivery.ACCEPTED
 
