@@ -370,7 +370,7 @@ def test_thread_bridge_after_loop_close_reports_the_drop() -> None:
     loop.close()
 
     class Target:
-        def deliver(self, msg: object) -> Delivery:
+        def offer(self, msg: object) -> Delivery:
             return Delivery.ACCEPTED
 
     assert not bridge.tell(ActorRef("x", Target(), lambda n, m: None), Note("x"))
