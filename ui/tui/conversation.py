@@ -142,13 +142,10 @@ class EntryLayout:
         paragraphs = text.split("\n")
         source = self._tail_source + paragraphs[0]
         if len(paragraphs) > 1:
-            # the tail's paragraph is complete: every line of it is final
-            spans = wrap(source, width, continuation=not self._tail_first)
-            if spans[-1][1] == "" and (len(spans) > 1 or not self._tail_first):
-                spans.pop()  # the empty line after a break at the paragraph's trailing spaces
-            self.body.extend((INDENT + piece, style) for _, piece in spans)
+            # the tail's paragraph is complete, and so is every one after it but the last
+            self._add_paragraph(source, width, continuation=not self._tail_first)
             for paragraph in paragraphs[1:-1]:
-                self.body.extend((INDENT + piece, style) for _, piece in wrap(paragraph, width))
+                self._add_paragraph(paragraph, width, continuation=False)
             source = paragraphs[-1]
             self._tail_first = True
         spans = wrap(source, width, continuation=not self._tail_first)
@@ -158,6 +155,13 @@ class EntryLayout:
         start, last = spans[-1]
         self._tail_source = source[start:]
         self._tail = (INDENT + last, style)
+
+    def _add_paragraph(self, text: str, width: int, *, continuation: bool) -> None:
+        """A finished paragraph's lines, all final."""
+        spans = wrap(text, width, continuation=continuation)
+        if spans[-1][1] == "" and (len(spans) > 1 or continuation):
+            spans.pop()  # the empty line after a break at the paragraph's trailing spaces
+        self.body.extend((INDENT + piece, styles.TEXT) for _, piece in spans)
 
     def _finish(self) -> None:
         """Settle the tail and the footer for the current status, and count the lines."""

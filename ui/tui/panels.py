@@ -87,7 +87,7 @@ def mailbox_lag(metrics: Metrics) -> str:
     """The worst mailbox: its p99 enqueue-to-handle latency and the deepest queue."""
     p99 = max((box.latency_p99 for box in metrics.mailboxes), default=0.0)
     depth = max((box.depth for box in metrics.mailboxes), default=0)
-    return f"mailbox p99 {_duration(p99)} · depth {depth}"
+    return f"lag p99 {_duration(p99)} · depth {depth}"
 
 
 def _duration(seconds: float) -> str:
