@@ -25,79 +25,16 @@ from actors.backends.base import BackendError, OnText
 from actors.backends.ndjson import DEFAULT_MAX_LINE_BYTES, JsonObject, NdjsonError, NdjsonSplitter
 from actors.protocol.conductor import ResponseMetadata
 from actors.protocol.stream import ChatTurn
+from config.ollama_host import parse_ollama_host
 
 log = logging.getLogger(__name__)
 _loads = orjson.loads
 
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
-"""Where Ollama listens when ``OLLAMA_HOST`` is not set."""
-
-_DEFAULT_PORT = 11434
-_SCHEME_PORTS = {"http": 80, "https": 443}
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _UNREACHABLE_HINT = (
     "start it with `ollama serve`, or set OLLAMA_HOST to where it runs, or use the embedded backend"
 )
 _ERROR_BODY_LIMIT = 64 * 1024
-
-
-def parse_ollama_host(value: str | None) -> str:
-    """The base URL (``scheme://host:port``, no trailing slash) for an ``OLLAMA_HOST`` value.
-
-    Accepts what Ollama accepts: ``host``, ``host:port``, ``:port``,
-    ``http://host[:port]``, ``https://host[:port]``, bracketed IPv6, and a
-    path after the address. Without a scheme the port defaults to 11434; with
-    one, to the scheme's port (as Ollama does). ``None`` or blank gives
-    ``http://127.0.0.1:11434``. A listen-everywhere address (``0.0.0.0``,
-    ``::``, empty) means this machine. Raises ``BackendError`` for an unknown
-    scheme or a port that is not a number from 1 to 65535.
-    """
-    text = (value or "").strip()
-    if not text:
-        return DEFAULT_OLLAMA_HOST
-    scheme, separator, rest = text.partition("://")
-    if separator:
-        scheme = scheme.lower()
-        if scheme not in _SCHEME_PORTS:
-            raise BackendError(
-                f"OLLAMA_HOST {value!r} has scheme {scheme!r}; only http and https work",
-                "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434",
-            )
-        default_port = _SCHEME_PORTS[scheme]
-    else:
-        scheme, rest, default_port = "http", text, _DEFAULT_PORT
-    address, _, path = rest.partition("/")
-    host, port_text = _split_host_port(address)
-    port = _parse_port(port_text, default_port, value)
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    path = path.strip("/")
-    return f"{scheme}://{host}:{port}" + (f"/{path}" if path else "")
-
-
-def _split_host_port(address: str) -> tuple[str, str]:
-    if address.startswith("["):
-        host, _, after = address[1:].partition("]")
-        return host, after[1:] if after.startswith(":") else ""
-    if address.count(":") > 1:  # a bare IPv6 address: no port can be told apart
-        return address, ""
-    host, _, port = address.partition(":")
-    return host, port
-
-
-def _parse_port(text: str, default: int, value: str | None) -> int:
-    if not text:
-        return default
-    if text.isdigit() and 0 < int(text) <= 65535:
-        return int(text)
-    raise BackendError(
-        f"OLLAMA_HOST {value!r} has port {text!r}, which is not a number from 1 to 65535",
-        "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434",
-    )
 
 
 class OllamaBackend:

@@ -17,7 +17,7 @@ BAD_FILE_VALUES = [
     (None, "system_prompt", "42", "text; leave it unset for the packaged persona"),
     (None, "log_level", '"LOUD"', 'one of "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"'),
     (None, "log_file", "true", "a file path"),
-    ("ollama", "host", '"http://"', 'a host such as "127.0.0.1:11434"'),
+    ("ollama", "host", '"ftp://x"', 'a host such as "127.0.0.1:11434"'),
     ("ollama", "host", '"ftp://example:21"', 'a host such as "127.0.0.1:11434"'),
     ("ollama", "host", '"example:99999"', 'a host such as "127.0.0.1:11434"'),
     ("ollama", "default_model", '""', "a name without spaces"),
