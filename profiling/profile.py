@@ -14,11 +14,16 @@ of work done inside it. ``Unavailable`` says the scenario cannot run here yet.
 How allocations are counted (the rules of FACTS.md and the avatar budget):
 Python allocators are traced (``trace_python_allocators=True``), records are
 counted one by one, frees (FREE, PYMALLOC_FREE, MUNMAP) are skipped, and so are
-the records that only memray's profile hook causes: on Python 3.11 the hook
-makes the interpreter build a frame object for every Python call, which
-untraced code never does. Telling those apart needs native stacks, so captures
-take ``native_traces=True`` by default; ``--no-native`` makes faster, smaller
-captures whose counts include one record per Python call (said in the summary).
+the records that only memray's profile hook causes. On Python 3.11 a profile
+hook makes the interpreter build a frame object for every Python call and a
+method object for every builtin method call (``made_by_profiler``, from the
+avatar budget), and it runs every instruction unspecialised, so unpacking an
+exact tuple or list (``a, b = pair``) makes an iterator that specialised code
+never makes (``made_by_tracing`` adds that rule; a namedtuple, which is
+unpacked through an iterator even untraced, is the one real allocation it
+would miss). Telling those apart needs native stacks, so captures take
+``native_traces=True`` by default; ``--no-native`` makes faster, smaller
+captures whose counts include those records (said in the summary).
 """
 
 from __future__ import annotations
@@ -46,6 +51,23 @@ OUR_PACKAGES = ("actors/", "ui/", "config/")
 FREES = frozenset(
     {memray.AllocatorType.FREE, memray.AllocatorType.PYMALLOC_FREE, memray.AllocatorType.MUNMAP}
 )
+
+
+_UNPACK_ITERATORS = ("tuple_iter", "list_iter")
+
+
+def made_by_tracing(native: list[str]) -> bool:
+    """True for a record only the profile hook causes (innermost native frame first).
+
+    ``made_by_profiler``'s frame and method objects, plus the iterator that the
+    unspecialised ``UNPACK_SEQUENCE`` makes for an exact tuple or list.
+    """
+    if made_by_profiler(native):
+        return True
+    for depth, name in enumerate(native[:4]):
+        if name in _UNPACK_ITERATORS:
+            return "unpack_iterable" in native[depth + 1 : depth + 3]
+    return False
 
 
 class Unavailable(Exception):
@@ -165,7 +187,7 @@ def _classify(
     stack = record.stack_trace()
     if keep is not None and not keep(stack):
         return None
-    by_profiler = native and made_by_profiler([frame[0] for frame in record.native_stack_trace()])
+    by_profiler = native and made_by_tracing([frame[0] for frame in record.native_stack_trace()])
     where = function = our_where = our_function = ""
     if stack:
         function, filename, line = stack[0]
