@@ -1,0 +1,230 @@
+"""The real ``aiway`` terminal UI in tmux, against the fake Ollama server.
+
+Each test starts ``aiway`` in a tmux server of its own (``tmux -L <unique>``),
+types with ``send-keys`` and reads the screen with ``capture-pane``, polling
+until the expected text appears (never a fixed sleep). ``aiway`` runs inside
+``sh -c '...; echo EXIT=$? > file; stty -a > file; exec cat'`` so its exit
+code and the terminal modes it leaves behind can be checked after it quits.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeOllamaProcess
+from tests.waiting import wait_until_sync
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+AIWAY = Path(sys.executable).with_name("aiway")
+MODEL = "smollm2:135m"
+AVATAR_GLYPHS = "▀▄█"
+
+
+class Tui:
+    """One ``aiway`` in its own tmux server; see the module docstring."""
+
+    def __init__(self, tmp_path: Path, ollama: str, *, width: int = 100, height: int = 30) -> None:
+        self.socket = f"aiway-test-{uuid.uuid4().hex[:12]}"
+        self.exit_file = tmp_path / "exit"
+        self.stty_file = tmp_path / "stty"
+        env = {
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "OLLAMA_HOST": ollama,
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+        }
+        (tmp_path / "run").mkdir(mode=0o700)
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+        aiway = f"{shlex.quote(str(AIWAY))} --backend ollama --model {MODEL}"
+        script = (
+            f"env {assignments} {aiway}; echo EXIT=$? > {shlex.quote(str(self.exit_file))}; "
+            f"stty -a > {shlex.quote(str(self.stty_file))}; exec cat"
+        )
+        self.tmux(
+            "new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height),
+            f"sh -c {shlex.quote(script)}",
+        )  # fmt: skip
+        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
+
+    def tmux(self, *args: str) -> str:
+        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "main")
+
+    def rows(self) -> list[str]:
+        return self.screen().removesuffix("\n").split("\n")
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        """Poll the screen until ``text`` shows; return that screen."""
+        seen: list[str] = [""]
+
+        def shows() -> bool:
+            seen[0] = self.screen()
+            return text in seen[0]
+
+        try:
+            wait_until_sync(shows, timeout=timeout, what=repr(text))
+        except AssertionError:
+            raise AssertionError(f"{text!r} never showed; the screen:\n{seen[0]}") from None
+        return seen[0]
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "main", *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "main", "-l", text)
+
+    def say(self, text: str) -> None:
+        self.type(text)
+        self.keys("Enter")
+
+    def resize(self, width: int, height: int) -> None:
+        self.tmux("resize-window", "-t", "main", "-x", str(width), "-y", str(height))
+
+    def exit_code(self, timeout: float = 10.0) -> int:
+        wait_until_sync(self.exit_file.exists, timeout=timeout, what="aiway to exit")
+        wait_until_sync(lambda: self.exit_file.read_text().endswith("\n"), timeout=timeout)
+        return int(self.exit_file.read_text().strip().removeprefix("EXIT="))
+
+    def close(self) -> None:
+        """Kill this test's tmux server (and what runs in it) and remove its socket."""
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
+        )
+        self.socket_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def ollama() -> Iterator[FakeOllamaProcess]:
+    server = FakeOllamaProcess()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tui(tmp_path: Path, ollama: FakeOllamaProcess) -> Iterator[Tui]:
+    ollama.configure(script=["Hello", " there", "."], tokens=None, rate=0)
+    screen = Tui(tmp_path, f"127.0.0.1:{ollama.port}")
+    try:
+        screen.wait_for("Ready", timeout=15)
+        yield screen
+    finally:
+        screen.close()
+
+
+def avatar_rows(screen: str) -> list[str]:
+    return [row for row in screen.split("\n") if sum(row.count(g) for g in AVATAR_GLYPHS) >= 3]
+
+
+def test_an_answer_streams_in_without_tags_then_ctrl_q_exits_and_restores_the_terminal(
+    tui: Tui, ollama: FakeOllamaProcess
+) -> None:
+    ollama.configure(
+        script=["Hello", " there! [yolla:wa", "ve] I am", " Yollayah,", " your", " axolotl."],
+        rate=8,
+    )
+    tui.say("hi")
+    partial = tui.wait_for("I am")
+    assert "▍" in partial  # still streaming: the cursor mark follows the text
+    assert "axolotl." not in partial
+    done = tui.wait_for("tok/s · ")  # the metadata line under the finished answer
+    assert "Hello there!  I am Yollayah, your axolotl." in done
+    assert "[yolla" not in done and "wa" + "ve]" not in done
+    tui.keys("C-q")
+    assert tui.exit_code() == 0
+    modes = tui.stty_file.read_text()
+    assert " icanon" in modes and " echo" in modes  # cooked mode is back
+    assert "Enter send" not in tui.screen()
+
+
+def test_the_avatar_is_drawn_and_moves(tui: Tui) -> None:
+    first = avatar_rows(tui.screen())
+    assert len(first) >= 3
+    wait_until_sync(lambda: avatar_rows(tui.screen()) != first, timeout=10, what="a new frame")
+
+
+def test_esc_cancels_mid_stream_and_the_app_keeps_running(
+    tui: Tui, ollama: FakeOllamaProcess
+) -> None:
+    ollama.configure(tokens=400, rate=40)
+    tui.say("count slowly")
+    tui.wait_for("tok5 ")
+    tui.keys("Escape")
+    cancelled = tui.wait_for("· cancelled")
+    assert "tok400" not in cancelled
+    ollama.configure(tokens=None, script=["Still", " here."], rate=0)
+    tui.say("are you there?")
+    tui.wait_for("Still here.")
+
+
+def test_typing_works_during_a_slow_answer_and_a_second_message_is_answered(
+    tui: Tui, ollama: FakeOllamaProcess
+) -> None:
+    ollama.configure(tokens=40, rate=40)
+    tui.say("first")
+    tui.wait_for("tok3 ")
+    tui.type("typed while it streams")
+    during = tui.wait_for("› typed while it streams")
+    assert "tok40" not in during
+    tui.wait_for("40 tokens")
+    ollama.configure(tokens=None, script=["Second", " answer."], rate=0)
+    tui.keys("Enter")
+    tui.wait_for("Second answer.")
+
+
+def test_resize_lays_everything_out_again(tui: Tui, ollama: FakeOllamaProcess) -> None:
+    ollama.configure(script=["word " * 30], rate=0)
+    tui.say("long")
+    tui.wait_for("tok/s")
+    tui.resize(60, 20)
+    wait_until_sync(lambda: len(tui.rows()) == 20 and tui.rows()[15].startswith("─"), timeout=10)
+    rows = tui.rows()
+    assert rows[19].startswith(" Ready")
+    assert all(len(row) <= 60 for row in rows)
+    assert sum("word" in row for row in rows) >= 3  # re-wrapped to the narrower pane
+    tui.resize(30, 8)
+    tui.wait_for("Terminal too small")
+    tui.resize(100, 30)
+    tui.wait_for("Enter send")
+    tui.keys("C-q")
+    assert tui.exit_code() == 0
+
+
+def test_no_backend_prints_a_clear_message_and_exits_non_zero(tmp_path: Path) -> None:
+    tui = Tui(tmp_path, "127.0.0.1:9")  # the discard port: nothing answers
+    try:
+        screen = tui.wait_for("aiway: no Ollama server", timeout=15)
+        assert "ollama serve" in screen
+        assert tui.exit_code() == 3
+    finally:
+        tui.close()
