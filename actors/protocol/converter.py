@@ -15,7 +15,7 @@ import orjson
 from cattrs.preconf.orjson import make_converter
 
 from actors.errors import AiwayError
-from actors.protocol import avatar, conductor, stream, surface, tasks
+from actors.protocol import avatar, conductor, link, stream, surface, tasks
 from actors.protocol.base import WireMessage
 from actors.runtime.messages import ActorFailed
 
@@ -26,7 +26,7 @@ class ProtocolError(AiwayError):
 
 def _collect() -> dict[str, type]:
     found: dict[str, type] = {}
-    for module in (avatar, conductor, stream, surface, tasks):
+    for module in (avatar, conductor, link, stream, surface, tasks):
         for value in vars(module).values():
             if (
                 isinstance(value, type)
