@@ -46,6 +46,7 @@ _ORDERED: Final = (
     ("embedded.max_tokens", "embedded.n_ctx"),
     ("supervision.backoff_initial", "supervision.backoff_max"),
     ("tags.max_active_tasks", "tags.max_tasks"),
+    ("daemon.reconnect_initial", "daemon.reconnect_max"),
 )
 # Keys whose unset value means a place derived from the environment.
 _PATH_DEFAULTS: Final[tuple[tuple[str, Callable[[Mapping[str, str]], Path]], ...]] = (

@@ -222,6 +222,22 @@ class DaemonSettings:
     heartbeat_interval: float = _setting(_SECONDS, 5.0)
     #: heartbeats missed in a row before a connection is dropped
     heartbeat_misses: int = _setting(Integer(minimum=1), 3)
+    #: the secret TCP peers present (created 0600 by `aiway serve --listen`)
+    token_file: Path | None = _setting(OrUnset(FilePath(), "a file beside the socket"), None)
+    #: connections the daemon holds at once; more are refused
+    max_connections: int = _setting(Integer(minimum=1), 64)
+    #: messages per second a connection may send on average
+    input_rate: float = _setting(_SECONDS, 50.0)
+    #: messages a connection may send in a burst above that rate
+    input_burst: int = _setting(Integer(minimum=1), 200)
+    #: seconds a new connection has to send its handshake
+    handshake_timeout: float = _setting(_SECONDS, 5.0)
+    #: bytes waiting to be written to a connection before its surface stops taking messages
+    write_buffer_bytes: int = _setting(ByteSize(minimum=1024), 256 * 1024)
+    #: a client's first delay before reconnecting, in seconds; it doubles on each failure
+    reconnect_initial: float = _setting(_SECONDS, 0.1)
+    #: a client's longest delay between reconnection attempts, in seconds
+    reconnect_max: float = _setting(_SECONDS, 5.0)
 
 
 @attrs.frozen(slots=True)
