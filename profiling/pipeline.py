@@ -31,6 +31,7 @@ import ollama
 import orjson
 
 from actors.app import Assistant
+from actors.backends.base import Backend
 from actors.backends.ollama import OllamaBackend
 from actors.protocol import (
     Capability,
@@ -134,11 +135,21 @@ class Pipeline:
 
     @classmethod
     async def open(
-        cls, url: str, surfaces: int, *, stamped: bool = False, settings: Settings | None = None
+        cls,
+        url: str,
+        surfaces: int,
+        *,
+        stamped: bool = False,
+        settings: Settings | None = None,
+        backend: Backend | None = None,
     ) -> Pipeline:
-        """Start the session and attach the surfaces; returns once every one is registered."""
+        """Start the session and attach the surfaces; returns once every one is registered.
+
+        The backend is an ``OllamaBackend`` for ``url`` unless one is given.
+        """
         settings = settings or pipeline_settings()
-        backend = OllamaBackend(url, max_line_bytes=settings.conversation.max_line_bytes)
+        if backend is None:
+            backend = OllamaBackend(url, max_line_bytes=settings.conversation.max_line_bytes)
         assistant = Assistant.start(settings, backend, model=MODEL)
         ends, joined = _Countdown(surfaces), _Countdown(surfaces)
         kind = StampSurface if stamped else CountingSurface

@@ -1,0 +1,139 @@
+"""Allocation budgets of the conversation pipeline, measured with memray in a child process.
+
+Each test runs ``tests.unit.budgets.measure`` in its own process against the
+fake Ollama server (another process), and counts the captures here
+(``profiling.profile``: Python allocators traced, frees and what only memray's
+profile hook makes left out). A budget that fails names the top allocating
+lines. Budgets are counts, never times, so a busy machine does not move them
+(a read may hold more or fewer tokens, which the bounds allow for).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import memray
+
+from profiling.pipeline import ROOT, ServerProcess
+from profiling.profile import Counts, Site, count_allocations, format_sites
+
+#: allocations per token of a long reply at full speed, one surface (measured about 7;
+#: the official ollama client makes about 33 per chunk)
+PER_TOKEN = 10.0
+#: what one more surface may add per streamed token, each token its own message
+#: (measured 11.1 with the runtime of 2026-11-29: the outbox entry, the surface's
+#: wake-up Handle, the mailbox run's timing floats and counters, the registry's
+#: per-surface counter and Delivery lookup). Lower it as the runtime gets leaner.
+PER_SURFACE_PER_TOKEN = 12.0
+#: live allocations that 900 more answers may add (measured: none)
+LEAK_ALLOWANCE = 100
+
+
+def measure(*args: str) -> None:
+    """Run the measuring child; its output goes into the failure message if it fails."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "tests.unit.budgets.measure", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"the measuring process failed:\n{done.stdout}\n{done.stderr}"
+
+
+def not_the_harness(stack: Sequence[tuple[str, str, int]]) -> bool:
+    """Leave out what the counting surfaces themselves allocate (their counters)."""
+    return not (stack and stack[0][1].endswith("profiling/pipeline.py"))
+
+
+def where(counts: Counts) -> str:
+    """The top allocating lines of a capture, ours first, for a failure message."""
+    return (
+        "top lines in actors/, ui/, config/:\n"
+        + (format_sites(counts.top_ours) or "  none")
+        + "\ntop lines overall:\n"
+        + format_sites(counts.top)
+    )
+
+
+def test_allocations_per_token_stay_small_and_do_not_grow_with_the_reply(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    measure("tokens", server.url, "--folder", str(tmp_path), "--replies", "1000", "10000")
+    short = count_allocations(tmp_path / "tokens-1-1000.bin", keep=not_the_harness)
+    long = count_allocations(tmp_path / "tokens-1-10000.bin", keep=not_the_harness)
+    per_short, per_long = short.allocations / 1000, long.allocations / 10000
+    assert per_long <= PER_TOKEN, (
+        f"{per_long:.2f} allocations per token over a 10,000-token reply "
+        f"(budget {PER_TOKEN}); {where(long)}"
+    )
+    # One answer's fixed cost spreads over more tokens: per token, a long reply is cheaper.
+    assert per_long <= per_short * 1.1, (
+        f"allocations per token grow with the reply: {per_short:.2f} at 1,000 tokens, "
+        f"{per_long:.2f} at 10,000; {where(long)}"
+    )
+
+
+def test_allocations_per_token_per_surface_stay_small_and_do_not_grow_with_the_surfaces(
+    tmp_path: Path,
+) -> None:
+    # A scripted backend hands over each token only once the previous one reached
+    # every surface: one message per token at every surface (the worst case for the
+    # fan-out), and the same schedule in every run, so the counts are exact.
+    tokens = 300
+    measure(
+        "fanout", "-", "--folder", str(tmp_path), "--replies", str(tokens),
+        "--surfaces", "1", "10", "50",
+    )  # fmt: skip
+    counts: dict[int, Counts] = {}
+    for n in (1, 10, 50):
+        name = f"fanout-{n}-{tokens}"
+        counts[n] = count_allocations(tmp_path / f"{name}.bin", keep=not_the_harness)
+        delivered = json.loads((tmp_path / f"{name}.json").read_text())["delivered"]
+        assert delivered >= n * tokens, f"{n} surfaces took {delivered} messages"
+    near = (counts[10].allocations - counts[1].allocations) / 9 / tokens
+    far = (counts[50].allocations - counts[10].allocations) / 40 / tokens
+    assert max(near, far) <= PER_SURFACE_PER_TOKEN, (
+        f"one more surface costs {near:.2f} (1 to 10 surfaces) and {far:.2f} (10 to 50) "
+        f"allocations per token (budget {PER_SURFACE_PER_TOKEN}); at 50 surfaces, "
+        f"{where(counts[50])}"
+    )
+    assert far <= near + 0.5, (
+        f"the cost of a surface grows with the surfaces: {near:.2f} allocations per token "
+        f"from 1 to 10 surfaces, {far:.2f} from 10 to 50; at 50 surfaces, {where(counts[50])}"
+    )
+
+
+def _leaked(path: Path) -> tuple[int, int, list[Site]]:
+    """Allocations made during a trace and still alive at its end: count, bytes, top lines."""
+    reader = memray.FileReader(path)
+    total = size = 0
+    sites: Counter[tuple[str, str]] = Counter()
+    for record in reader.get_leaked_allocation_records(merge_threads=True):
+        total += record.n_allocations
+        size += record.size
+        stack = record.stack_trace()
+        place = (f"{stack[0][1]}:{stack[0][2]}", stack[0][0]) if stack else ("?", "?")
+        sites[place] += record.n_allocations
+    reader.close()
+    top = [Site(w, f, count, 0) for (w, f), count in sites.most_common(10)]
+    return total, size, top
+
+
+def test_a_thousand_answers_leave_no_more_alive_than_a_hundred(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    server.configure(tokens=None, rate=0, script=["Hello", " there", ",", " friend", "."])
+    measure("leak", server.url, "--folder", str(tmp_path), "--cycles", "100", "1000")
+    after_100, bytes_100, _ = _leaked(tmp_path / "leak-100.bin")
+    after_1000, bytes_1000, top = _leaked(tmp_path / "leak-1000.bin")
+    assert after_1000 - after_100 <= LEAK_ALLOWANCE, (
+        f"still alive after 1,000 answers: {after_1000} allocations ({bytes_1000:,} B); "
+        f"after 100: {after_100} ({bytes_100:,} B); top lines of what stayed:\n" + format_sites(top)
+    )
