@@ -14,7 +14,7 @@ from collections.abc import Callable
 from actors.avatar import Avatar
 from actors.backends.base import Backend
 from actors.conductor import Conductor, ConductorSettings
-from actors.protocol import Metrics, Notify, NotifyLevel
+from actors.protocol import AvatarSize, Metrics, Notify, NotifyLevel, SetSize
 from actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
 from actors.runtime import (
     ActorRef,
@@ -96,6 +96,8 @@ class Assistant:
                 mailbox=default_box,
                 policy=policy,
             )
+            if settings.avatar.size != "medium":
+                avatar.tell(SetSize(AvatarSize(settings.avatar.size)))
         stream_manager = system.spawn(
             "streams",
             lambda: StreamManager(
@@ -115,6 +117,9 @@ class Assistant:
             context_messages=settings.conversation.context_messages,
             history_limit=settings.conversation.history_limit,
             max_commands=settings.tags.max_commands,
+            max_active_tasks=settings.tags.max_active_tasks,
+            max_tasks=settings.tags.max_tasks,
+            finished_task_ttl=settings.tags.finished_task_ttl,
         )
         agents = {**_default_agents(), **dict(settings.tags.extra_agents)}
         conductor = system.spawn(

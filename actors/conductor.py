@@ -75,6 +75,10 @@ class ConductorSettings:
     #: pending user messages queued while an answer streams
     max_queued: int = 16
     max_commands: int = 10
+    #: task cards: open at once, in all per session, and how long finished ones are kept
+    max_active_tasks: int = 20
+    max_tasks: int = 100
+    finished_task_ttl: float = 3600.0
 
 
 @attrs.define(slots=True)
@@ -124,7 +128,12 @@ class Conductor(Behaviour):
         self.pending: deque[Turn] = deque()
         self.answer: _Answer | None = None
         self.state = ConversationState.INITIALIZING
-        self.tasks = TaskTracker(agents=agents or DEFAULT_AGENTS)
+        self.tasks = TaskTracker(
+            agents=agents or DEFAULT_AGENTS,
+            max_active=settings.max_active_tasks,
+            max_total=settings.max_tasks,
+            prune_after=settings.finished_task_ttl,
+        )
         self._agents = agents or DEFAULT_AGENTS
         self._counter = 0
         self.dropped_tags = 0

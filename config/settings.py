@@ -184,8 +184,6 @@ class TagsSettings:
 
     #: commands obeyed per response; the rest are dropped and counted
     max_commands: int = _setting(Integer(minimum=0), 10)
-    #: characters held back while a tag may still be forming
-    max_pending_chars: int = _setting(Integer(minimum=16), 256)
     #: task cards open at once
     max_active_tasks: int = _setting(Integer(minimum=1), 20)
     #: task cards per session
@@ -206,6 +204,10 @@ class HistorySettings:
     path: Path | None = _setting(OrUnset(FilePath(), "the XDG data directory"), None)
     #: seconds between writes of new messages
     checkpoint_interval: float = _setting(_SECONDS, 0.5)
+    #: messages loaded when a conversation is resumed (the screen and the model's context)
+    resume_messages: int = _setting(Integer(minimum=1), 200)
+    #: seconds to wait for another program's lock on the history file before giving up
+    lock_timeout: float = _setting(_SECONDS, 5.0)
 
 
 @attrs.frozen(slots=True)

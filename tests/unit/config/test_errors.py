@@ -54,7 +54,6 @@ BAD_FILE_VALUES = [
     ("avatar", "fps", "61", "a number > 0 and <= 60"),
     ("avatar", "size", '"huge"', 'one of "tiny", "small", "medium", "large"'),
     ("tags", "max_commands", "-1", "an integer >= 0"),
-    ("tags", "max_pending_chars", "4", "an integer >= 16"),
     ("tags", "max_active_tasks", "0", "an integer >= 1"),
     ("tags", "max_tasks", "0", "an integer >= 1"),
     ("tags", "finished_task_ttl", "0", "a number > 0"),
