@@ -22,6 +22,9 @@ from actors.protocol import (
     AnswerStatus,
     AvatarState,
     Capability,
+    HistoryEntry,
+    LinkState,
+    LinkStatus,
     Message,
     Notify,
     Published,
@@ -68,6 +71,13 @@ class LogSurface(Behaviour):
         self.quit = False
         self._avatar: tuple[object, object, object] | None = None
         self.last_seq = 0
+        # What the text shows, so a snapshot (late attach, lag, reconnect) adds only
+        # what is missing: ids shown in full, and the answer in progress.
+        self._finished: dict[str, None] = {}
+        self._answer: str | None = None
+        self._pieces: list[str] = []
+        self._line_open = False
+        self._session_id: str | None = None
 
     @handles(StateSnapshot)
     def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
@@ -76,8 +86,30 @@ class LogSurface(Behaviour):
             self._avatar = (msg.avatar.mood, msg.avatar.gesture, msg.avatar.reaction)
         if self.json_mode:
             self.out.write(to_wire(msg).decode() + "\n")
-        elif msg.session is not None:
+            return
+        if msg.session is not None and msg.session.session_id != self._session_id:
+            if self._session_id is not None:  # another session (a restarted daemon): new ids
+                self._close_line()
+                self._finished.clear()
+                self._answer = None
+            self._session_id = msg.session.session_id
             self._show(msg.session)
+        self._catch_up(msg)
+
+    @handles(LinkStatus)
+    def on_link(self, ctx: Context, msg: LinkStatus) -> None:
+        """The link to a daemon changed (``aiway headless --connect``)."""
+        if self.json_mode:
+            self.out.write(to_wire(msg).decode() + "\n")
+        elif msg.state is LinkState.RECONNECTING:
+            retry = f", next try in {msg.retry_in:.1f}s" if msg.retry_in is not None else ""
+            self._line(
+                f"   · reconnecting to {msg.address} (attempt {msg.attempt}{retry}): {msg.detail}\n"
+            )
+        elif msg.state is LinkState.CONNECTED:
+            self._line(f"   · {msg.detail} at {msg.address}\n")
+        elif msg.state is LinkState.CLOSED:
+            self._line(f"   · disconnected from {msg.address}: {msg.detail}\n")
 
     @handles(Published)
     def on_published(self, ctx: Context, msg: Published) -> None:
@@ -106,21 +138,22 @@ class LogSurface(Behaviour):
             waiter.set_result(outcome)
 
     def _show(self, msg: object) -> None:
-        write = self.out.write
+        write = self._line
         if isinstance(msg, Token):
-            write(msg.text)
+            self._answer_text(msg.message_id, msg.text)
         elif isinstance(msg, Message):
             if msg.role is Role.ASSISTANT:
-                write("yollayah> " + msg.content)
-            elif msg.role is Role.USER:
-                write(f"you> {msg.content}\n")
-            else:
-                write(f"   · {msg.content}\n")
+                self._answer_text(msg.id, msg.content)
+            elif msg.id not in self._finished:
+                self._finish(msg.id)
+                write(f"you> {msg.content}\n" if msg.role is Role.USER else f"   · {msg.content}\n")
         elif isinstance(msg, StreamEnd):
             status = "" if msg.status is AnswerStatus.COMPLETE else f" · {msg.status.value}"
-            write(f"\n   · {metadata_line(msg.metadata)}{status}\n")
+            self._end_answer(
+                msg.message_id, msg.content, f"   · {metadata_line(msg.metadata)}{status}"
+            )
         elif isinstance(msg, StreamError):
-            write(f"\n   ! error: {msg.error}\n")
+            self._end_answer(msg.message_id, msg.partial, f"   ! error: {msg.error}")
         elif isinstance(msg, Notify):
             text = msg.text.replace("\n", "\n     ")
             write(f"   ({msg.level.value}) {msg.title}: {text}\n")
@@ -142,6 +175,76 @@ class LogSurface(Behaviour):
         elif isinstance(msg, Quit):
             write("   · bye\n")
 
+    # -- the transcript: answers stream into one line each, whatever comes in between --
+
+    def _line(self, text: str) -> None:
+        """Write whole lines, first ending an answer's line left open."""
+        self._close_line()
+        self.out.write(text)
+
+    def _close_line(self) -> None:
+        if self._line_open:
+            self._line_open = False
+            self.out.write("\n")
+
+    def _answer_text(self, message_id: str, text: str) -> None:
+        """Stream ``text`` of an answer; an interrupted answer is written again from its start."""
+        if message_id in self._finished:
+            return
+        write = self.out.write
+        if self._answer != message_id:
+            self._close_line()
+            self._answer = message_id
+            self._pieces = []
+            write("yollayah> ")
+            self._line_open = True
+        elif not self._line_open:
+            write("yollayah> " + "".join(self._pieces))
+            self._line_open = True
+        if text:
+            write(text)
+            self._pieces.append(text)
+
+    def _end_answer(self, message_id: str, content: str, trailer: str) -> None:
+        if message_id in self._finished:
+            return
+        shown = "".join(self._pieces) if self._answer == message_id else ""
+        if not content.startswith(shown):  # it does not continue what is shown: start over
+            self._answer = None
+            shown = ""
+        self._answer_text(message_id, content[len(shown) :])
+        self._line_open = False
+        self.out.write(f"\n{trailer}\n")
+        self._answer = None
+        self._pieces = []
+        self._finish(message_id)
+
+    def _finish(self, message_id: str) -> None:
+        finished = self._finished
+        finished[message_id] = None
+        if len(finished) > 4096:  # bounded: the oldest ids can no longer come back
+            for old in list(finished)[:1024]:
+                del finished[old]
+
+    def _catch_up(self, msg: StateSnapshot) -> None:
+        """Write what a snapshot holds that is not on screen yet, in order."""
+        for entry in msg.history:
+            if entry.id in self._finished:
+                continue
+            if entry.role is Role.ASSISTANT:
+                self._end_answer(entry.id, entry.content, _trailer(entry))
+            else:
+                self._finish(entry.id)
+                who = "you> " if entry.role is Role.USER else "   · "
+                self._line(f"{who}{entry.content}\n")
+        streaming = msg.streaming
+        if streaming is not None and streaming.id not in self._finished:
+            shown = "".join(self._pieces) if self._answer == streaming.id else ""
+            if not streaming.content.startswith(shown):
+                self._answer = None
+                shown = ""
+            self._answer_text(streaming.id, streaming.content[len(shown) :])
+
     def _show_avatar(self, msg: AvatarState) -> None:
         shown = (msg.mood, msg.gesture, msg.reaction)
         if shown == self._avatar:
@@ -152,7 +255,14 @@ class LogSurface(Behaviour):
             parts.append(f"gesture {msg.gesture.value}")
         if msg.reaction is not None:
             parts.append(f"reaction {msg.reaction.value}")
-        self.out.write(f"   [yollayah: {' · '.join(parts)}]\n")
+        self._line(f"   [yollayah: {' · '.join(parts)}]\n")
+
+
+def _trailer(entry: HistoryEntry) -> str:
+    status = "" if entry.status is AnswerStatus.COMPLETE else f" · {entry.status.value}"
+    if entry.metadata is None:
+        return f"   · {entry.status.value}"
+    return f"   · {metadata_line(entry.metadata)}{status}"
 
 
 async def stdin_lines() -> AsyncIterator[str]:
