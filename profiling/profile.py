@@ -341,8 +341,9 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     header = ["scenario", "units", "allocations", "bytes", "peak", "allocs/unit", "top line ours"]
     lines = [header]
     for one in results:
-        if one.get("unavailable"):
-            lines.append([one["scenario"], "-", "-", "-", "-", "-", "not available yet"])
+        if one.get("unavailable") or one.get("failed"):
+            why = one.get("failed") or "not available yet"
+            lines.append([one["scenario"], "-", "-", "-", "-", "-", why])
             continue
         per = one["per_unit"]
         top = one["top_ours"][0] if one["top_ours"] else None
@@ -400,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = subprocess.run(command, cwd=ROOT, check=False)
         if done.returncode != 0 or not report.exists():
             status = 1
-            results.append({"scenario": name, "unavailable": f"FAILED (exit {done.returncode})"})
+            results.append({"scenario": name, "failed": f"FAILED (exit {done.returncode})"})
             continue
         results.extend(json.loads(report.read_text()))
     print()
