@@ -1,0 +1,466 @@
+"""The terminal UI benchmark: CPU of the UI process idle and streaming, beside oterm; render cost.
+
+CPU: the real ``aiway`` runs in tmux (``exec``, so the pane's pid is the UI
+process) against the fake Ollama server, and its CPU is read from
+``/proc/<pid>/stat`` (utime + stime, every thread) over a fixed window, as a
+percentage of one core: idle with the avatar animating, then while an answer
+streams at 50 tokens/s. Side by side in the same run, oterm (a Textual chat
+UI for Ollama, installed on demand into ``profiling/.venv-oterm``) is driven
+the same way, with a chat already made in its store, against the same server
+and reply. oterm is pinned to 0.14.7: the last release that talks to Ollama's
+own ``/api/chat`` (later ones use the OpenAI-compatible ``/v1`` API, which the
+fake server does not speak). oterm checks ``GET /`` before anything else, which
+the fake server does not answer, so it is pointed at a small front (this
+module's ``front`` command) that answers that and forwards everything else
+untouched. When oterm cannot be installed or driven, its rows say why and
+ours still count.
+
+Render: in process, the renderer (``ui.tui.render``) with 10 and with 10,000
+messages in the history, the time of one wake-up (a token arrives: the view
+model takes it, the renderer applies it and paints onto a canvas that keeps
+nothing), medians of interleaved rounds.
+
+``python -m profiling.bench_tui [--quick]`` prints the rows with the report's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from time import perf_counter
+from types import TracebackType
+from typing import Any
+
+from profiling import NOISE_NOTE, median, median_ratio, row
+from profiling.pipeline import ServerProcess, fake_ollama
+
+HERE = Path(__file__).resolve().parent
+AIWAY = Path(sys.executable).with_name("aiway")
+OTERM_VERSION = "0.14.7"
+OTERM_VENV = HERE / ".venv-oterm"
+OTERM = OTERM_VENV / "bin" / "oterm"
+MODEL = "smollm2:135m"
+RATE = 50.0
+WINDOW = 10.0
+QUICK_WINDOW = 3.0
+SETTLE = 2.0
+RENDER_WAKES = 2000
+QUICK_RENDER_WAKES = 400
+RENDER_ROUNDS = 7
+QUICK_RENDER_ROUNDS = 3
+IDLE_TARGET = 1.0
+STREAM_TARGET = 5.0
+RENDER_TARGET = 1.2
+
+
+# -- CPU of one process --------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_percent(pid: int, seconds: float) -> float:
+    """CPU of ``pid`` over the next ``seconds``, as a percentage of one core."""
+    started_cpu, started = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100.0 * (cpu_seconds(pid) - started_cpu) / (time.monotonic() - started)
+
+
+# -- a program in tmux ----------------------------------------------------------------------
+
+
+class TmuxApp:
+    """One program in a tmux server of its own; ``pid`` is the program's own pid."""
+
+    def __init__(self, command: list[str], env: dict[str, str], width: int = 100) -> None:
+        self.socket = f"aiway-bench-{uuid.uuid4().hex[:12]}"
+        self.command = command
+        self.env = env
+        self.width = width
+        self.pid = 0
+        self._socket_path: Path | None = None
+
+    def tmux(self, *args: str) -> str:
+        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout
+
+    def __enter__(self) -> TmuxApp:
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env.items())
+        program = " ".join(shlex.quote(part) for part in self.command)
+        self.tmux(
+            "new-session", "-d", "-s", "main", "-x", str(self.width), "-y", "30",
+            f"exec env {assignments} {program}",
+        )  # fmt: skip
+        self._socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
+        self.pid = int(self.tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+        return self
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "main")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in (shown := self.screen()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{text!r} never showed; the screen:\n{shown}")
+            time.sleep(0.05)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "main", *keys)
+
+    def type_text(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "main", "-l", text)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
+        )
+        if self._socket_path is not None:
+            self._socket_path.unlink(missing_ok=True)
+
+
+def isolated_env(home: Path, ollama: str) -> dict[str, str]:
+    """A terminal, a UTF-8 locale, the server, and XDG directories of its own."""
+    for name in ("config", "state", "data", "run"):
+        (home / name).mkdir(mode=0o700, exist_ok=True)
+    return {
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OLLAMA_HOST": ollama,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+
+
+# -- the two UIs ------------------------------------------------------------------------------
+
+
+class Ui:
+    """How to start one UI, know it is ready, and send it a message."""
+
+    name = ""
+
+    def launch(self, home: Path, server: ServerProcess) -> TmuxApp:
+        raise NotImplementedError
+
+    def ready_text(self) -> str:
+        raise NotImplementedError
+
+    def send(self, app: TmuxApp, text: str) -> None:
+        app.type_text(text)
+        app.keys("Enter")
+
+
+class Aiway(Ui):
+    name = "aiway"
+
+    def launch(self, home: Path, server: ServerProcess) -> TmuxApp:
+        command = [str(AIWAY), "--backend", "ollama", "--model", MODEL]
+        return TmuxApp(command, isolated_env(home, f"127.0.0.1:{server.port}"))
+
+    def ready_text(self) -> str:
+        return "Ready"
+
+
+class Oterm(Ui):
+    name = f"oterm {OTERM_VERSION}"
+
+    def __init__(self, front: ServerProcess) -> None:
+        self.front = front
+
+    def launch(self, home: Path, server: ServerProcess) -> TmuxApp:
+        env = isolated_env(home, f"127.0.0.1:{self.front.port}")
+        env["OTERM_DATA_DIR"] = str(home / "oterm")
+        prepare_oterm_chat(home / "oterm", env)
+        return TmuxApp([str(OTERM)], env)
+
+    def ready_text(self) -> str:
+        return "bench"
+
+
+def prepare_oterm_chat(data: Path, env: dict[str, str]) -> None:
+    """oterm's data dir with no splash screen and one chat made (so no dialog is needed)."""
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "config.json").write_text('{"theme": "textual-dark", "splash-screen": false}')
+    script = (
+        "import asyncio\n"
+        "from oterm.store.store import Store\n"
+        "from oterm.types import ChatModel\n"
+        "async def main():\n"
+        "    store = await Store.get_store()\n"
+        f"    await store.save_chat(ChatModel(name='bench', model={MODEL!r}))\n"
+        "asyncio.run(main())\n"
+    )
+    python = OTERM_VENV / "bin" / "python"
+    subprocess.run(
+        [str(python), "-c", script],
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def ensure_oterm() -> str | None:
+    """Install oterm into its own venv if it is not there; None, or why it cannot run."""
+    if OTERM.exists():
+        return None
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(OTERM_VENV)],
+            capture_output=True,
+            timeout=300,
+            check=True,
+        )
+        # the venv keeps itself out of git and ruff, whatever the top .gitignore says
+        (OTERM_VENV / ".gitignore").write_text("*\n")
+        pip = OTERM_VENV / "bin" / "pip"
+        subprocess.run(
+            [str(pip), "install", "-q", f"oterm=={OTERM_VERSION}"],
+            capture_output=True,
+            timeout=900,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        tail = detail.decode(errors="replace").strip().splitlines()[-1:] if detail else []
+        return f"oterm {OTERM_VERSION} could not be installed: {exc} {' '.join(tail)}".strip()
+    return None if OTERM.exists() else "oterm was installed but has no `oterm` command"
+
+
+def measure_ui(ui: Ui, server: ServerProcess, window: float) -> tuple[float, float]:
+    """(idle CPU %, streaming CPU %) of one UI process."""
+    with tempfile.TemporaryDirectory(prefix="aiway-bench-tui-") as home:
+        server.configure(tokens=None, script=["Hello", " there."], rate=0)
+        with ui.launch(Path(home), server) as app:
+            app.wait_for(ui.ready_text())
+            time.sleep(SETTLE)  # let start-up work finish before the window opens
+            idle = cpu_percent(app.pid, window)
+            server.configure(tokens=int(RATE * (window + SETTLE + 20)), rate=RATE)
+            ui.send(app, "count for me")
+            app.wait_for("tok20")
+            streaming = cpu_percent(app.pid, window)
+    return idle, streaming
+
+
+# -- the front oterm is pointed at ---------------------------------------------------------------
+
+
+async def _serve_front(upstream: str) -> None:
+    """Answer ``GET /`` like Ollama ("Ollama is running"); forward everything else untouched."""
+    import aiohttp
+    from aiohttp import web
+
+    client = aiohttp.ClientSession()
+
+    async def root(request: web.Request) -> web.Response:
+        return web.Response(text="Ollama is running")
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+        response = web.StreamResponse()
+        async with client.request(
+            request.method, upstream + request.path_qs, data=body, headers=headers
+        ) as upstream_response:
+            response.set_status(upstream_response.status)
+            response.content_type = upstream_response.content_type
+            await response.prepare(request)
+            try:
+                async for chunk in upstream_response.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+            except ConnectionError:  # the UI went away mid-stream (it was stopped)
+                pass
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    app.router.add_route("*", "/{tail:.+}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(runner.addresses[0][1], flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await client.close()
+
+
+# -- render time per wake-up ----------------------------------------------------------------------
+
+
+class _NullCanvas:
+    def put(self, y: int, x: int, text: str, style: str) -> None:
+        return None
+
+
+def render_wake_seconds(messages: int, wakes: int) -> float:
+    """Median seconds of one wake-up (token in, take, apply, paint) with ``messages`` kept."""
+    from actors.protocol import AnswerStatus, Message, ResponseMetadata, Role, StreamEnd, Token
+    from ui.tui.render import Renderer
+    from ui.tui.viewmodel import ViewModel
+
+    view = ViewModel(history_limit=messages + 16, clock=lambda: 0.0)
+    words = "the axolotl regrows its gills and answers in the terminal "
+    seq = 0
+
+    def publish(message: object) -> None:
+        nonlocal seq
+        seq += 1
+        view.publish(message, seq)
+
+    for turn in range(messages // 2):
+        publish(Message(f"u{turn}", Role.USER, f"question {turn}: {words}"))
+        publish(Message(f"a{turn}", Role.ASSISTANT, ""))
+        answer = words * (1 + turn % 4)
+        publish(StreamEnd(f"a{turn}", answer, ResponseMetadata(model="m"), AnswerStatus.COMPLETE))
+    publish(Message("live", Role.ASSISTANT, ""))
+    renderer = Renderer(120, 40, clock=lambda: 0.0)
+    canvas = _NullCanvas()
+    renderer.apply(view.take())
+    renderer.paint(canvas)
+    samples: list[float] = []
+    for n in range(wakes):
+        started = perf_counter()
+        publish(Token("live", f" tok{n}"))
+        renderer.apply(view.take())
+        renderer.paint(canvas)
+        samples.append(perf_counter() - started)
+    return median(samples)
+
+
+def render_rows(quick: bool) -> list[dict[str, Any]]:
+    wakes = QUICK_RENDER_WAKES if quick else RENDER_WAKES
+    rounds = QUICK_RENDER_ROUNDS if quick else RENDER_ROUNDS
+    small: list[float] = []
+    large: list[float] = []
+    for _ in range(rounds):
+        small.append(render_wake_seconds(10, wakes))
+        large.append(render_wake_seconds(10_000, wakes))
+    ratio = median_ratio(large, small)
+    return [
+        row(
+            name="TUI render per wake-up, 10,000 messages",
+            unit="us",
+            ours=median(large) * 1e6,
+            baseline="the same with 10 messages",
+            baseline_value=median(small) * 1e6,
+            ratio=ratio,
+            target=f"<= {RENDER_TARGET}x",
+            met=ratio is not None and ratio <= RENDER_TARGET,
+            better="lower",
+            note="a wake-up: a token in, the view model taken, applied and painted (120x40), "
+            f"median of {wakes} per round, {rounds} interleaved rounds",
+        )
+    ]
+
+
+# -- the rows ---------------------------------------------------------------------------------
+
+
+def cpu_rows(quick: bool) -> list[dict[str, Any]]:
+    window = QUICK_WINDOW if quick else WINDOW
+    with fake_ollama(tokens=8, rate=0) as server:
+        ours_idle, ours_streaming = measure_ui(Aiway(), server, window)
+        skipped = ensure_oterm()
+        theirs: tuple[float, float] | None = None
+        if skipped is None:
+            try:
+                with ServerProcess(
+                    "profiling.bench_tui", "front", "--upstream", server.url
+                ) as front:
+                    theirs = measure_ui(Oterm(front), server, window)
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                skipped = f"oterm could not be driven: {exc}".splitlines()[0]
+    baseline = f"oterm {OTERM_VERSION}, same server and reply"
+    how = (
+        f"/proc/<pid>/stat utime+stime over {window:.0f} s, % of one core "
+        "(clock ticks of 10 ms bound the resolution)"
+    )
+    note = how if skipped is None else f"{how}; {skipped}"
+    rows = []
+    for index, (name, ours, target) in enumerate(
+        (
+            ("TUI CPU idle, avatar animating", ours_idle, IDLE_TARGET),
+            (f"TUI CPU streaming {RATE:.0f} tok/s", ours_streaming, STREAM_TARGET),
+        )
+    ):
+        their = None if theirs is None else theirs[index]
+        ratio = None if their is None or their <= 0 else ours / their
+        rows.append(
+            row(
+                name=name,
+                unit="% core",
+                ours=ours,
+                baseline=baseline if theirs is not None else f"{baseline} (skipped)",
+                baseline_value=their,
+                ratio=ratio,
+                target=f"< {target:.0f}% of a core",
+                met=ours < target,
+                better="lower",
+                note=note,
+                tolerance=1.0,
+            )
+        )
+    return rows
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Every row of this benchmark (see the module docstring)."""
+    return [*cpu_rows(quick), *render_rows(quick)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m profiling.bench_tui")
+    commands = parser.add_subparsers(dest="command")
+    front = commands.add_parser("front", help="(internal) the front oterm is pointed at")
+    front.add_argument("--upstream", required=True)
+    parser.add_argument("--quick", action="store_true", help="short windows")
+    args = parser.parse_args(argv)
+    if args.command == "front":
+        asyncio.run(_serve_front(args.upstream))
+        return 0
+    from profiling.report import format_table
+
+    print(format_table(run(quick=args.quick)))
+    print(f"({NOISE_NOTE})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
