@@ -26,6 +26,7 @@ from actors.protocol import (
     Capability,
     Connected,
     Disconnected,
+    HistoryEntry,
     Message,
     Metrics,
     Notify,
@@ -89,12 +90,10 @@ class SurfaceInput:
 
 @attrs.frozen(slots=True)
 class SurfaceStats:
-    """Per-surface fan-out counters."""
+    """Per-surface fan-out counters (what its outbox took is in its mailbox stats)."""
 
     surface_id: str
     surface_type: str
-    sent: int
-    coalesced: int
     lag_events: int
     resyncs: int
     missed: int
@@ -113,17 +112,26 @@ class ClearHistory:
     """The conversation was cleared: snapshots start empty."""
 
 
+@attrs.frozen(slots=True)
+class RestoreHistory:
+    """A saved session became the conversation (or a new one began): every surface is resynced.
+
+    ``history`` is its visible tail; ``tasks`` the events of its open task cards.
+    """
+
+    history: tuple[HistoryEntry, ...]
+    tasks: tuple[object, ...] = ()
+
+
 class _Surface:
     __slots__ = (
         "capabilities",
-        "coalesced",
         "lag_events",
         "lag_seq",
         "lagging",
         "missed",
         "ref",
         "resyncs",
-        "sent",
         "surface_id",
         "surface_type",
     )
@@ -133,8 +141,6 @@ class _Surface:
         self.ref = msg.ref
         self.surface_type = msg.surface_type
         self.capabilities = msg.capabilities
-        self.sent = 0
-        self.coalesced = 0
         self.lag_events = 0
         self.resyncs = 0
         self.missed = 0
@@ -145,14 +151,16 @@ class _Surface:
         return SurfaceStats(
             self.surface_id,
             self.surface_type,
-            self.sent,
-            self.coalesced,
             self.lag_events,
             self.resyncs,
             self.missed,
             self.lagging,
         )
 
+
+# Enum members looked up once: an Enum attribute lookup allocates on Python 3.11.
+_REJECTED = Delivery.REJECTED
+_DEAD = Delivery.DEAD
 
 # Which surfaces get which message: a capability, or None for every surface.
 _ROUTES: dict[type, str | None] = {
@@ -260,14 +268,12 @@ class SurfaceRegistry(Behaviour):
             if surface.lagging:
                 surface.missed += 1
                 continue
+            # What each outbox accepted and coalesced is in its own mailbox stats;
+            # here only what is rare is counted (no int per message per surface).
             result = ctx.tell(surface.ref, out)
-            if result is Delivery.ACCEPTED:
-                surface.sent += 1
-            elif result is Delivery.COALESCED:
-                surface.coalesced += 1
-            elif result is Delivery.REJECTED:
+            if result is _REJECTED:
                 self._mark_lagging(ctx, surface)
-            else:
+            elif result is _DEAD:
                 self._drop_dead(ctx, surface)
 
     def _mark_lagging(self, ctx: Context, surface: _Surface) -> None:
@@ -317,6 +323,14 @@ class SurfaceRegistry(Behaviour):
     @handles(ClearHistory)
     def on_clear(self, ctx: Context, msg: ClearHistory) -> None:
         self.mirror.clear_history()
+
+    @handles(RestoreHistory)
+    def on_restore(self, ctx: Context, msg: RestoreHistory) -> None:
+        self.mirror.restore(msg.history, msg.tasks)
+        snapshot = self.mirror.snapshot(self.seq)
+        for surface in self._all:
+            if not surface.lagging and not ctx.tell(surface.ref, snapshot).ok:
+                self._mark_lagging(ctx, surface)
 
     # -- input from remote surfaces --------------------------------------------------
 

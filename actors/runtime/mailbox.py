@@ -166,8 +166,20 @@ class MailboxStats:
     """True between crossing the high watermark and falling to the low one."""
 
 
-_KEYED = object()
-"""Marks a queue entry whose message lives in the mailbox's keyed slots."""
+class _Entry:
+    """A queue item that carries more than the message: its enqueue time, its coalescing slot.
+
+    Most items are the bare message (nothing allocated per message); every
+    eighth ordinary message, every control message and every message with a
+    coalesce key is wrapped, so latency is sampled and replacement is in place.
+    """
+
+    __slots__ = ("at", "msg", "slot")
+
+    def __init__(self, msg: object, at: float, slot: tuple[type, Hashable] | None) -> None:
+        self.msg = msg
+        self.at = at
+        self.slot = slot
 
 
 # How a message type coalesces, looked up once per type (identity-compared sentinels).
@@ -228,6 +240,7 @@ class Mailbox:
         "_queue",
         "_rejected",
         "_slots",
+        "_tick",
         "closed",
         "config",
         "name",
@@ -252,13 +265,11 @@ class Mailbox:
         self._asleep = True
         # iterated instead of ``range(batch)``: no int object per message
         self._slots = (None,) * self.config.batch
-        # Entries are 3-tuples (they come from CPython's free list, so a steady
-        # stream of messages allocates nothing per entry): ``(message,
-        # enqueued_at, None)``, or ``(_KEYED, enqueued_at, slot)`` for a message
-        # with a coalesce key, whose newest version waits in ``_keyed``.
-        self._queue: deque[tuple[Any, float, Any]] = deque()
-        self._control: deque[tuple[Any, float, Any]] = deque()
-        self._keyed: dict[tuple[type, Hashable], object] = {}
+        # Items are bare messages or ``_Entry`` wrappers (see ``_Entry``).
+        self._queue: deque[Any] = deque()
+        self._control: deque[_Entry] = deque()
+        self._keyed: dict[tuple[type, Hashable], _Entry] = {}
+        self._tick = 0
         self._high = max(1, int(self.config.capacity * self.config.high_watermark))
         self._low = int(self.config.capacity * self.config.low_watermark)
         self._putters: deque[asyncio.Future[None]] = deque()
@@ -296,40 +307,47 @@ class Mailbox:
                 refused = self._refuse(msg, depth)
                 if refused is not None:
                     return refused
-            queue.append((msg, perf_counter(), None))
+            tick = self._tick
+            if tick:  # most entries are the bare message: no allocation per entry
+                self._tick = tick - 1
+                queue.append(msg)
+            else:  # every eighth is stamped, for the latency histogram
+                self._tick = 7
+                queue.append(_Entry(msg, perf_counter(), None))
             if self._asleep:
                 self._wake()
             return _ACCEPTED
         if self.closed:
             return self._refuse(msg, 0) or _DEAD
         if flags == _CONTROL:
-            self._control.append((msg, perf_counter(), None))
+            self._control.append(_Entry(msg, perf_counter(), None))
             if self._asleep:
                 self._wake()
             return _ACCEPTED
         slot: tuple[type, Hashable] | None = None
-        if flags != _PLAIN and queue:
-            if flags == _MERGES:
+        if flags == _MERGES:
+            if queue:
                 last = queue[-1]
-                queued = last[0]
-                if type(queued) is kind:
+                stamped = type(last) is _Entry
+                queued = last.msg if stamped else last
+                if type(queued) is kind and (not stamped or last.slot is None):
                     merged = queued.merge(msg)  # type: ignore[attr-defined]
                     if merged is not None:
-                        queue[-1] = (merged, last[1], None)
+                        if stamped:
+                            last.msg = merged
+                        else:
+                            queue[-1] = merged
                         self._coalesced += 1
                         return _COALESCED
-            else:
-                key = msg.coalesce_key  # type: ignore[attr-defined]
-                if key is not None:
-                    slot = (kind, key)
-                    if slot in self._keyed:
-                        self._keyed[slot] = msg
-                        self._coalesced += 1
-                        return _COALESCED
-        elif flags == _KEYED_TYPE:
+        else:  # a coalesce key: a newer message replaces the queued one in place
             key = msg.coalesce_key  # type: ignore[attr-defined]
             if key is not None:
                 slot = (kind, key)
+                queued_entry = self._keyed.get(slot)
+                if queued_entry is not None:
+                    queued_entry.msg = msg
+                    self._coalesced += 1
+                    return _COALESCED
         # One comparison in the common case: ``_mark`` is the lowest depth at
         # which anything happens (full, a new high-water mark, the high watermark).
         depth = len(queue)
@@ -337,11 +355,10 @@ class Mailbox:
             refused = self._refuse(msg, depth)
             if refused is not None:
                 return refused
-        if slot is None:
-            queue.append((msg, perf_counter(), None))
-        else:
-            self._keyed[slot] = msg
-            queue.append((_KEYED, perf_counter(), slot))
+        entry = _Entry(msg, perf_counter(), slot)
+        if slot is not None:
+            self._keyed[slot] = entry
+        queue.append(entry)
         if self._asleep:
             self._wake()
         return _ACCEPTED
@@ -420,17 +437,20 @@ class Mailbox:
 
     # -- consuming -----------------------------------------------------------
 
-    def take(self) -> tuple[Any, float, Any] | None:
-        """Remove and return the next ``(message, enqueued_at, _)``: control lane first."""
+    def take(self) -> object | None:
+        """Remove and return the next message (control lane first), or None when empty.
+
+        For tests and tools; actors are driven by ``process``.
+        """
         if self._control:
-            return self._control.popleft()
+            return self._unwrap(self._control.popleft())
         if not self._queue:
             self._asleep = True
             return None
-        entry = self._unwrap(self._queue.popleft())
+        msg = self._unwrap(self._queue.popleft())
         if len(self._queue) <= self._low:
             self._after_take()
-        return entry
+        return msg
 
     def record(self, latency: float, handler_seconds: float) -> None:
         """Count one handled message with its queueing latency and handler time."""
@@ -457,8 +477,8 @@ class Mailbox:
         batch). An exception from a handler propagates after the message is
         counted. This is the runtime's hot loop: it dispatches inline, works on
         locals, and touches the watermark state once per batch. Latency goes
-        into the histogram for the first message of a batch and every eighth
-        after it: every message of a quiet mailbox, a sample of a busy one.
+        into the histogram for the stamped entries: every eighth ordinary
+        message, and every control or keyed one (see ``offer``).
         """
         control = self._control
         queue = self._queue
@@ -469,8 +489,9 @@ class Mailbox:
         lookup = handlers.get
         last_kind: type | None = None
         handler: Callable[[Any, Any, Any], object] | None = None
-        marker = _KEYED
+        entry_type = _Entry
         handled = 0
+        sampled = 0
         total = 0.0
         longest = self._handler_max
         result: object = None
@@ -478,15 +499,19 @@ class Mailbox:
         try:
             for _ in self._slots:
                 if control:
-                    msg, enqueued, slot = control.popleft()
+                    item = control.popleft()
                 elif queue:
-                    msg, enqueued, slot = queue.popleft()
-                    if msg is marker:
-                        msg = keyed.pop(slot)
+                    item = queue.popleft()
                 else:
                     break
-                if not handled & 7:  # a systematic 1-in-8 sample; see the docstring
-                    counts[bucket(bounds, started - enqueued)] += 1
+                if type(item) is entry_type:
+                    msg = item.msg
+                    if item.slot is not None:
+                        del keyed[item.slot]
+                    counts[bucket(bounds, started - item.at)] += 1
+                    sampled += 1
+                else:
+                    msg = item
                 handled += 1
                 try:
                     kind = type(msg)
@@ -505,7 +530,7 @@ class Mailbox:
                     break
         finally:
             self._processed += handled
-            self._latency.count += (handled + 7) >> 3
+            self._latency.count += sampled
             self._handler_total += total
             self._handler_max = longest
             if len(queue) <= self._low:
@@ -519,8 +544,8 @@ class Mailbox:
 
     def drain_all(self) -> list[object]:
         """Empty both lanes and return what was queued (for dead-lettering on stop)."""
-        left = [entry[0] for entry in self._control]
-        left += [self._unwrap(entry)[0] for entry in self._queue]
+        left = [self._unwrap(entry) for entry in self._control]
+        left += [self._unwrap(entry) for entry in self._queue]
         self._control.clear()
         self._queue.clear()
         self._keyed.clear()
@@ -545,11 +570,13 @@ class Mailbox:
 
     # -- internals -----------------------------------------------------------
 
-    def _unwrap(self, entry: tuple[Any, float, Any]) -> tuple[Any, float, Any]:
-        """A keyed entry holds its slot; the newest message for that slot is in ``_keyed``."""
-        if entry[0] is _KEYED:
-            return (self._keyed.pop(entry[2]), entry[1], None)
-        return entry
+    def _unwrap(self, item: object) -> object:
+        """The message of a queue item (releasing its coalescing slot if it has one)."""
+        if type(item) is _Entry:
+            if item.slot is not None:
+                del self._keyed[item.slot]
+            return item.msg
+        return item
 
     def _reset_mark(self) -> None:
         """The next depth at which ``offer`` has something to do besides appending."""

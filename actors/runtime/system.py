@@ -69,10 +69,15 @@ class _Cell:
     def deliver(self, msg: object) -> Delivery:
         return self.mailbox.offer(msg)
 
+    def fire_timer(self, timer: TimerId, msg: object) -> None:
+        """A scheduled timer came due: forget it and deliver its message."""
+        self.timers.pop(timer, None)
+        self.mailbox.offer(msg)
+
     def _on_ready(self) -> None:
         if not self.scheduled and not self.running and not self.suspended:
             self.scheduled = True
-            self.system.loop.call_soon(self._run)
+            self.system._enqueue(self)
 
     def _run(self) -> None:
         self.scheduled = False
@@ -103,7 +108,7 @@ class _Cell:
         if len(self.mailbox):
             if not self.scheduled and not self.suspended:
                 self.scheduled = True
-                self.system.loop.call_soon(self._run)
+                self.system._enqueue(self)
         elif self.stopping:
             self._finalize()
 
@@ -244,11 +249,7 @@ class _AsyncioContext:
         self._next_timer += 1
         timer = self._next_timer
 
-        def fire() -> None:
-            cell.timers.pop(timer, None)
-            cell.deliver(msg)
-
-        cell.timers[timer] = cell.system.loop.call_later(delay, fire)
+        cell.timers[timer] = cell.system.loop.call_later(delay, cell.fire_timer, timer, msg)
         return timer
 
     def cancel(self, timer: TimerId) -> None:
@@ -350,6 +351,10 @@ class ActorSystem:
         self._cells: dict[str, _Cell] = {}
         self._order: list[_Cell] = []
         self._reserved: dict[str, ActorRef] = {}
+        # Actors with work, run in order by one loop callback per turn (one
+        # ``call_soon`` for all of them, not a Handle per actor per wake-up).
+        self._ready: deque[_Cell] = deque()
+        self._ready_scheduled = False
         self.dead_letters = 0
         self.recent_dead_letters: deque[tuple[str, str]] = deque(maxlen=dead_letter_log)
         self.late_replies = 0
@@ -358,6 +363,19 @@ class ActorSystem:
         self.stopped = asyncio.Event()
         self._stopping = False
         self._ask_counter = 0
+
+    def _enqueue(self, cell: _Cell) -> None:
+        self._ready.append(cell)
+        if not self._ready_scheduled:
+            self._ready_scheduled = True
+            self.loop.call_soon(self._run_ready)
+
+    def _run_ready(self) -> None:
+        """Run every actor that was ready when this turn began; later ones run next turn."""
+        self._ready_scheduled = False
+        ready = self._ready
+        for _ in range(len(ready)):
+            ready.popleft()._run()
 
     # -- actors ----------------------------------------------------------------
 

@@ -27,8 +27,8 @@ def frame(n: int) -> AvatarFrame:
 
 def drain(box: Mailbox) -> list[object]:
     out = []
-    while (entry := box.take()) is not None:
-        out.append(entry[0])
+    while (msg := box.take()) is not None:
+        out.append(msg)
     return out
 
 
@@ -201,9 +201,9 @@ def test_mailbox_invariants_hold_for_any_sequence(
         elif op == "control":
             box.offer(Cancel())
         else:
-            entry = box.take()
-            if entry is not None:
-                taken.append(entry[0])
+            msg = box.take()
+            if msg is not None:
+                taken.append(msg)
                 box.record(0.0, 0.0)
         stats = box.stats()
         assert stats.depth <= capacity
