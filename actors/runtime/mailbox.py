@@ -355,10 +355,16 @@ class Mailbox:
             refused = self._refuse(msg, depth)
             if refused is not None:
                 return refused
-        entry = _Entry(msg, perf_counter(), slot)
         if slot is not None:
+            entry = _Entry(msg, perf_counter(), slot)
             self._keyed[slot] = entry
-        queue.append(entry)
+            queue.append(entry)
+        elif self._tick:  # as for plain messages: bare, every eighth stamped
+            self._tick -= 1
+            queue.append(msg)
+        else:
+            self._tick = 7
+            queue.append(_Entry(msg, perf_counter(), None))
         if self._asleep:
             self._wake()
         return _ACCEPTED
