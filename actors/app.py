@@ -24,6 +24,7 @@ from actors.runtime import (
     OverflowPolicy,
     SupervisorPolicy,
 )
+from actors.runtime.hosts import BehaviourSpec
 from actors.stream_manager import StreamManager
 from config import Settings
 
@@ -76,12 +77,14 @@ class Assistant:
             backoff_max=sup.backoff_max,
         )
         default_box = MailboxConfig(capacity=boxes.default_capacity)
-        # Actors that talk in a cycle are wired through reserved refs.
+        # Actors that talk in a cycle are wired through reserved refs. Behaviours are
+        # BehaviourSpecs, so a ThespianHost can start them in another process.
         conductor_ref = system.reserve("conductor")
         avatar: ActorRef | None = system.reserve("avatar") if settings.avatar.enabled else None
         registry = system.spawn(
             "registry",
-            lambda: SurfaceRegistry(
+            BehaviourSpec.of(
+                SurfaceRegistry,
                 conductor=conductor_ref,
                 avatar=avatar,
                 history_limit=min(settings.conversation.history_limit, 1000),
@@ -92,7 +95,12 @@ class Assistant:
         if settings.avatar.enabled:
             avatar = system.spawn(
                 "avatar",
-                lambda: Avatar(registry, settings.avatar.reduce_motion, fps=settings.avatar.fps),
+                BehaviourSpec.of(
+                    Avatar,
+                    registry=registry,
+                    reduce_motion=settings.avatar.reduce_motion,
+                    fps=settings.avatar.fps,
+                ),
                 mailbox=default_box,
                 policy=policy,
             )
@@ -124,8 +132,9 @@ class Assistant:
         agents = {**_default_agents(), **dict(settings.tags.extra_agents)}
         conductor = system.spawn(
             "conductor",
-            lambda: Conductor(
-                conductor_settings,
+            BehaviourSpec.of(
+                Conductor,
+                settings=conductor_settings,
                 registry=registry,
                 stream_manager=stream_manager,
                 avatar=avatar,

@@ -1,0 +1,482 @@
+"""The Thespian host: behaviours as Thespian actors, edge actors on asyncio, one bridge.
+
+``ThespianHost`` is an ``ActorSystem`` (the asyncio host) that places
+behaviours given as a ``BehaviourSpec`` on a Thespian actor system instead:
+``spawn("conductor", BehaviourSpec.of(Conductor, ...))`` creates a Thespian
+cell (see ``cell``) and returns a ref that tells it through the bridge. Edge
+actors and plain factories (surfaces, the stream manager with its backend)
+stay on this process's event loop, as before. So ``Assistant.start(...,
+system=host)`` runs the Conductor, the registry and the avatar on Thespian
+and the I/O here, with the same refs and the same messages.
+
+The Thespian system is ``simpleSystemBase`` (in this process, on the driver
+thread), ``multiprocQueueBase`` (one process per actor, this machine) or
+``multiprocTCPBase`` (processes on several machines: an admin port, and the
+convention leader's address). ``require`` places the core on a system of the
+convention that declares those capabilities (Thespian's
+``actorSystemCapabilityCheck``), for example one that has the model.
+
+What it cannot promise as the asyncio host does is listed in docs/RUNTIME.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from thespian.actors import ActorExitRequest
+from thespian.actors import ActorSystem as ThespianSystem
+
+from actors.runtime.behaviour import Behaviour
+from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
+from actors.runtime.hosts import control as c
+from actors.runtime.hosts.bridge import PENDING, Bridge, BridgeStats
+from actors.runtime.hosts.control import RemoteTarget
+from actors.runtime.hosts.spec import BehaviourSpec
+from actors.runtime.hosts.wire import decode_plain, encode_plain, encode_spec
+from actors.runtime.mailbox import Delivery, MailboxConfig, MailboxStats
+from actors.runtime.messages import ActorFailed
+from actors.runtime.ref import ActorRef
+from actors.runtime.supervision import SupervisorPolicy
+from actors.runtime.system import ActorSystem
+
+log = logging.getLogger(__name__)
+
+BASES = ("simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase")
+
+
+def _capability_key(name: str) -> str:
+    """Capabilities aiway declares live under ``aiway.``; a dotted name is taken as is."""
+    return name if "." in name else f"aiway.{name}"
+
+
+@attrs.frozen(slots=True)
+class ThespianConfig:
+    """Which Thespian system the core runs on, and where in a convention."""
+
+    #: simpleSystemBase, multiprocQueueBase or multiprocTCPBase
+    base: str = "simpleSystemBase"
+    #: the admin's TCP port (multiprocTCPBase: required; distinct per system on a machine)
+    admin_port: int | None = None
+    #: ``host:port`` of the convention leader's admin (multiprocTCPBase; None: lead it)
+    convention: str | None = None
+    #: the address Thespian binds and announces (THESPIAN_BASE_IPADDR)
+    ip_address: str = "127.0.0.1"
+    #: capabilities this system declares, for example ``{"model": True}``
+    capabilities: Mapping[str, Any] = attrs.field(factory=dict)
+    #: capabilities the system hosting the core must have (placement in a convention)
+    require: Mapping[str, Any] = attrs.field(factory=dict)
+    #: shut the Thespian system down on stop (False: leave it running, stop only our actors)
+    shutdown_system: bool = True
+    #: where Thespian's actor processes log (None: nowhere; failures still reach the host)
+    log_file: str | None = None
+    #: bound on each blocking exchange with the system (create, stop)
+    call_timeout: float = 10.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.base not in BASES:
+            raise ValueError(f"unknown Thespian base {self.base!r}; use one of {', '.join(BASES)}")
+        if self.base == "multiprocTCPBase" and self.admin_port is None:
+            raise ValueError("multiprocTCPBase needs an explicit admin port (--admin-port)")
+        if self.convention is not None:
+            if self.base != "multiprocTCPBase":
+                raise ValueError("a convention needs multiprocTCPBase")
+            host, _, port = self.convention.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"convention address must be host:port, got {self.convention!r}")
+
+    @property
+    def in_process(self) -> bool:
+        """True when Thespian's actors run in this process (nothing is pickled)."""
+        return self.base == "simpleSystemBase"
+
+    def thespian_capabilities(self) -> dict[str, Any]:
+        """The capabilities dict Thespian's ``ActorSystem`` is opened with."""
+        capabilities: dict[str, Any] = {}
+        if self.admin_port is not None:
+            capabilities["Admin Port"] = self.admin_port
+        if self.convention is not None:
+            host, _, port = self.convention.rpartition(":")
+            capabilities["Convention Address.IPv4"] = (host, int(port))
+        for name, value in self.capabilities.items():
+            capabilities[_capability_key(name)] = value
+        return capabilities
+
+    def requirements(self) -> dict[str, Any] | None:
+        """What top-level cells ask of the system that hosts them."""
+        if not self.require:
+            return None
+        return {_capability_key(name): value for name, value in self.require.items()}
+
+    def log_defs(self) -> dict[str, Any] | bool:
+        """Thespian's logging config (its actor processes log through a logger process)."""
+        if self.in_process:
+            return False  # leave this process's logging alone
+        handler: dict[str, Any] = {"class": "logging.NullHandler"}
+        if self.log_file is not None:
+            handler = {"class": "logging.FileHandler", "filename": self.log_file}
+        return {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {"aiway": handler},
+            "root": {"handlers": ["aiway"], "level": "INFO"},
+        }
+
+
+def open_system(config: ThespianConfig) -> Any:
+    """Open (or join) the Thespian system of ``config``: blocking, call it off the loop."""
+    if config.base == "multiprocTCPBase":
+        # read by Thespian when its TCP transport is imported: keep every address on it
+        os.environ["THESPIAN_BASE_IPADDR"] = config.ip_address
+    return ThespianSystem(
+        config.base,
+        config.thespian_capabilities(),
+        logDefs=config.log_defs(),
+        transientUnique=True,
+    )
+
+
+class _RemoteReply:
+    """The target of a remote ask's reply ref (an ``ActorSystem`` reply, counted the same way)."""
+
+    __slots__ = ("future", "host")
+
+    def __init__(self, host: ThespianHost, future: asyncio.Future[Any]) -> None:
+        self.host = host
+        self.future = future
+
+    def offer(self, msg: object) -> Delivery:
+        if self.future.done():
+            self.host.late_replies += 1
+            return Delivery.DEAD
+        self.future.set_result(msg)
+        return Delivery.ACCEPTED
+
+
+class ThespianHost(ActorSystem):
+    """The asyncio host plus a Thespian system for behaviours given as ``BehaviourSpec``.
+
+    Create it in a running loop, ``await start()``, then use it as an
+    ``ActorSystem``. ``stop`` stops the Thespian cells (gracefully, newest
+    first), then the local actors, then the system (unless
+    ``shutdown_system`` is False) and the bridge's threads.
+    """
+
+    def __init__(
+        self,
+        config: ThespianConfig | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._remote_dead = 0
+        super().__init__(loop=loop, clock=clock)
+        self.config = config or ThespianConfig()
+        self.bridge = Bridge(
+            self,
+            lambda: open_system(self.config),
+            in_process=self.config.in_process,
+            call_timeout=self.config.call_timeout,
+        )
+        #: top-level Thespian cells by name, in start order
+        self.remote: dict[str, ActorRef] = {}
+        #: every Thespian cell the guardian announced: name -> pid
+        self.directory: dict[str, int] = {}
+        self.remote_stats: tuple[MailboxStats, ...] = ()
+        #: the other systems of the convention: admin address -> capabilities
+        self.members: dict[str, dict[str, Any]] = {}
+        self._stats_waiters: dict[int, asyncio.Future[c.StatsReport]] = {}
+        self._asks: dict[str, set[asyncio.Future[Any]]] = {}
+        self._started = False
+        self._closing = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the Thespian system and the bridge (the blocking part runs on the driver thread)."""
+        await asyncio.wait_for(self.bridge.start(), self.config.call_timeout + 10.0)
+        self._started = True
+
+    @property
+    def session(self) -> int:
+        """The session id of the Thespian system's processes (multiproc bases), for cleanup."""
+        return self.bridge.session
+
+    def _close_system(self, system: Any) -> None:
+        """Driver thread, last: end our actors, and the system when we own it."""
+        try:
+            if self.config.shutdown_system:
+                system.shutdown()
+            else:
+                system.tell(self.bridge.guardian, ActorExitRequest())
+        except Exception:
+            log.exception("closing the Thespian system failed")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop the Thespian cells, then the local actors, then the Thespian system."""
+        if self._closing:
+            await self.stopped.wait()
+            return
+        self._closing = True
+        deadline = self.loop.time() + timeout
+        if self._started and not self.bridge.closed:
+            token = self.bridge.token()
+            guardian = self.bridge.guardian
+
+            def stop_all(system: Any) -> None:
+                self.bridge.ask(system, guardian, c.StopAll(token), c.AllStopped, timeout)
+
+            try:
+                await asyncio.wait_for(self.bridge.call(stop_all), timeout + 1.0)
+            except (TimeoutError, RuntimeError) as exc:
+                log.warning("the Thespian cells did not stop in time (%s); ending them", exc)
+        await super().stop(max(deadline - self.loop.time(), 0.1))
+        if self._started:
+            await self.bridge.close(timeout)
+
+    # -- placing actors -------------------------------------------------------------------
+
+    def spawn(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        *,
+        mailbox: MailboxConfig | None = None,
+        policy: SupervisorPolicy | None = None,
+    ) -> ActorRef:
+        """A ``BehaviourSpec`` of a behaviour starts on Thespian; anything else here."""
+        if name in self.remote:
+            raise DuplicateActorName(f"a Thespian cell named {name!r} is already running")
+        if isinstance(factory, BehaviourSpec) and not factory.edge:
+            return self._spawn_remote(name, factory, mailbox, policy)
+        return super().spawn(name, factory, mailbox=mailbox, policy=policy)
+
+    def _remote_ref(self, name: str) -> ActorRef:
+        """Create the cell (on the driver) and point a ref at it: a reserved one if any."""
+        self._require_started()
+        target = self.bridge.proxy(name, PENDING)
+        ref = self._reserved.pop(name, None)
+        if ref is None:
+            ref = ActorRef(name, target, self._dead_letter)
+        else:
+            ref._attach(target)
+        self.remote[name] = ref
+        bridge = self.bridge
+        requirements = self.config.requirements()
+
+        def create(system: Any) -> None:
+            token = bridge.token()
+            try:
+                created = bridge.ask(
+                    system,
+                    bridge.guardian,
+                    c.Create(token, name, requirements),
+                    c.Created,
+                    self.config.call_timeout,
+                )
+            except TimeoutError as exc:
+                created = c.Created(token, None, 0, str(exc))
+            target.address = created.address
+            if created.address is None:
+                failure = ActorFailed(
+                    actor=name,
+                    error=f"CreateFailed: {created.error}",
+                    traceback="",
+                    action="stop",
+                    restarts=0,
+                )
+                self.loop.call_soon_threadsafe(self._report_failure, failure)
+
+        bridge.submit(create)
+        return ref
+
+    def _spawn_remote(
+        self,
+        name: str,
+        spec: BehaviourSpec,
+        mailbox: MailboxConfig | None,
+        policy: SupervisorPolicy | None,
+    ) -> ActorRef:
+        if name in self._cells:
+            raise DuplicateActorName(f"an actor named {name!r} is already running")
+        ref = self._remote_ref(name)
+        target = ref._target
+        assert isinstance(target, RemoteTarget)
+        bridge = self.bridge
+        in_process = self.config.in_process
+
+        def launch(system: Any) -> None:
+            if target.address is None:
+                return  # creating it failed, and was reported
+            data, refs = encode_spec(spec, bridge)
+            start = c.Start(
+                name,
+                spec=data,
+                spec_refs=refs,
+                local_factory=None,
+                mailbox=None if mailbox is None else encode_plain(mailbox),
+                policy=encode_plain(policy or SupervisorPolicy()),
+                in_process=in_process,
+            )
+            system.tell(bridge.guardian, c.Launch(start))
+
+        # Launched on the next loop turn: the refs in its spec may be reserved for actors
+        # spawned later in this same turn (``Assistant.start`` wires a cycle so); by then
+        # each is attached, here or on Thespian, and encodes to the right address.
+        self.loop.call_soon(bridge.submit, launch)
+        return ref
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise RuntimeError("await ThespianHost.start() before spawning on it")
+
+    def lookup(self, name: str) -> ActorRef | None:
+        """A running actor's ref: local, or a Thespian cell the guardian announced."""
+        local = super().lookup(name)
+        if local is not None:
+            return local
+        ref = self.remote.get(name)
+        if ref is not None:
+            return ref if ref._target is not None and _alive(ref) else None
+        target = self.bridge.proxies.get(name)
+        if target is None or target.address is None:
+            return None
+        return ActorRef(name, target, self._dead_letter)
+
+    def stop_actor(self, ref: ActorRef) -> None:
+        """Stop one actor now (a Thespian cell: its queued messages become dead letters)."""
+        target = ref._target
+        if isinstance(target, RemoteTarget):
+            self.bridge.submit(lambda system: _tell_if(system, target.address, c.StopNow()))
+            return
+        super().stop_actor(ref)
+
+    def names(self) -> tuple[str, ...]:
+        """Local actors in start order, then Thespian cells."""
+        return super().names() + tuple(n for n in self.directory if n not in self._cells)
+
+    # -- messaging ------------------------------------------------------------------------
+
+    async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
+        """Local: awaits mailbox space. A Thespian cell: handed to the bridge at once."""
+        if isinstance(ref._target, RemoteTarget):
+            return ref.tell(msg)
+        return await super().put(ref, msg, timeout)
+
+    async def ask(self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float) -> Any:
+        """As ``ActorSystem.ask``; for a Thespian cell the reply comes back through the bridge."""
+        target = ref._target
+        if not isinstance(target, RemoteTarget):
+            return await super().ask(ref, make, timeout)
+        if target.address is None:
+            raise ActorStopped(f"actor {ref.name!r} is not running")
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self._ask_counter += 1
+        reply = ActorRef(
+            f"ask-{self._ask_counter}:{ref.name}", _RemoteReply(self, future), self._dead_letter
+        )
+        waiting = self._asks.setdefault(ref.name, set())
+        waiting.add(future)
+        try:
+            if not ref.tell(make(reply)).ok:
+                raise ActorStopped(f"actor {ref.name!r} is not running")
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise AskTimeout(f"no reply from {ref.name!r} within {timeout}s") from None
+        finally:
+            waiting.discard(future)
+            self.bridge.exports.pop(reply.name, None)
+
+    # -- what the Thespian side tells us --------------------------------------------------
+
+    def _control(self, msg: object) -> None:
+        """Loop side: a control message from the guardian or a cell."""
+        if isinstance(msg, c.Directory):
+            self._directory(msg)
+        elif isinstance(msg, c.StatsReport):
+            waiter = self._stats_waiters.pop(msg.token, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg)
+        elif isinstance(msg, c.Escalated):
+            log.error("the failure of %s escalated to the system: %s", msg.name, msg.error)
+            self._escalated(msg.name)
+        elif isinstance(msg, c.Members):
+            self.members = dict(msg.systems)
+        elif isinstance(msg, c.DrainWatch):
+            self.bridge.watch_drain(msg)
+
+    def _directory(self, msg: c.Directory) -> None:
+        target = self.bridge.proxies.get(msg.name)
+        if msg.address is None:
+            self.directory.pop(msg.name, None)
+            if target is not None:
+                target.address = None
+            stopped = ActorStopped(f"actor {msg.name!r} stopped before replying")
+            for future in self._asks.pop(msg.name, set()):
+                if not future.done():
+                    future.set_exception(stopped)
+            return
+        self.directory[msg.name] = msg.pid
+        if target is not None and target.address is not PENDING:
+            target.address = msg.address
+
+    # -- observing ------------------------------------------------------------------------
+
+    async def refresh_metrics(self, timeout: float = 2.0) -> None:
+        """Fetch every Thespian cell's counters (``metrics`` then includes them)."""
+        if not self._started or self.bridge.closed:
+            return
+        token = self.bridge.token()
+        waiter: asyncio.Future[c.StatsReport] = self.loop.create_future()
+        self._stats_waiters[token] = waiter
+        guardian = self.bridge.guardian
+        self.bridge.submit(lambda system: system.tell(guardian, c.StatsRequest(token)))
+        try:
+            report = await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            self._stats_waiters.pop(token, None)
+            log.warning("no counters from the Thespian cells within %ss", timeout)
+            return
+        cells = sorted(report.cells, key=lambda s: s.name)
+        self.remote_stats = tuple(
+            attrs.evolve(decode_plain(s.mailbox, MailboxStats), name=f"{s.name} (thespian)")
+            for s in cells
+        )
+        self._remote_dead = report.dead_letters + sum(s.dead_letters for s in cells)
+
+    def metrics(self) -> tuple[MailboxStats, ...]:
+        """Local mailboxes, then the Thespian cells' as of the last ``refresh_metrics``."""
+        return super().metrics() + self.remote_stats
+
+    @property
+    def dead_letters(self) -> int:
+        """Dead letters here, plus those the Thespian side counted (as of the last refresh)."""
+        return self._local_dead + self._remote_dead
+
+    @dead_letters.setter
+    def dead_letters(self, value: int) -> None:
+        self._local_dead = value
+
+    def bridge_stats(self) -> BridgeStats:
+        """The bridge's counters."""
+        return self.bridge.stats()
+
+    def pids(self) -> dict[str, int]:
+        """The process of each Thespian cell (and of the guardian), for tests and tools."""
+        return {"<guardian>": self.bridge.guardian_pid, **self.directory}
+
+
+def _alive(ref: ActorRef) -> bool:
+    target = ref._target
+    return not isinstance(target, RemoteTarget) or target.address is not None
+
+
+def _tell_if(system: Any, address: object | None, msg: object) -> None:
+    if address is not None and address is not PENDING:
+        system.tell(address, msg)
