@@ -1,8 +1,12 @@
 """The ``aiway`` command line: the terminal UI by default, and its subcommands.
 
-aiway [--model NAME] [--backend auto|ollama|embedded] [--config PATH]
+aiway [--model NAME] [--backend auto|ollama|embedded] [--config PATH] [--connect [ADDR]]
 aiway headless [--prompt TEXT]... [--json] [--log-file PATH] [--metrics]
+               [--connect [ADDR] [--follow]]
+aiway serve [--listen HOST:PORT] [--socket PATH]
 aiway config
+aiway sessions | aiway export ID [PATH] | aiway forget [--yes]
+(--resume [ID|last] continues a saved conversation; --no-history saves nothing)
 """
 
 from __future__ import annotations
@@ -65,6 +69,58 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
         default=unset,
         help="log file level",
     )
+    group.add_argument(
+        "--no-history",
+        action="store_const",
+        const=True,
+        default=unset,
+        help="save nothing: no conversation history on disk (history.enabled = false)",
+    )
+
+
+def _resume(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="last",
+        default=argparse.SUPPRESS if sub else None,
+        metavar="ID",
+        help="continue a saved conversation: its id (a prefix is enough) or `last` (the default)",
+    )
+
+
+def _history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sessions = commands.add_parser("sessions", help="list the saved conversations")
+    _common(sessions, sub=True)
+    export = commands.add_parser(
+        "export",
+        help="write a saved conversation as Markdown",
+        description="Write a saved conversation as Markdown, with its metadata, to PATH "
+        "(without PATH: to standard output).",
+    )
+    _common(export, sub=True)
+    export.add_argument("id", metavar="ID", help="its id (a prefix is enough), or `last`")
+    export.add_argument("path", metavar="PATH", nargs="?", type=Path, help="the file to write")
+    forget = commands.add_parser(
+        "forget",
+        help="delete every saved conversation (asks first)",
+        description="Delete the history file with every saved conversation, and the backups "
+        "aiway made beside it. Asks first, unless --yes.",
+    )
+    _common(forget, sub=True)
+    forget.add_argument("--yes", action="store_true", help="do not ask")
+
+
+def _connect(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    parser.add_argument(
+        "--connect",
+        nargs="?",
+        const="",
+        default=argparse.SUPPRESS if sub else None,
+        metavar="ADDR",
+        help="attach to a running `aiway serve` instead of starting a session: its Unix "
+        "socket (default: the configured one), or HOST:PORT",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aiway {_version()}")
     _common(parser)
+    _connect(parser)
+    _resume(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     headless = commands.add_parser(
@@ -95,7 +153,36 @@ def build_parser() -> argparse.ArgumentParser:
     headless.add_argument(
         "--metrics", action="store_true", help="print every mailbox's counters at the end"
     )
+    _connect(headless, sub=True)
+    _resume(headless, sub=True)
+    headless.add_argument(
+        "--follow",
+        action="store_true",
+        help="with --connect: stay attached, print what every surface causes, send each "
+        "prompt or input line as it comes; ride out daemon restarts until SIGINT/SIGTERM",
+    )
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the session as a daemon that surfaces attach to (--connect)",
+        description="Run the assistant headless as a long-lived process. Surfaces attach "
+        "over a Unix socket (same user only) or, with --listen, over TCP with the token "
+        "from the token file. SIGTERM or SIGINT stops it: surfaces are told to quit.",
+    )
+    _common(serve, sub=True)
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="also listen on TCP (HOST defaults to 127.0.0.1; peers need the token)",
+    )
+    serve.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the Unix socket (default: $XDG_RUNTIME_DIR/aiway/aiway.sock)",
+    )
+
+    _history_commands(commands)
     config = commands.add_parser(
         "config", help="print the effective settings and where each came from"
     )
@@ -120,8 +207,14 @@ def load(args: argparse.Namespace) -> LoadedSettings:
         "ollama.host": args.ollama_host,
         "avatar.reduce_motion": args.reduce_motion,
         "log_level": args.log_level,
+        "daemon.socket_path": getattr(args, "socket", None),
+        "history.enabled": False if args.no_history else None,
     }
-    return load_settings(config_path=args.config, overrides=overrides)
+    return load_settings(
+        config_path=args.config,
+        overrides=overrides,
+        flag_names={"history.enabled": "--no-history"},
+    )
 
 
 def setup_logging(settings: Settings) -> None:
@@ -153,8 +246,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     setup_logging(loaded.settings)
     try:
+        if args.command in ("sessions", "export", "forget"):
+            return _history(loaded.settings, args)
+        if args.command == "serve":
+            from ui.daemon.serve import serve
+
+            return serve(loaded.settings, listen=args.listen)
+        if args.connect is not None:
+            return _attached(loaded.settings, args)
         if args.command == "headless":
             return asyncio.run(_headless(loaded.settings, args))
+        if args.resume is not None:
+            print(
+                "aiway: the terminal UI cannot resume a conversation yet; "
+                "use `aiway headless --resume`",
+                file=sys.stderr,
+            )
+            return 2
         from ui.tui.app import run_tui
 
         return run_tui(loaded.settings)
@@ -168,19 +276,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _attached(settings: Settings, args: argparse.Namespace) -> int:
+    """A surface attached to a daemon (``--connect``) instead of a session of its own."""
+    from ui.daemon.address import parse_connect
+
+    socket_path = settings.daemon.socket_path
+    assert socket_path is not None  # the loader fills it in
+    address = parse_connect(args.connect, socket_path)
+    if args.command != "headless":
+        print(
+            "aiway: the terminal UI cannot attach to a daemon yet; "
+            "use `aiway headless --connect --follow`",
+            file=sys.stderr,
+        )
+        return 2
+    from ui.daemon.attach import run_attached
+
+    return asyncio.run(
+        run_attached(
+            settings,
+            address,
+            args.prompt,
+            follow=args.follow,
+            json_mode=args.json,
+            log_file=args.log_file,
+        )
+    )
+
+
+def _history(settings: Settings, args: argparse.Namespace) -> int:
+    """``aiway sessions``, ``aiway export ID [PATH]``, ``aiway forget [--yes]``."""
+    from actors.store import shell
+
+    if args.command == "sessions":
+        return shell.list_sessions(settings, sys.stdout, sys.stderr)
+    if args.command == "export":
+        return shell.export_session(settings, args.id, args.path, sys.stdout, sys.stderr)
+    return shell.forget(settings, yes=args.yes, confirm=_ask, out=sys.stdout, err=sys.stderr)
+
+
+def _ask(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 async def _headless(settings: Settings, args: argparse.Namespace) -> int:
     from actors.app import Assistant
     from actors.backends.selection import select_backend
+    from actors.store import open_history
     from ui.headless import run_session
 
-    selection = await select_backend(settings)
-    assistant = Assistant.start(
-        settings,
-        selection.backend,
-        model=selection.model,
-        backend_reason=selection.reason,
-        system_prompt=load_persona(settings),
-    )
+    history = await open_history(settings, resume=args.resume)
+    for note in history.store.notes if history is not None else ():
+        print(f"aiway: {note}", file=sys.stderr)
+    try:
+        selection = await select_backend(settings)
+        assistant = Assistant.start(
+            settings,
+            selection.backend,
+            model=selection.model,
+            backend_reason=selection.reason,
+            system_prompt=load_persona(settings),
+            history=history,
+        )
+    except BaseException:
+        if history is not None:
+            await history.store.close()
+        raise
     assistant.system.install_signal_handlers()
     return await run_session(
         assistant,
