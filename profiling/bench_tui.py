@@ -10,8 +10,8 @@ the same way, with a chat already made in its store, against the same server
 and reply. oterm is pinned to 0.14.7: the last release that talks to Ollama's
 own ``/api/chat`` (later ones use the OpenAI-compatible ``/v1`` API, which the
 fake server does not speak). oterm checks ``GET /`` before anything else, which
-the fake server does not answer, so it is pointed at a small front (this
-module's ``front`` command) that answers that and forwards everything else
+the fake server does not answer, so it is pointed at a small front
+(``profiling.tui_harness``) that answers that and forwards everything else
 untouched. When oterm cannot be installed or driven, its rows say why and
 ours still count.
 
@@ -26,22 +26,18 @@ nothing), medians of interleaved rounds.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import shlex
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from time import perf_counter
-from types import TracebackType
 from typing import Any
 
 from profiling import NOISE_NOTE, median, median_ratio, row
 from profiling.pipeline import ServerProcess, fake_ollama
+from profiling.tui_harness import TmuxApp, cpu_percent, isolated_env
 
 HERE = Path(__file__).resolve().parent
 AIWAY = Path(sys.executable).with_name("aiway")
@@ -60,106 +56,6 @@ QUICK_RENDER_ROUNDS = 3
 IDLE_TARGET = 1.0
 STREAM_TARGET = 5.0
 RENDER_TARGET = 1.2
-
-
-# -- CPU of one process --------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_percent(pid: int, seconds: float) -> float:
-    """CPU of ``pid`` over the next ``seconds``, as a percentage of one core."""
-    started_cpu, started = cpu_seconds(pid), time.monotonic()
-    time.sleep(seconds)
-    return 100.0 * (cpu_seconds(pid) - started_cpu) / (time.monotonic() - started)
-
-
-# -- a program in tmux ----------------------------------------------------------------------
-
-
-class TmuxApp:
-    """One program in a tmux server of its own; ``pid`` is the program's own pid."""
-
-    def __init__(self, command: list[str], env: dict[str, str], width: int = 100) -> None:
-        self.socket = f"aiway-bench-{uuid.uuid4().hex[:12]}"
-        self.command = command
-        self.env = env
-        self.width = width
-        self.pid = 0
-        self._socket_path: Path | None = None
-
-    def tmux(self, *args: str) -> str:
-        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=10,
-            check=True,
-        )
-        return done.stdout
-
-    def __enter__(self) -> TmuxApp:
-        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env.items())
-        program = " ".join(shlex.quote(part) for part in self.command)
-        self.tmux(
-            "new-session", "-d", "-s", "main", "-x", str(self.width), "-y", "30",
-            f"exec env {assignments} {program}",
-        )  # fmt: skip
-        self._socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
-        self.pid = int(self.tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
-        return self
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "main")
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in (shown := self.screen()):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{text!r} never showed; the screen:\n{shown}")
-            time.sleep(0.05)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "main", *keys)
-
-    def type_text(self, text: str) -> None:
-        self.tmux("send-keys", "-t", "main", "-l", text)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        subprocess.run(
-            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
-        )
-        if self._socket_path is not None:
-            self._socket_path.unlink(missing_ok=True)
-
-
-def isolated_env(home: Path, ollama: str) -> dict[str, str]:
-    """A terminal, a UTF-8 locale, the server, and XDG directories of its own."""
-    for name in ("config", "state", "data", "run"):
-        (home / name).mkdir(mode=0o700, exist_ok=True)
-    return {
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OLLAMA_HOST": ollama,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-    }
 
 
 # -- the two UIs ------------------------------------------------------------------------------
@@ -273,54 +169,6 @@ def measure_ui(ui: Ui, server: ServerProcess, window: float) -> tuple[float, flo
     return idle, streaming
 
 
-# -- the front oterm is pointed at ---------------------------------------------------------------
-
-
-async def _serve_front(upstream: str) -> None:
-    """Answer ``GET /`` like Ollama ("Ollama is running"); forward everything else untouched."""
-    import aiohttp
-    from aiohttp import web
-
-    client = aiohttp.ClientSession()
-
-    async def root(request: web.Request) -> web.Response:
-        return web.Response(text="Ollama is running")
-
-    async def forward(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
-        response = web.StreamResponse()
-        async with client.request(
-            request.method, upstream + request.path_qs, data=body, headers=headers
-        ) as upstream_response:
-            response.set_status(upstream_response.status)
-            response.content_type = upstream_response.content_type
-            await response.prepare(request)
-            try:
-                async for chunk in upstream_response.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
-            except ConnectionError:  # the UI went away mid-stream (it was stopped)
-                pass
-        return response
-
-    app = web.Application()
-    app.router.add_get("/", root)
-    app.router.add_route("*", "/{tail:.+}", forward)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(runner.addresses[0][1], flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-    await client.close()
-
-
 # -- render time per wake-up ----------------------------------------------------------------------
 
 
@@ -402,7 +250,7 @@ def cpu_rows(quick: bool) -> list[dict[str, Any]]:
         if skipped is None:
             try:
                 with ServerProcess(
-                    "profiling.bench_tui", "front", "--upstream", server.url
+                    "profiling.tui_harness", "front", "--upstream", server.url
                 ) as front:
                     theirs = measure_ui(Oterm(front), server, window)
             except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
@@ -447,14 +295,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m profiling.bench_tui")
-    commands = parser.add_subparsers(dest="command")
-    front = commands.add_parser("front", help="(internal) the front oterm is pointed at")
-    front.add_argument("--upstream", required=True)
     parser.add_argument("--quick", action="store_true", help="short windows")
     args = parser.parse_args(argv)
-    if args.command == "front":
-        asyncio.run(_serve_front(args.upstream))
-        return 0
     from profiling.report import format_table
 
     print(format_table(run(quick=args.quick)))

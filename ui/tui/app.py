@@ -40,14 +40,18 @@ def run_tui(settings: Settings) -> int:
     view.set_wake(waker.wake)
     session = Session(settings, view, waker.wake)
     app = TuiApp(session, view, waker)
-    previous_handler = signal.signal(signal.SIGWINCH, _ResizeFlag(app).on_signal)
+    # Handlers installed before curses starts, so ncurses keeps its own SIGWINCH handler
+    # out; the wake-up fd gets a byte for each signal, so the UI's select wakes at once.
+    flags = _SignalFlags(app)
+    previous = {sig: signal.signal(sig, flags.on_signal) for sig in _HANDLED}
     previous_fd = signal.set_wakeup_fd(waker.write_fd, warn_on_full_buffer=False)
     session.start()
     try:
         app.run(fork=False)
     finally:
         signal.set_wakeup_fd(previous_fd)
-        signal.signal(signal.SIGWINCH, previous_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         session.stop()
         if not session.thread_alive:
             waker.close()
@@ -56,16 +60,25 @@ def run_tui(settings: Settings) -> int:
     return 0
 
 
-class _ResizeFlag:
-    """The SIGWINCH handler: marks the form for a resize (the wake-up fd wakes its loop)."""
+_HANDLED = (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP)
+
+
+class _SignalFlags:
+    """Signal handlers that only set a flag on the form: resize, or stop gracefully."""
 
     def __init__(self, app: TuiApp) -> None:
         self.app = app
 
     def on_signal(self, signum: int, frame: types.FrameType | None) -> None:
-        form = getattr(self.app, "form", None)
+        form = self.app.form
+        if signum == signal.SIGWINCH:
+            if form is not None:
+                form.resize_pending = True
+            return
+        # SIGTERM, SIGHUP: leave the loop, so the terminal is restored and the actors stop
+        self.app.stop_requested = True
         if form is not None:
-            form.resize_pending = True
+            form.stop_requested = True
 
 
 def _keep_logs_off_the_screen() -> None:

@@ -163,6 +163,13 @@ class Renderer:
             if task.finished_at is None or now - task.finished_at < TASK_LINGER
         )
 
+    def expired_tasks(self, now: float) -> bool:
+        """True when a finished task card is past its linger (the view model may forget it)."""
+        return any(
+            task.finished_at is not None and now - task.finished_at >= TASK_LINGER
+            for task in self.tasks
+        )
+
     def next_deadline(self, now: float) -> float | None:
         """When something time-based changes on screen without a message (a card expiring)."""
         ends = [

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import curses
+import locale
 import math
 import os
 import select
@@ -182,6 +183,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         self.controller = Controller(self.renderer, view, session.send)
         self.paint_time = 0.0
         self.resize_pending = False
+        self.stop_requested = False
         super().__init__(minimum_lines=1, minimum_columns=1)
         self.canvas = PadCanvas(self.curses_pad, self.theme_manager.attributes)
         self._prepare_pad()
@@ -242,6 +244,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
     def _finished(self) -> bool:
         return (
             self.controller.quit_requested
+            or self.stop_requested
             or self.renderer.quit is not None
             or self.session.error is not None
         )
@@ -265,6 +268,8 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
             if not renderer.layout.too_small:
                 self.session.resized(pane.width, pane.height)
         self.paint_time = renderer.prepare()
+        if renderer.expired_tasks(self.paint_time):
+            self.view.forget_finished_tasks(before=self.paint_time - render.TASK_LINGER)
         painted = False
         for widget in self._widgets__:
             painted = widget.update() or painted
@@ -313,9 +318,18 @@ class TuiApp(npyscreen.NPSApp):  # type: ignore[misc]
         self.view = view
         self.waker = waker
         self.form: MainForm | None = None
+        self.stop_requested = False
 
     def main(self) -> None:
         curses.mousemask(0)  # keep the terminal's own text selection
         npyscreen.setTheme(Theme)
+        if locale.nl_langinfo(locale.CODESET).upper().replace("-", "") != "UTF8":
+            self.view.note(
+                "warning",
+                "locale",
+                "the terminal's locale is not UTF-8, so only ASCII can be typed; "
+                "set LANG=C.UTF-8 (or another UTF-8 locale)",
+            )
         self.form = MainForm(self.session, self.view, self.waker)
+        self.form.stop_requested = self.stop_requested
         self.form.run()

@@ -3,9 +3,10 @@
 ``Session`` runs an asyncio loop in a second thread (curses keeps the main
 one). There it selects the backend, starts the ``Assistant`` and attaches the
 TUI surface actor. The UI thread talks to it only through thread-safe calls:
-``send`` (the runtime's ``ThreadBridge``), ``resized`` and
-``request_metrics`` (``call_soon_threadsafe``). A message sent before the
-session is ready waits on the loop thread and goes out once it is. ``stop``
+``send`` and ``resized`` tell through the runtime's ``ThreadBridge``;
+``request_metrics`` runs ``publish_metrics`` on the loop with
+``call_soon_threadsafe``. What is sent before the session is ready waits on
+the loop thread and goes out, in order, once it is. ``stop``
 stops the assistant gracefully on its own loop and joins the thread; a
 selection failure is kept in ``error`` for the caller to report once curses
 has let go of the terminal.
@@ -84,11 +85,21 @@ class Session:
 
     def send(self, msg: object) -> None:
         """Tell the Conductor ``msg`` (any thread; never blocks)."""
-        self._call(self._send_on_loop, msg)
+        assistant, bridge = self.assistant, self._bridge
+        if self.ready and assistant is not None and bridge is not None:
+            bridge.tell(assistant.conductor, msg)
+        else:  # not ready yet: the loop thread keeps it until the session is
+            self._call(self._send_on_loop, msg)
 
     def resized(self, width: int, height: int) -> None:
         """The avatar's area (the conversation pane) is now ``width`` x ``height`` cells."""
-        self._call(self._resized_on_loop, (width, height))
+        assistant, bridge = self.assistant, self._bridge
+        if self.ready and assistant is not None and bridge is not None:
+            bridge.tell(assistant.conductor, Resized(width, height, SURFACE_ID))
+            if assistant.avatar is not None:
+                bridge.tell(assistant.avatar, Resized(width, height, SURFACE_ID))
+        else:
+            self._call(self._resized_on_loop, (width, height))
 
     def request_metrics(self) -> None:
         """Ask for a ``Metrics`` publish (it runs on the loop thread)."""
@@ -108,8 +119,8 @@ class Session:
     # -- on the loop thread ---------------------------------------------------------------
 
     def _send_on_loop(self, msg: object) -> None:
-        assistant, bridge = self.assistant, self._bridge
-        if assistant is None or bridge is None:
+        assistant = self.assistant
+        if assistant is None or not self.ready:
             self._pending.append(msg)
         else:
             assistant.conductor.tell(msg)
