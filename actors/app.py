@@ -25,6 +25,15 @@ from actors.runtime import (
     SupervisorPolicy,
 )
 from actors.runtime.hosts import BehaviourSpec
+from actors.store import (
+    STORE_CAPABILITIES,
+    STORE_CAPACITY,
+    STORE_SURFACE,
+    OpenedHistory,
+    ResumeSession,
+    resume_message,
+    store_factory,
+)
 from actors.stream_manager import StreamManager
 from config import Settings
 
@@ -53,6 +62,8 @@ class Assistant:
         self.avatar = avatar
         self.backend = backend
         self._surfaces = 0
+        #: the history this session is saved to, or None (``history`` of ``start``)
+        self.history: OpenedHistory | None = None
 
     @classmethod
     def start(
@@ -65,9 +76,21 @@ class Assistant:
         system_prompt: str = "",
         session_id: str = "local",
         system: ActorSystem | None = None,
+        history: OpenedHistory | None = None,
     ) -> Assistant:
-        """Spawn every actor of a session (inside a running loop)."""
+        """Spawn every actor of a session (inside a running loop).
+
+        With ``history`` (from ``open_history``) the session is saved by a Store
+        actor, under the history's session id, continuing what it resumed.
+        """
         system = system or ActorSystem()
+        store: ActorRef | None = None
+        resumed: ResumeSession | None = None
+        if history is not None:
+            session_id = history.session_id
+            store = system.reserve(f"surface:{STORE_SURFACE}")
+            if history.resumed is not None:
+                resumed = resume_message(history.resumed)
         boxes = settings.mailbox
         sup = settings.supervision
         policy = SupervisorPolicy(
@@ -139,12 +162,14 @@ class Assistant:
                 stream_manager=stream_manager,
                 avatar=avatar,
                 agents=agents,
+                store=store,
+                resumed=resumed,
             ),
             mailbox=MailboxConfig(capacity=boxes.conductor_capacity),
             policy=policy,
         )
         system.failure_listeners.append(registry)
-        return cls(
+        assistant = cls(
             system,
             settings,
             registry=registry,
@@ -153,6 +178,23 @@ class Assistant:
             avatar=avatar,
             backend=backend,
         )
+        if history is not None:
+            assistant.history = history
+            make_store = store_factory(
+                history,
+                registry=registry,
+                conductor=conductor,
+                model=model,
+                system_prompt=system_prompt,
+            )
+            assistant.attach(
+                STORE_SURFACE,
+                make_store,
+                surface_type="store",
+                capabilities=STORE_CAPABILITIES,
+                capacity=STORE_CAPACITY,
+            )
+        return assistant
 
     def attach(
         self,
@@ -188,8 +230,10 @@ class Assistant:
         self.registry.tell(Notify(level, title, text))
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Stop every actor gracefully, then close the backend."""
+        """Stop every actor gracefully, then close the backend (and finish saving the history)."""
         await self.system.stop(timeout)
+        if self.history is not None:
+            await self.history.store.close()
         try:
             await asyncio.wait_for(self.backend.close(), timeout)
         except TimeoutError:

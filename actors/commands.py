@@ -9,15 +9,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actors.protocol import (
+    AnswerStatus,
+    CancelStream,
     ConversationState,
     NotifyLevel,
     Quit,
+    ResponseMetadata,
     Role,
+    StreamEnd,
     UserCommand,
 )
-from actors.registry import ClearHistory
+from actors.registry import ClearHistory, RestoreHistory
 from actors.runtime import Context
+from actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
+from actors.store.resume import open_task_events, replay_tasks
 from actors.stream_manager import ListModels, ModelList
+from actors.tasks import TaskTracker
 
 if TYPE_CHECKING:
     from actors.conductor import Conductor
@@ -32,6 +39,13 @@ HELP = """\
 /cancel          stop the answer in flight (Esc in the terminal UI)
 /retry           answer the last message again
 /quit            leave (Ctrl+Q in the terminal UI)
+/sessions        saved conversations, newest first
+/new             start a new conversation (this one stays saved)
+/resume ID|last  continue a saved conversation (an id prefix is enough)
+/title TEXT      rename this conversation (without TEXT: show its title)
+/export [PATH]   write this conversation as Markdown (default ./aiway-ID.md)
+/delete ID       delete a saved conversation: it asks first, then
+                 /delete ID confirm  does it
 A message sent while an answer streams is queued and answered next."""
 
 
@@ -68,6 +82,11 @@ def run_command(self: Conductor, ctx: Context, msg: UserCommand) -> None:
         _retry(self, ctx)
     elif name in ("quit", "exit"):
         quit_session(self, ctx, "/quit")
+    elif name in STORE_COMMANDS:
+        if self.store is None:
+            self._notify(ctx, NotifyLevel.INFO, "history", HISTORY_OFF)
+        else:
+            ctx.tell(self.store, StoreCommand(name, args, msg.surface_id))
     else:
         self._notify(
             ctx,
@@ -119,3 +138,46 @@ def quit_session(self: Conductor, ctx: Context, reason: str) -> None:
     self.cancel_answer(ctx)
     self._set_state(ctx, ConversationState.SHUTTING_DOWN)
     self._publish(ctx, Quit(reason))
+
+
+def switch_session(self: Conductor, ctx: Context, msg: ResumeSession) -> None:
+    """``/resume``, ``/new``: the conversation becomes ``msg``'s session.
+
+    An answer in flight ends first, as cancelled, in the session it began in;
+    queued messages are dropped. Then the history, the tasks and every surface
+    start over from the saved session.
+    """
+    answer = self.answer
+    if answer is not None:
+        ctx.tell(self.stream_manager, CancelStream(answer.request_id))
+        metadata = ResponseMetadata(
+            model=self.model, backend=self.settings.backend, done_reason="cancelled"
+        )
+        content = "".join(answer.pieces)
+        self._publish(ctx, StreamEnd(answer.message_id, content, metadata, AnswerStatus.CANCELLED))
+        self.answer = None
+    self.pending.clear()
+    self.session_id = msg.session_id
+    self._publish(ctx, self.session_info())
+    restore_session(self, ctx, msg)
+    self._set_state(ctx, ConversationState.READY)
+    if msg.note:
+        self._notify(ctx, NotifyLevel.INFO, "conversation", msg.note)
+
+
+def restore_session(self: Conductor, ctx: Context, msg: ResumeSession) -> None:
+    """Seed the history, the task tracker and the registry's snapshot from a saved session."""
+    from actors.conductor import Turn
+
+    self.session_id = msg.session_id
+    self.history.clear()
+    self.history.extend(Turn(e.id, e.role, e.content, e.status, e.metadata) for e in msg.history)
+    tracker = TaskTracker(
+        agents=self._agents,
+        max_active=self.settings.max_active_tasks,
+        max_total=self.settings.max_tasks,
+        prune_after=self.settings.finished_task_ttl,
+    )
+    replay_tasks(tracker, msg.tasks)
+    self.tasks = tracker
+    ctx.tell(self.registry, RestoreHistory(msg.history, open_task_events(msg.tasks)))

@@ -16,7 +16,13 @@ from collections import deque
 
 import attrs
 
-from actors.commands import apply_model_list, quit_session, run_command
+from actors.commands import (
+    apply_model_list,
+    quit_session,
+    restore_session,
+    run_command,
+    switch_session,
+)
 from actors.protocol import (
     AnswerStatus,
     Cancel,
@@ -50,6 +56,7 @@ from actors.protocol import (
 from actors.protocol.avatar import Anchor, MoveTo
 from actors.protocol.tasks import TaskCelebrate as _Celebrate
 from actors.runtime import ActorRef, Behaviour, Context, handles
+from actors.store.messages import ResumeSession
 from actors.stream_manager import ModelList
 from actors.tags import TagParser
 from actors.tasks import DEFAULT_AGENTS, TaskTracker
@@ -117,7 +124,15 @@ class Conductor(Behaviour):
         stream_manager: ActorRef,
         avatar: ActorRef | None = None,
         agents: dict[str, str] | None = None,
+        store: ActorRef | None = None,
+        resumed: ResumeSession | None = None,
     ) -> None:
+        """``store``: the Store actor (history commands go there); ``resumed``: a saved
+        session to continue from the start."""
+        #: the Store actor, or None when the history is off
+        self.store = store
+        self.resumed = resumed
+        self.session_id = settings.session_id if resumed is None else resumed.session_id
         self.settings = settings
         self.registry = registry
         self.stream_manager = stream_manager
@@ -144,12 +159,14 @@ class Conductor(Behaviour):
 
     def on_start(self, ctx: Context) -> None:
         self._publish(ctx, self.session_info())
+        if self.resumed is not None:
+            restore_session(self, ctx, self.resumed)
         self._set_state(ctx, ConversationState.READY)
 
     def session_info(self) -> SessionInfo:
         """The live session, model and backend (and why that backend)."""
         return SessionInfo(
-            self.settings.session_id,
+            self.session_id,
             self.model,
             self.settings.backend,
             self.settings.backend_reason,
@@ -187,6 +204,10 @@ class Conductor(Behaviour):
     @handles(UserCommand)
     def on_command(self, ctx: Context, msg: UserCommand) -> None:
         run_command(self, ctx, msg)
+
+    @handles(ResumeSession)
+    def on_resume(self, ctx: Context, msg: ResumeSession) -> None:
+        switch_session(self, ctx, msg)
 
     @handles(ModelList)
     def on_model_list(self, ctx: Context, msg: ModelList) -> None:

@@ -10,6 +10,7 @@ for a surface that joins late or falls behind.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from actors.protocol import (
     AnswerStatus,
@@ -94,6 +95,17 @@ class SessionMirror:
     def clear_history(self) -> None:
         """Forget the conversation (``/clear``)."""
         self.history.clear()
+
+    def restore(self, history: Iterable[HistoryEntry], tasks: Iterable[object]) -> None:
+        """Start over from a saved session (``/resume``, ``/new``): its history and open tasks."""
+        self.history.clear()
+        self.history.extend(history)
+        self.tasks = {}
+        self.progress = {}
+        self._streaming_id = None
+        self._pieces = []
+        for event in tasks:
+            self.apply(event)
 
     def _end_stream(self, message_id: str) -> None:
         if self._streaming_id == message_id:

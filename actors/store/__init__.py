@@ -1,0 +1,67 @@
+"""Conversations that last: the SQLite history, the Store actor that fills it, resume and export.
+
+``open_history`` opens the file the settings name (and loads a session for
+``--resume``); ``Assistant.start(..., history=...)`` attaches the ``StoreActor``
+that saves the session as it is published. ``HistoryStore`` is the async API
+on the database (``load_session``, ``sessions``, ``export``, ...), for the CLI
+and the daemon. See docs/HISTORY.md.
+"""
+
+from actors.store.actor import STORE_CAPACITY, STORE_SURFACE, StoreActor, format_sessions
+from actors.store.database import LAST, HistoryDatabase
+from actors.store.errors import (
+    SessionNotFound,
+    StoreDamaged,
+    StoreError,
+    StoreLocked,
+    StoreTooNew,
+)
+from actors.store.export import render_markdown
+from actors.store.history import HistoryStore, OpenedHistory, new_session_id, open_history
+from actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
+from actors.store.records import (
+    LoadedSession,
+    MessageState,
+    StoredMessage,
+    StoredSession,
+    StoredTask,
+    Transcript,
+)
+from actors.store.resume import open_task_events, replay_tasks, resume_message
+from actors.store.schema import LATEST
+from actors.store.wiring import STORE_CAPABILITIES, store_factory
+
+__all__ = [
+    "HISTORY_OFF",
+    "LAST",
+    "LATEST",
+    "STORE_CAPABILITIES",
+    "STORE_CAPACITY",
+    "STORE_COMMANDS",
+    "STORE_SURFACE",
+    "HistoryDatabase",
+    "HistoryStore",
+    "LoadedSession",
+    "MessageState",
+    "OpenedHistory",
+    "ResumeSession",
+    "SessionNotFound",
+    "StoreActor",
+    "StoreCommand",
+    "StoreDamaged",
+    "StoreError",
+    "StoreLocked",
+    "StoreTooNew",
+    "StoredMessage",
+    "StoredSession",
+    "StoredTask",
+    "Transcript",
+    "format_sessions",
+    "new_session_id",
+    "open_history",
+    "open_task_events",
+    "render_markdown",
+    "replay_tasks",
+    "resume_message",
+    "store_factory",
+]

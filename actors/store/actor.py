@@ -1,0 +1,639 @@
+"""The Store actor: it watches the session like a surface and saves what it sees.
+
+It is attached to the registry as the surface ``store``, so the Conductor does
+nothing for writing. A user message is saved when it is published; an answer
+gets a row when it starts (state ``streaming``), its text so far at most every
+``checkpoint_interval`` seconds while tokens arrive (one timer, coalesced), and
+its clean text, state and figures when it ends. Task events update the tasks
+table. Handlers never block: they queue write operations, and the actor
+hands what is queued to the ``HistoryStore`` once per wake-up, as one
+transaction, with at most one transaction in flight (what arrives meanwhile
+waits and goes in the next, bigger one). A failed transaction (a lock held too
+long) is retried with backoff, and the person is told once.
+
+Should its outbox ever overflow, the registry resyncs it with a snapshot; the
+actor then saves what the snapshot has and it had missed.
+
+History slash commands (``/sessions``, ``/new``, ``/resume``, ``/export``,
+``/delete``, ``/title``) arrive from the Conductor as ``StoreCommand``s; their
+reads run as tasks and report back to the actor as messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar, Final, Protocol
+
+import attrs
+
+from actors.protocol import (
+    Message,
+    Notify,
+    NotifyLevel,
+    Published,
+    Role,
+    SessionInfo,
+    StateSnapshot,
+    StreamEnd,
+    StreamError,
+    TaskCompleted,
+    TaskCreated,
+    TaskFailed,
+    TaskStatus,
+    TaskUpdated,
+    Token,
+)
+from actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
+from actors.store.errors import SessionNotFound, StoreError
+from actors.store.export import when
+from actors.store.history import WriteDone, new_session_id
+from actors.store.messages import ResumeSession, StoreCommand
+from actors.store.records import (
+    CreateTask,
+    EnsureSession,
+    InsertMessage,
+    LoadedSession,
+    MessageState,
+    SetModel,
+    SetTitle,
+    StoredSession,
+    Transcript,
+    UpdateMessage,
+    UpdateTask,
+    WriteOp,
+    metadata_json,
+)
+from actors.store.resume import resume_message, resumed_note
+
+log = logging.getLogger(__name__)
+
+STORE_SURFACE: Final = "store"
+"""The surface id the Store actor registers under."""
+STORE_CAPACITY: Final = 65536
+"""Its outbox: large, so it lags only if the disk stalls for a long time (tokens merge)."""
+
+_BACKOFF_INITIAL: Final = 0.5
+_BACKOFF_MAX: Final = 10.0
+_SESSIONS_LISTED: Final = 20
+
+
+class StoreBackend(Protocol):
+    """What the actor needs of a ``HistoryStore`` (a test double may stand in)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def new_key(self) -> int: ...
+
+    def write(self, ops: tuple[WriteOp, ...], on_done: WriteDone | None = None) -> None: ...
+
+    async def load_session(self, selector: str = ..., *, tail: int = ...) -> LoadedSession: ...
+
+    async def sessions(self, limit: int | None = None) -> tuple[StoredSession, ...]: ...
+
+    async def session(self, selector: str) -> StoredSession: ...
+
+    async def export(self, selector: str, path: Path) -> Transcript: ...
+
+    async def delete_session(self, session_id: str) -> int: ...
+
+
+# -- messages to itself ------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class _Flush:
+    """Hand what is queued to the store (told once per wake-up)."""
+
+
+@attrs.frozen(slots=True)
+class _Checkpoint:
+    """Save the streaming answer's text so far."""
+
+    message_id: str
+
+
+@attrs.frozen(slots=True)
+class _Written:
+    """A transaction ended: ``error`` None, or why it was rolled back."""
+
+    batch: tuple[WriteOp, ...]
+    error: BaseException | None
+
+
+@attrs.frozen(slots=True)
+class _Retry:
+    """The backoff after a failed transaction is over."""
+
+
+@attrs.frozen(slots=True)
+class _CommandDone:
+    """What a history command found, applied by the actor in its own turn."""
+
+    notify: Notify | None = None
+    resume: ResumeSession | None = None
+    #: the session /resume loaded: its rows are on disk already
+    loaded: LoadedSession | None = None
+    deleted: str | None = None
+    title: str | None = None
+
+
+_FLUSH = _Flush()
+_RETRY = _Retry()
+
+
+class _Partial:
+    """The answer streaming now: its row's key and its text in pieces."""
+
+    __slots__ = ("key", "message_id", "pieces", "saved_length", "timer")
+
+    def __init__(self, message_id: str, key: int, content: str) -> None:
+        self.message_id = message_id
+        self.key = key
+        self.pieces: list[str] = [content] if content else []
+        self.saved_length = len(content)
+        self.timer: TimerId | None = None
+
+    def text(self) -> str:
+        if len(self.pieces) > 1:
+            self.pieces = ["".join(self.pieces)]
+        return self.pieces[0] if self.pieces else ""
+
+
+class StoreActor(EdgeActor):
+    """Saves one session's conversation as it is published; see the module docstring."""
+
+    def __init__(
+        self,
+        store: StoreBackend,
+        *,
+        registry: ActorRef,
+        conductor: ActorRef,
+        session_id: str,
+        model: str,
+        system_prompt: str = "",
+        checkpoint_interval: float = 0.5,
+        resume_messages: int = 200,
+        resumed: LoadedSession | None = None,
+        export_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.conductor = conductor
+        self.session_id = session_id
+        self.model = model
+        self.system_prompt = system_prompt
+        self.checkpoint_interval = checkpoint_interval
+        self.resume_messages = resume_messages
+        self.export_dir = export_dir or Path.cwd()
+        self.clock = clock
+        #: Conductor message id -> write key, for every message this actor saved
+        self.rows: dict[str, int] = {}
+        #: ids whose final text is saved (or was loaded from disk): a snapshot skips them
+        self.known: set[str] = set()
+        #: (session, task id) of the task cards saved or loaded
+        self.task_ids: set[tuple[str, str]] = set()
+        #: sessions whose row exists (or is queued)
+        self.ensured: set[str] = set()
+        self.deleted: set[str] = set()
+        if resumed is not None:
+            self._remember(resumed)
+        self.partial: _Partial | None = None
+        self.pending: list[WriteOp] = []
+        self._checkpoints: dict[int, int] = {}
+        self.flush_asked = False
+        self.in_flight = 0
+        self.blocked = False
+        self.failing = False
+        self.backoff = _BACKOFF_INITIAL
+        self.last_seq = 0
+        self.stopped = False
+        #: transactions committed and rolled back (for tests and metrics)
+        self.saved_batches = 0
+        self.failed_batches = 0
+
+    def _remember(self, loaded: LoadedSession) -> None:
+        session = loaded.session.id
+        self.ensured.add(session)
+        self.known.update(entry.id for entry in loaded.history)
+        self.task_ids.update((session, task.task_id) for task in loaded.tasks)
+
+    # -- what the session publishes -----------------------------------------------------
+
+    @handles(StateSnapshot)
+    def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
+        if msg.session is not None:
+            self._adopt(ctx, msg.session)
+        if msg.last_seq > self.last_seq:
+            self._catch_up(ctx, msg)
+            self.last_seq = msg.last_seq
+
+    @handles(Published)
+    def on_published(self, ctx: Context, msg: Published) -> None:
+        self.last_seq = msg.seq
+        message = msg.message
+        handler = self._dispatch.get(type(message))
+        if handler is not None:
+            handler(self, ctx, message)
+
+    def _on_token(self, ctx: Context, msg: Token) -> None:
+        partial = self.partial
+        if partial is None or partial.message_id != msg.message_id:
+            return
+        partial.pieces.append(msg.text)
+        if partial.timer is None:
+            partial.timer = ctx.schedule(self.checkpoint_interval, _Checkpoint(msg.message_id))
+
+    def _on_message(self, ctx: Context, msg: Message) -> None:
+        if msg.role is Role.ASSISTANT:
+            self._start_answer(ctx, msg.id, msg.content)
+        else:
+            self._insert(ctx, msg.id, msg.role, msg.content, MessageState.COMPLETE, None)
+            self.known.add(msg.id)
+
+    def _on_end(self, ctx: Context, msg: StreamEnd) -> None:
+        state = MessageState.of(msg.status)
+        self._finish(ctx, msg.message_id, msg.content, state, metadata_json(msg.metadata))
+
+    def _on_error(self, ctx: Context, msg: StreamError) -> None:
+        self._finish(
+            ctx, msg.message_id, msg.partial, MessageState.ERROR, metadata_json(None, msg.error)
+        )
+
+    def _on_session(self, ctx: Context, msg: SessionInfo) -> None:
+        self._adopt(ctx, msg)
+
+    def _on_task_created(self, ctx: Context, msg: TaskCreated) -> None:
+        if self._lost():
+            return
+        task = (self.session_id, msg.task_id)
+        if task in self.task_ids:
+            return
+        self.task_ids.add(task)
+        self._ensure(ctx)
+        key = self.partial.key if self.partial is not None else None
+        self._queue(
+            ctx,
+            CreateTask(
+                self.session_id,
+                msg.task_id,
+                msg.agent,
+                msg.agent_name,
+                msg.description,
+                key,
+                self.clock(),
+            ),
+        )
+
+    def _on_task_updated(self, ctx: Context, msg: TaskUpdated) -> None:
+        self._update_task(ctx, msg.task_id, percent=msg.percent, status=msg.status)
+
+    def _on_task_completed(self, ctx: Context, msg: TaskCompleted) -> None:
+        self._update_task(ctx, msg.task_id, percent=100, status=TaskStatus.DONE)
+
+    def _on_task_failed(self, ctx: Context, msg: TaskFailed) -> None:
+        self._update_task(ctx, msg.task_id, status=TaskStatus.FAILED, reason=msg.reason)
+
+    _dispatch: ClassVar[dict[type, Callable[[Any, Context, Any], None]]] = {
+        Token: _on_token,
+        Message: _on_message,
+        StreamEnd: _on_end,
+        StreamError: _on_error,
+        SessionInfo: _on_session,
+        TaskCreated: _on_task_created,
+        TaskUpdated: _on_task_updated,
+        TaskCompleted: _on_task_completed,
+        TaskFailed: _on_task_failed,
+    }
+
+    # -- turning messages into writes ----------------------------------------------------
+
+    def _adopt(self, ctx: Context, info: SessionInfo) -> None:
+        """The published session is the one to write to (it changes on /new and /resume)."""
+        if info.session_id != self.session_id:
+            log.info("history: now saving to session %s", info.session_id)
+            self.session_id = info.session_id
+        if info.model and info.model != self.model:
+            self.model = info.model
+            if self.session_id in self.ensured and not self._lost():
+                self._queue(ctx, SetModel(self.session_id, info.model))
+
+    def _lost(self) -> bool:
+        """The current session was deleted: until the next one starts, nothing is saved."""
+        return self.session_id in self.deleted
+
+    def _ensure(self, ctx: Context) -> None:
+        if self.session_id not in self.ensured:
+            self.ensured.add(self.session_id)
+            self._queue(
+                ctx, EnsureSession(self.session_id, self.model, self.system_prompt, self.clock())
+            )
+
+    def _insert(
+        self,
+        ctx: Context,
+        message_id: str,
+        role: Role,
+        content: str,
+        state: MessageState,
+        metadata: str | None,
+    ) -> int | None:
+        if self._lost():
+            return None
+        self._ensure(ctx)
+        key = self.store.new_key()
+        self.rows[message_id] = key
+        self._queue(
+            ctx,
+            InsertMessage(key, self.session_id, role, content, state, metadata, self.clock()),
+        )
+        return key
+
+    def _start_answer(self, ctx: Context, message_id: str, content: str) -> None:
+        if self.partial is not None:  # its end never came (a missed message): keep what it had
+            self._end_partial(ctx, MessageState.INTERRUPTED)
+        key = self._insert(ctx, message_id, Role.ASSISTANT, content, MessageState.STREAMING, None)
+        if key is not None:
+            self.partial = _Partial(message_id, key, content)
+
+    def _finish(
+        self,
+        ctx: Context,
+        message_id: str,
+        content: str,
+        state: MessageState,
+        metadata: str | None,
+    ) -> None:
+        partial = self.partial
+        if partial is not None and partial.message_id == message_id:
+            if partial.timer is not None:
+                ctx.cancel(partial.timer)
+            self.partial = None
+        key = self.rows.get(message_id)
+        if key is None:
+            self._insert(ctx, message_id, Role.ASSISTANT, content, state, metadata)
+        else:
+            self._queue(ctx, UpdateMessage(key, content, state, metadata))
+        self.known.add(message_id)
+
+    def _end_partial(self, ctx: Context, state: MessageState) -> None:
+        partial = self.partial
+        if partial is None:
+            return
+        self._finish(ctx, partial.message_id, partial.text(), state, None)
+
+    @handles(_Checkpoint)
+    def on_checkpoint(self, ctx: Context, msg: _Checkpoint) -> None:
+        partial = self.partial
+        if partial is None or partial.message_id != msg.message_id:
+            return
+        partial.timer = None
+        text = partial.text()
+        if len(text) != partial.saved_length:  # the text only grows while it streams
+            partial.saved_length = len(text)
+            self._queue(ctx, UpdateMessage(partial.key, text))
+
+    def _update_task(
+        self,
+        ctx: Context,
+        task_id: str,
+        *,
+        percent: int | None = None,
+        status: TaskStatus | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if self._lost():
+            return
+        self._queue(
+            ctx,
+            UpdateTask(self.session_id, task_id, self.clock(), percent, status, reason),
+        )
+
+    def _catch_up(self, ctx: Context, snapshot: StateSnapshot) -> None:
+        """The registry resynced us: save what the snapshot has that we never saw."""
+        for entry in snapshot.history:
+            if entry.id in self.known:
+                continue
+            log.info("history: saving %s from a snapshot (its messages were missed)", entry.id)
+            self._finish(
+                ctx,
+                entry.id,
+                entry.content,
+                MessageState.of(entry.status),
+                metadata_json(entry.metadata),
+            )
+        streaming = snapshot.streaming
+        if streaming is not None:
+            partial = self.partial
+            if partial is None or partial.message_id != streaming.id:
+                self._start_answer(ctx, streaming.id, streaming.content)
+            else:
+                partial.pieces = [streaming.content]
+                self.on_checkpoint(ctx, _Checkpoint(streaming.id))
+        for event in snapshot.tasks:
+            if isinstance(event, TaskCreated):
+                self._on_task_created(ctx, event)
+            elif isinstance(event, TaskUpdated):
+                self._on_task_updated(ctx, event)
+
+    # -- the write path ----------------------------------------------------------------------
+
+    def _queue(self, ctx: Context, op: WriteOp) -> None:
+        if type(op) is UpdateMessage and op.state is None:
+            # A newer checkpoint of the same answer replaces one still waiting.
+            index = self._checkpoints.get(op.key)
+            if index is not None:
+                self.pending[index] = op
+                return
+            self._checkpoints[op.key] = len(self.pending)
+        self.pending.append(op)
+        if not self.flush_asked:
+            self.flush_asked = True
+            ctx.tell(ctx.self_ref, _FLUSH)
+
+    @handles(_Flush)
+    def on_flush(self, ctx: Context, msg: _Flush) -> None:
+        self.flush_asked = False
+        self._submit(ctx)
+
+    def _submit(self, ctx: Context) -> None:
+        if self.in_flight or self.blocked or not self.pending:
+            return
+        batch = tuple(self.pending)
+        self.pending = []
+        self._checkpoints.clear()
+        self.in_flight += 1
+        me = ctx.self_ref
+
+        def done(error: BaseException | None) -> None:
+            if not self.stopped:
+                me.tell(_Written(batch, error))
+            elif error is not None:
+                log.error("history: %d writes lost while stopping: %s", len(batch), error)
+
+        self.store.write(batch, done)
+
+    @handles(_Written)
+    def on_written(self, ctx: Context, msg: _Written) -> None:
+        self.in_flight -= 1
+        if msg.error is None:
+            self.saved_batches += 1
+            if self.failing:
+                self.failing = False
+                self.backoff = _BACKOFF_INITIAL
+                self._notify(ctx, NotifyLevel.INFO, f"saving to {self.store.path} again")
+            self._submit(ctx)
+            return
+        self.failed_batches += 1
+        log.warning("history: a transaction of %d writes failed: %s", len(msg.batch), msg.error)
+        self.pending[:0] = msg.batch
+        self._checkpoints.clear()
+        self.blocked = True
+        ctx.schedule(self.backoff, _RETRY)
+        self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
+        if not self.failing:
+            self.failing = True
+            self._notify(
+                ctx,
+                NotifyLevel.WARNING,
+                f"could not save: {msg.error}. Retrying; nothing is lost while aiway runs",
+            )
+
+    @handles(_Retry)
+    def on_retry(self, ctx: Context, msg: _Retry) -> None:
+        self.blocked = False
+        self._submit(ctx)
+
+    def on_stop(self, ctx: Any) -> None:
+        """Save the rest: an answer still streaming is kept as interrupted."""
+        self._end_partial(ctx, MessageState.INTERRUPTED)
+        self.stopped = True
+        if self.pending:
+            batch, self.pending = tuple(self.pending), []
+            self.store.write(batch)
+
+    def _notify(self, ctx: Context, level: NotifyLevel, text: str) -> None:
+        ctx.tell(self.registry, Notify(level, "history", text))
+
+    # -- history commands ----------------------------------------------------------------------
+
+    @handles(StoreCommand)
+    def on_command(self, ctx: EdgeContext, msg: StoreCommand) -> None:
+        args = msg.args.strip()
+        export_to = None
+        if msg.command == "export":
+            export_to = Path(args).expanduser() if args else Path(f"aiway-{self.session_id}.md")
+            export_to = export_to if export_to.is_absolute() else self.export_dir / export_to
+        command = self._command(ctx.self_ref, msg, self.session_id, export_to)
+        ctx.create_task(command, name=f"command {msg.command}")
+
+    async def _command(
+        self, me: ActorRef, msg: StoreCommand, current: str, export_to: Path | None
+    ) -> None:
+        try:
+            done = await self._run_command(msg.command, msg.args.strip(), current, export_to)
+        except StoreError as exc:
+            done = _CommandDone(notify=Notify(NotifyLevel.ERROR, f"/{msg.command}", str(exc)))
+        me.tell(done)
+
+    async def _run_command(
+        self, name: str, args: str, current: str, export_to: Path | None
+    ) -> _CommandDone:
+        if name == "sessions":
+            sessions = await self.store.sessions()
+            text = format_sessions(sessions, current, _SESSIONS_LISTED)
+            return _CommandDone(notify=Notify(NotifyLevel.INFO, "sessions", text))
+        if name == "new":
+            return _CommandDone(resume=_new_session(f"the previous one is saved as {current}"))
+        if name == "resume":
+            loaded = await self.store.load_session(args or "last", tail=self.resume_messages)
+            note = "resumed: " + resumed_note(loaded)
+            return _CommandDone(resume=resume_message(loaded, note), loaded=loaded)
+        if name == "export" and export_to is not None:
+            try:
+                transcript = await self.store.export(current, export_to)
+            except SessionNotFound:
+                text = "nothing to export yet: this conversation has no saved message"
+                return _CommandDone(notify=Notify(NotifyLevel.INFO, "/export", text))
+            count = len(transcript.messages)
+            return _CommandDone(
+                notify=Notify(
+                    NotifyLevel.INFO, "export", f"{count} messages written to {export_to}"
+                )
+            )
+        if name == "delete":
+            return await self._delete(args, current)
+        if name == "title":
+            return await self._title(args, current)
+        text = f"/{name} is not a history command"
+        return _CommandDone(notify=Notify(NotifyLevel.ERROR, "unknown command", text))
+
+    async def _delete(self, args: str, current: str) -> _CommandDone:
+        selector, _, rest = args.partition(" ")
+        if not selector:
+            text = "say which: /delete ID (`/sessions` lists the ids)"
+            return _CommandDone(notify=Notify(NotifyLevel.ERROR, "/delete", text))
+        session = await self.store.session(selector)
+        shown = f"“{session.title or 'untitled'}” ({session.id}, {session.message_count} messages)"
+        if rest.strip().lower() != "confirm":
+            text = f"this deletes {shown} for good. To do it, send: /delete {session.id} confirm"
+            return _CommandDone(notify=Notify(NotifyLevel.WARNING, "delete?", text))
+        await self.store.delete_session(session.id)
+        notify = Notify(NotifyLevel.INFO, "deleted", f"{shown} is deleted")
+        if session.id != current:
+            return _CommandDone(notify=notify, deleted=session.id)
+        resume = _new_session(f"{shown} was this conversation and is deleted")
+        return _CommandDone(resume=resume, deleted=session.id)
+
+    async def _title(self, args: str, current: str) -> _CommandDone:
+        if args:
+            return _CommandDone(
+                title=args, notify=Notify(NotifyLevel.INFO, "title", f"this conversation: {args}")
+            )
+        try:
+            title = (await self.store.session(current)).title or "(untitled)"
+        except SessionNotFound:
+            title = "(untitled: nothing saved yet)"
+        return _CommandDone(notify=Notify(NotifyLevel.INFO, "title", title))
+
+    @handles(_CommandDone)
+    def on_command_done(self, ctx: Context, msg: _CommandDone) -> None:
+        if msg.loaded is not None:
+            self._remember(msg.loaded)
+        if msg.deleted is not None:
+            self.deleted.add(msg.deleted)
+            self.ensured.discard(msg.deleted)
+        if msg.title is not None and not self._lost():
+            self._ensure(ctx)
+            self._queue(ctx, SetTitle(self.session_id, msg.title))
+        if msg.resume is not None:
+            ctx.tell(self.conductor, msg.resume)
+        if msg.notify is not None:
+            ctx.tell(self.registry, msg.notify)
+
+
+def _new_session(why: str) -> ResumeSession:
+    session_id = new_session_id()
+    return ResumeSession(session_id, note=f"a new conversation ({session_id}); {why}")
+
+
+def format_sessions(sessions: Iterable[StoredSession], current: str, limit: int) -> str:
+    """``/sessions``: one line per session, newest first, the current one starred."""
+    listed = list(sessions)
+    if not listed:
+        return "no saved conversations yet"
+    lines = []
+    for session in listed[:limit]:
+        mark = "*" if session.id == current else " "
+        lines.append(
+            f"{mark} {session.id}  {when(session.updated)[:16]}  {session.message_count:>5} msgs"
+            f"  {session.model or '-'}  {session.title or '(untitled)'}"
+        )
+    if len(listed) > limit:
+        lines.append(f"  ... and {len(listed) - limit} older (`aiway sessions` lists them all)")
+    lines.append("/resume ID continues one; /export writes this one as Markdown")
+    return "\n".join(lines)

@@ -1,0 +1,527 @@
+"""The history database: one SQLite file, opened, checked, migrated, read and written.
+
+``HistoryDatabase`` is synchronous and belongs to the one thread that opens it
+(the ``HistoryStore``'s worker); nothing here may run on the event loop. The
+file is in WAL mode (a crash loses no committed transaction, and readers never
+wait for the writer) with foreign keys on. Opening it checks, in this order:
+the file is SQLite at all (a damaged file is moved aside, kept, and a new one
+started, with a note saying where the old one went); its schema is not newer
+than ours (refused, untouched); it is ours; older schemas are copied to a
+backup file and then migrated. Every ``sqlite3`` error leaves as a
+``StoreError`` naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from actors.protocol import AnswerStatus, HistoryEntry, Role, TaskStatus
+from actors.store.errors import (
+    SessionNotFound,
+    StoreDamaged,
+    StoreError,
+    StoreLocked,
+    StoreTooNew,
+)
+from actors.store.records import (
+    CreateTask,
+    EnsureSession,
+    InsertMessage,
+    LoadedSession,
+    MessageState,
+    SetModel,
+    SetTitle,
+    StoredMessage,
+    StoredSession,
+    StoredTask,
+    Transcript,
+    UpdateMessage,
+    UpdateTask,
+    WriteOp,
+    history_id,
+    metadata_document,
+    response_metadata,
+    title_from,
+)
+from actors.store.schema import LATEST, MIGRATIONS, TABLES
+
+log = logging.getLogger(__name__)
+
+# SQLite's primary result codes (the low byte of an extended code).
+_BUSY = 5
+_LOCKED = 6
+_CORRUPT = 11
+_NOTADB = 26
+
+LAST = "last"
+"""The selector of the most recently changed session."""
+
+_SESSION_COLUMNS = (
+    "s.id, s.title, s.model, s.system_prompt, s.created, s.updated,"
+    " (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
+)
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (session_id, seq, role, content, state, metadata, created)"
+    " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = ?),"
+    " ?, ?, ?, ?, ?)"
+)
+
+
+class HistoryDatabase:
+    """The history file behind one connection; see the module docstring. One thread only."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.clock = clock
+        #: what opening did that the person should hear about (a repair, a migration)
+        self.notes: list[str] = []
+        self._conn: sqlite3.Connection | None = None
+        # write key -> (messages.id, session id), for the rows written by this process
+        self._rows: dict[int, tuple[int, str]] = {}
+
+    # -- opening and closing ---------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (creating, repairing or migrating as needed). Raises ``StoreError``."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the history directory {self.path.parent}: {exc.strerror}; "
+                "set history.path to a writable place, or run with --no-history"
+            ) from None
+        try:
+            self._conn = self._connect()
+        except StoreDamaged as damaged:
+            kept = self._set_aside()
+            self.notes.append(
+                f"the history file {self.path} could not be read ({damaged.reason}); "
+                f"it was kept as {kept} and a new, empty history was started"
+            )
+            log.warning("%s", self.notes[-1])
+            self._conn = self._connect()
+
+    def close(self) -> None:
+        """Close the connection (pending WAL frames are checkpointed by SQLite)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
+        try:
+            with self._errors("opened"):
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if version > LATEST:
+                    raise StoreTooNew(
+                        f"the history database {self.path} was written by a newer aiway "
+                        f"(schema v{version}; this aiway knows up to v{LATEST}). It was left "
+                        "as it is: upgrade aiway, or run with --no-history"
+                    )
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode != "wal":
+                    log.warning("%s: journal mode %s, not wal", self.path, mode)
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                tables = {
+                    row[0]
+                    for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if version == 0 and tables:
+                    raise StoreError(
+                        f"{self.path} is an SQLite database but not aiway's history (it has "
+                        f"the tables {', '.join(sorted(tables))}); it was left as it is: "
+                        "set history.path to another file, or run with --no-history"
+                    )
+                if version < LATEST:
+                    self._migrate(conn, version, tables & TABLES)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection, version: int, tables: set[str]) -> None:
+        if version > 0:
+            backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+            target = sqlite3.connect(backup)
+            try:
+                conn.backup(target)
+            finally:
+                target.close()
+            self.notes.append(
+                f"the history was upgraded from schema v{version} to v{LATEST}; "
+                f"the file as it was is kept as {backup}"
+            )
+            log.info("%s", self.notes[-1])
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again under the write lock: another aiway may have migrated meanwhile.
+                current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if current >= LATEST:
+                    conn.execute("COMMIT")
+                    return
+                for statement in MIGRATIONS[current]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    def _set_aside(self) -> Path:
+        """Move the damaged file (and its WAL and shared-memory files) to a dated name."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
+        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        number = 1
+        while target.exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{number}")
+        os.replace(self.path, target)
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{self.path}{suffix}")
+            if side.exists():
+                os.replace(side, Path(f"{target}{suffix}"))
+        return target
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn ``sqlite3`` errors into ``StoreError``s that name the file and the way out."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code in (_BUSY, _LOCKED):
+                raise StoreLocked(
+                    f"the history database {self.path} is locked by another program (another "
+                    f"aiway?); it stayed locked for {self.lock_timeout:g} s, so it could not be "
+                    f"{doing}. Close that program and try again, or run with --no-history"
+                ) from None
+            if code in (_CORRUPT, _NOTADB):
+                raise StoreDamaged(
+                    f"the history database {self.path} is damaged ({exc}), so it could not be "
+                    f"{doing}; `aiway forget` deletes it, or move it away to start afresh",
+                    reason=str(exc),
+                ) from None
+            raise StoreError(
+                f"the history database {self.path} could not be {doing}: {exc}"
+            ) from None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the history database {self.path} is not open")
+        return self._conn
+
+    @property
+    def version(self) -> int:
+        """The schema version of the open file."""
+        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def apply(self, ops: Sequence[WriteOp]) -> None:
+        """Apply ``ops`` in order in one transaction: all of them, or (raising) none."""
+        conn = self._connection()
+        inserted: list[int] = []
+        touched: set[str] = set()
+        with self._errors("saved"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for op in ops:
+                    self._apply(conn, op, inserted, touched)
+                now = self.clock()
+                conn.executemany(
+                    "UPDATE sessions SET updated = ? WHERE id = ?",
+                    [(now, session) for session in touched],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                for key in inserted:
+                    self._rows.pop(key, None)
+                _rollback(conn)
+                raise
+
+    def _apply(
+        self, conn: sqlite3.Connection, op: WriteOp, inserted: list[int], touched: set[str]
+    ) -> None:
+        if isinstance(op, InsertMessage):
+            try:
+                cursor = conn.execute(
+                    _INSERT_MESSAGE,
+                    (
+                        op.session_id,
+                        op.session_id,
+                        op.role.value,
+                        op.content,
+                        op.state.value,
+                        op.metadata,
+                        op.created,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                log.warning("session %s is gone (deleted?): a message was not saved", op.session_id)
+                return
+            assert cursor.lastrowid is not None
+            self._rows[op.key] = (cursor.lastrowid, op.session_id)
+            inserted.append(op.key)
+            touched.add(op.session_id)
+            if op.role is Role.USER:
+                conn.execute(
+                    "UPDATE sessions SET title = ? WHERE id = ? AND title = ''",
+                    (title_from(op.content), op.session_id),
+                )
+        elif isinstance(op, UpdateMessage):
+            row = self._rows.get(op.key)
+            if row is None:
+                log.debug("update of message key %d, which was never saved", op.key)
+                return
+            if op.state is None:
+                conn.execute(
+                    "UPDATE messages SET content = ? WHERE id = ? AND state = 'streaming'",
+                    (op.content, row[0]),
+                )
+            else:
+                conn.execute(
+                    "UPDATE messages SET content = ?, state = ?, metadata = ? WHERE id = ?",
+                    (op.content, op.state.value, op.metadata, row[0]),
+                )
+            touched.add(row[1])
+        elif isinstance(op, EnsureSession):
+            conn.execute(
+                "INSERT OR IGNORE INTO sessions (id, model, system_prompt, created, updated)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (op.session_id, op.model, op.system_prompt, op.created, op.created),
+            )
+        elif isinstance(op, SetTitle):
+            conn.execute("UPDATE sessions SET title = ? WHERE id = ?", (op.title, op.session_id))
+            touched.add(op.session_id)
+        elif isinstance(op, SetModel):
+            conn.execute("UPDATE sessions SET model = ? WHERE id = ?", (op.model, op.session_id))
+        elif isinstance(op, CreateTask):
+            row = self._rows.get(op.message_key) if op.message_key is not None else None
+            try:
+                conn.execute(
+                    "INSERT OR IGNORE INTO tasks (session_id, task_id, message_id, agent,"
+                    " agent_name, description, percent, status, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?)",
+                    (
+                        op.session_id,
+                        op.task_id,
+                        None if row is None else row[0],
+                        op.agent,
+                        op.agent_name,
+                        op.description,
+                        op.created,
+                        op.created,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                log.warning("session %s is gone (deleted?): a task was not saved", op.session_id)
+                return
+            touched.add(op.session_id)
+        elif isinstance(op, UpdateTask):
+            conn.execute(
+                "UPDATE tasks SET percent = coalesce(?, percent), status = coalesce(?, status),"
+                " reason = coalesce(?, reason), updated = ? WHERE session_id = ? AND task_id = ?",
+                (
+                    op.percent,
+                    None if op.status is None else op.status.value,
+                    op.reason,
+                    op.updated,
+                    op.session_id,
+                    op.task_id,
+                ),
+            )
+            touched.add(op.session_id)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def resolve(self, selector: str) -> str:
+        """The id of the session ``selector`` names: ``last``, an id, or a unique id prefix."""
+        conn = self._connection()
+        selector = selector.strip()
+        with self._errors("read"):
+            if selector in ("", LAST):
+                row = conn.execute(
+                    "SELECT id FROM sessions ORDER BY updated DESC, rowid DESC LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    raise SessionNotFound(f"there is no saved conversation in {self.path} yet")
+                return str(row[0])
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (selector,)).fetchone():
+                return selector
+            found = [
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT id FROM sessions WHERE substr(id, 1, ?) = ? ORDER BY updated DESC"
+                    " LIMIT 6",
+                    (len(selector), selector),
+                )
+            ]
+        if not found:
+            raise SessionNotFound(
+                f"no saved conversation has the id {selector!r}; `/sessions` (or "
+                "`aiway sessions`) lists them"
+            )
+        if len(found) > 1:
+            raise SessionNotFound(
+                f"{selector!r} starts several conversation ids ({', '.join(found[:5])}"
+                f"{', ...' if len(found) > 5 else ''}); give more of it"
+            )
+        return found[0]
+
+    def session(self, selector: str) -> StoredSession:
+        """The session ``selector`` names (see ``resolve``)."""
+        session_id = self.resolve(selector)
+        with self._errors("read"):
+            row = (
+                self._connection()
+                .execute(f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", (session_id,))
+                .fetchone()
+            )
+        if row is None:  # deleted between the two reads
+            raise SessionNotFound(f"the conversation {session_id} was just deleted")
+        return _session(row)
+
+    def sessions(self, limit: int | None = None) -> tuple[StoredSession, ...]:
+        """Saved sessions, the most recently changed first."""
+        with self._errors("read"):
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions s"
+                    " ORDER BY s.updated DESC, s.rowid DESC LIMIT ?",
+                    (-1 if limit is None else limit,),
+                )
+                .fetchall()
+            )
+        return tuple(_session(row) for row in rows)
+
+    def load_session(self, selector: str, tail: int) -> LoadedSession:
+        """A session to resume: its last ``tail`` messages and its tasks.
+
+        Answers still marked streaming (the process that wrote them died) are
+        marked interrupted first, in the same transaction.
+        """
+        session_id = self.resolve(selector)
+        conn = self._connection()
+        with self._errors("read"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                interrupted = conn.execute(
+                    "UPDATE messages SET state = 'interrupted'"
+                    " WHERE session_id = ? AND state = 'streaming'",
+                    (session_id,),
+                ).rowcount
+                row = conn.execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", (session_id,)
+                ).fetchone()
+                rows = conn.execute(
+                    "SELECT seq, role, content, state, metadata FROM messages"
+                    " WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+                    (session_id, tail),
+                ).fetchall()
+                tasks = self._tasks(conn, session_id)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        if row is None:
+            raise SessionNotFound(f"the conversation {session_id} was just deleted")
+        history = tuple(
+            HistoryEntry(
+                history_id(seq),
+                Role(role),
+                content,
+                AnswerStatus(state),
+                response_metadata(metadata_document(metadata)),
+            )
+            for seq, role, content, state, metadata in reversed(rows)
+        )
+        return LoadedSession(_session(row), history, tasks, interrupted)
+
+    def transcript(self, selector: str) -> Transcript:
+        """A whole session, every message, for an export."""
+        session = self.session(selector)
+        conn = self._connection()
+        with self._errors("read"):
+            rows = conn.execute(
+                "SELECT seq, role, content, state, metadata, created FROM messages"
+                " WHERE session_id = ? ORDER BY seq",
+                (session.id,),
+            ).fetchall()
+            tasks = self._tasks(conn, session.id)
+        messages = tuple(
+            StoredMessage(
+                seq, Role(role), content, MessageState(state), metadata_document(meta), created
+            )
+            for seq, role, content, state, meta, created in rows
+        )
+        return Transcript(session, messages, tasks)
+
+    def _tasks(self, conn: sqlite3.Connection, session_id: str) -> tuple[StoredTask, ...]:
+        rows = conn.execute(
+            "SELECT t.task_id, t.agent, t.agent_name, t.description, t.percent, t.status,"
+            " t.reason, t.created, t.updated, m.seq FROM tasks t"
+            " LEFT JOIN messages m ON m.id = t.message_id"
+            " WHERE t.session_id = ? ORDER BY t.rowid",
+            (session_id,),
+        ).fetchall()
+        return tuple(
+            StoredTask(
+                task_id, agent, name, description, percent, TaskStatus(status), reason, c, u, seq
+            )
+            for task_id, agent, name, description, percent, status, reason, c, u, seq in rows
+        )
+
+    # -- deleting ------------------------------------------------------------------------------
+
+    def delete_session(self, session_id: str) -> int:
+        """Delete a session with its messages and tasks; returns how many messages went."""
+        conn = self._connection()
+        with self._errors("changed"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                count = int(
+                    conn.execute(
+                        "SELECT count(*) FROM messages WHERE session_id = ?", (session_id,)
+                    ).fetchone()[0]
+                )
+                conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return count
+
+
+def _session(row: Sequence[object]) -> StoredSession:
+    session_id, title, model, prompt, created, updated, count = row
+    return StoredSession(
+        str(session_id),
+        str(title),
+        str(model),
+        str(prompt),
+        float(created),  # type: ignore[arg-type]
+        float(updated),  # type: ignore[arg-type]
+        int(count),  # type: ignore[call-overload]
+    )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

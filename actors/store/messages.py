@@ -1,0 +1,42 @@
+"""Messages between the Store actor and the Conductor, and the history slash commands."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+from actors.protocol import HistoryEntry
+from actors.store.records import StoredTask
+
+STORE_COMMANDS: Final = frozenset({"sessions", "new", "resume", "export", "delete", "title"})
+"""Slash commands the Conductor passes on to the Store actor."""
+
+HISTORY_OFF: Final = (
+    "the history is off (--no-history, or history.enabled = false in the config): "
+    "nothing is saved, so there is nothing to list, resume or export"
+)
+
+
+@attrs.frozen(slots=True)
+class StoreCommand:
+    """Conductor -> Store: a history slash command (``command`` without the slash)."""
+
+    command: str
+    args: str = ""
+    surface_id: str = ""
+
+
+@attrs.frozen(slots=True)
+class ResumeSession:
+    """Store (or start-up) -> Conductor: the conversation is this session from now on.
+
+    ``history`` is the visible tail of a saved session (empty for a new one),
+    ``tasks`` its task cards; ``note`` is the notice shown once it is live
+    (empty at start-up).
+    """
+
+    session_id: str
+    history: tuple[HistoryEntry, ...] = ()
+    tasks: tuple[StoredTask, ...] = ()
+    note: str = ""

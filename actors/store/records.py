@@ -1,0 +1,245 @@
+"""What the store reads and writes: saved sessions, messages and tasks, and the write operations.
+
+Read records (``StoredSession``, ``StoredMessage``, ``StoredTask``,
+``LoadedSession``, ``Transcript``) are frozen values handed from the worker
+thread to the loop. Write operations are frozen values too: the Store actor
+queues them in order and the worker applies one list of them per transaction.
+A message is named in writes by a *key*, a number the ``HistoryStore`` hands
+out once per process, because the Conductor's message ids are only unique
+within one run of it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+import orjson
+
+from actors.protocol import AnswerStatus, HistoryEntry, ResponseMetadata, Role, TaskStatus
+
+
+class MessageState(enum.Enum):
+    """A stored message's state: an answer's ``AnswerStatus``, or still streaming."""
+
+    STREAMING = "streaming"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+    @classmethod
+    def of(cls, status: AnswerStatus) -> MessageState:
+        return cls(status.value)
+
+
+@attrs.frozen(slots=True)
+class StoredSession:
+    """One saved conversation, as ``/sessions`` lists it."""
+
+    id: str
+    title: str
+    model: str
+    system_prompt: str
+    #: wall-clock seconds (``time.time()``)
+    created: float
+    updated: float
+    message_count: int
+
+
+@attrs.frozen(slots=True)
+class StoredMessage:
+    """One saved message, as an export reads it."""
+
+    seq: int
+    role: Role
+    content: str
+    state: MessageState
+    #: the answer's figures (``ResponseMetadata`` fields) and, for a failed one, ``error``
+    metadata: dict[str, object] | None
+    created: float
+
+
+@attrs.frozen(slots=True)
+class StoredTask:
+    """One task card of a saved session."""
+
+    task_id: str
+    agent: str
+    agent_name: str
+    description: str
+    percent: int
+    status: TaskStatus
+    reason: str | None
+    created: float
+    updated: float
+    #: the sequence number of the answer that opened it, if known
+    message_seq: int | None = None
+
+
+@attrs.frozen(slots=True)
+class LoadedSession:
+    """A session ready to resume: its row, the visible tail of its history, its tasks."""
+
+    session: StoredSession
+    #: the last N messages, oldest first; ids are ``h<seq>`` (never a Conductor id)
+    history: tuple[HistoryEntry, ...]
+    tasks: tuple[StoredTask, ...]
+    #: answers found still streaming (a crash) and marked interrupted by this load
+    interrupted: int = 0
+
+
+@attrs.frozen(slots=True)
+class Transcript:
+    """A whole session, for an export."""
+
+    session: StoredSession
+    messages: tuple[StoredMessage, ...]
+    tasks: tuple[StoredTask, ...]
+
+
+def history_id(seq: int) -> str:
+    """The id a resumed message carries: ``h`` and its sequence number in the session."""
+    return f"h{seq}"
+
+
+# -- write operations (applied in order, one list per transaction) ------------------------
+
+
+@attrs.frozen(slots=True)
+class EnsureSession:
+    """Create the session row unless it exists."""
+
+    session_id: str
+    model: str
+    system_prompt: str
+    created: float
+
+
+@attrs.frozen(slots=True)
+class InsertMessage:
+    """Append a message to a session (its sequence number is the next in that session).
+
+    The first user message of an untitled session also becomes its title.
+    """
+
+    key: int
+    session_id: str
+    role: Role
+    content: str
+    state: MessageState
+    metadata: str | None
+    created: float
+
+
+@attrs.frozen(slots=True)
+class UpdateMessage:
+    """Rewrite a message's text; with ``state`` set, also its final state and metadata.
+
+    Without ``state`` it is a checkpoint of a streaming answer and changes
+    nothing once the answer has ended.
+    """
+
+    key: int
+    content: str
+    state: MessageState | None = None
+    metadata: str | None = None
+
+
+@attrs.frozen(slots=True)
+class SetTitle:
+    """Rename a session."""
+
+    session_id: str
+    title: str
+
+
+@attrs.frozen(slots=True)
+class SetModel:
+    """The session now answers with another model."""
+
+    session_id: str
+    model: str
+
+
+@attrs.frozen(slots=True)
+class CreateTask:
+    """A task card opened (ignored if the session already has that task id)."""
+
+    session_id: str
+    task_id: str
+    agent: str
+    agent_name: str
+    description: str
+    #: the key of the answer streaming when it opened, if any
+    message_key: int | None
+    created: float
+
+
+@attrs.frozen(slots=True)
+class UpdateTask:
+    """A task's progress, status or failure reason changed (None: unchanged)."""
+
+    session_id: str
+    task_id: str
+    updated: float
+    percent: int | None = None
+    status: TaskStatus | None = None
+    reason: str | None = None
+
+
+WriteOp = (
+    EnsureSession | InsertMessage | UpdateMessage | SetTitle | SetModel | CreateTask | UpdateTask
+)
+"""One write; a transaction applies a list of them in order."""
+
+
+# -- the JSON of an answer's metadata ------------------------------------------------------
+
+_METADATA_FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(ResponseMetadata))
+
+
+def metadata_json(metadata: ResponseMetadata | None, error: str | None = None) -> str | None:
+    """The metadata column of an answer: its figures, and the error of a failed one."""
+    document: dict[str, object] = {} if metadata is None else attrs.asdict(metadata)
+    if error is not None:
+        document["error"] = error
+    return orjson.dumps(document).decode() if document else None
+
+
+def metadata_document(raw: str | None) -> dict[str, object] | None:
+    """The metadata column parsed (None when empty or not a JSON object)."""
+    if not raw:
+        return None
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def response_metadata(document: dict[str, object] | None) -> ResponseMetadata | None:
+    """The ``ResponseMetadata`` a metadata document holds (None when it holds no figures)."""
+    if not document:
+        return None
+    known = {name: document[name] for name in _METADATA_FIELDS if name in document}
+    if not known:
+        return None
+    try:
+        return ResponseMetadata(**known)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+_TITLE_CHARS = 60
+
+
+def title_from(text: str) -> str:
+    """A session title from its first message: the first line, spaces collapsed, shortened."""
+    for line in text.splitlines():
+        words = " ".join(line.split())
+        if words:
+            if len(words) <= _TITLE_CHARS:
+                return words
+            return words[: _TITLE_CHARS - 1].rstrip() + "…"
+    return ""

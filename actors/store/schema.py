@@ -1,0 +1,74 @@
+"""The history database's schema, by version, and the migrations between versions.
+
+The version lives in SQLite's ``user_version``. A new database is built by
+running every migration from version 0, so the path an old file takes is the
+one every new file takes too. Each migration runs in one transaction with the
+version bump: it happens whole or not at all. Migrations only ever add; a
+released one is never edited.
+
+* v1: ``sessions`` and ``messages`` (one row per message, in sequence per session).
+* v2: ``tasks`` (the task cards of a session), an index to list sessions by
+  their last change, and a partial index on answers still streaming, so the
+  crash check at resume touches only those rows.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+V1: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        system_prompt TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+        content TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL
+            CHECK (state IN ('streaming', 'complete', 'cancelled', 'error', 'interrupted')),
+        metadata TEXT,
+        created REAL NOT NULL,
+        UNIQUE (session_id, seq)
+    )
+    """,
+)
+
+V2: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE tasks (
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+        agent TEXT NOT NULL,
+        agent_name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        percent INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        reason TEXT,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (session_id, task_id)
+    )
+    """,
+    "CREATE INDEX sessions_by_update ON sessions (updated)",
+    "CREATE INDEX messages_streaming ON messages (session_id) WHERE state = 'streaming'",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2)
+"""``MIGRATIONS[n]`` takes a database from version n to n + 1."""
+
+LATEST: Final = len(MIGRATIONS)
+"""The version this aiway writes."""
+
+TABLES: Final = frozenset({"sessions", "messages", "tasks"})
+"""Every table some version of the schema has."""
