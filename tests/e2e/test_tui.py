@@ -65,6 +65,7 @@ class Tui:
 
     def tmux(self, *args: str) -> str:
         environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
+        environment["LANG"] = environment["LC_ALL"] = "C.UTF-8"  # tmux passes UTF-8 keys through
         done = subprocess.run(
             ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
             capture_output=True,
@@ -193,8 +194,8 @@ def test_typing_works_during_a_slow_answer_and_a_second_message_is_answered(
     ollama.configure(tokens=40, rate=40)
     tui.say("first")
     tui.wait_for("tok3 ")
-    tui.type("typed while it streams")
-    during = tui.wait_for("› typed while it streams")
+    tui.type("typed while it streams, héllo 日本")
+    during = tui.wait_for("› typed while it streams, héllo 日本")
     assert "tok40" not in during
     tui.wait_for("40 tokens")
     ollama.configure(tokens=None, script=["Second", " answer."], rate=0)
