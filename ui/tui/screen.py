@@ -217,7 +217,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         last_paint = -math.inf
         next_metrics = time.monotonic()
         pending = True
-        self._resize()
+        self._resize(force=True)
         while True:
             now = time.monotonic()
             if self.resize_pending:
@@ -294,8 +294,12 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
             else:
                 self.controller.handle(action)
 
-    def _resize(self) -> None:
+    def _resize(self, *, force: bool = False) -> None:
+        """Lay out for the terminal's size now; nothing to do when it did not change."""
         columns, rows = terminal_size()
+        layout = self.renderer.layout
+        if not force and (columns, rows) == (layout.width, layout.height):
+            return  # e.g. the KEY_RESIZE that resizeterm queues after our own SIGWINCH
         if (rows, columns) != (curses.LINES, curses.COLS):
             with contextlib.suppress(curses.error):
                 curses.resizeterm(rows, columns)
