@@ -3,6 +3,8 @@
 aiway [--model NAME] [--backend auto|ollama|embedded] [--config PATH] [--connect [ADDR]]
 aiway headless [--prompt TEXT]... [--json] [--log-file PATH] [--metrics]
                [--connect [ADDR] [--follow]]
+               [--engine asyncio|thespian [--thespian-base B] [--admin-port P]
+                [--convention HOST:PORT] [--capability C]... [--require C]...]
 aiway serve [--listen HOST:PORT] [--socket PATH]
 aiway config
 aiway sessions | aiway export ID [PATH] | aiway forget [--yes]
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from actors.backends.base import BackendError
 from actors.errors import AiwayError
+from actors.runtime.hosts.options import add_engine_options, open_engine
 from config import ConfigError, LoadedSettings, Settings, describe, load_persona, load_settings
 
 log = logging.getLogger("aiway")
@@ -155,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _connect(headless, sub=True)
     _resume(headless, sub=True)
+    add_engine_options(headless)
     headless.add_argument(
         "--follow",
         action="store_true",
@@ -332,8 +336,10 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
     history = await open_history(settings, resume=args.resume)
     for note in history.store.notes if history is not None else ():
         print(f"aiway: {note}", file=sys.stderr)
+    system = None
     try:
         selection = await select_backend(settings)
+        system = await open_engine(args, str(settings.log_file) if settings.log_file else None)
         assistant = Assistant.start(
             settings,
             selection.backend,
@@ -341,8 +347,11 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
             backend_reason=selection.reason,
             system_prompt=load_persona(settings),
             history=history,
+            system=system,
         )
     except BaseException:
+        if system is not None:
+            await system.stop()
         if history is not None:
             await history.store.close()
         raise

@@ -328,6 +328,9 @@ async def run_session(
                 answered += 1
     finally:
         if show_metrics:
+            refresh = getattr(assistant.system, "refresh_metrics", None)
+            if refresh is not None:  # a host with actors in other processes (Thespian)
+                await refresh()
             out.write(metrics_table(assistant))
         await assistant.stop()
         await out.close()

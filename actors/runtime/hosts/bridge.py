@@ -183,6 +183,8 @@ class Bridge:
         if self.closed:
             return
         self.closed = True
+        if not self._driver.is_alive():
+            return
         self.ops.put((_STOP, timeout))
         try:
             await asyncio.wait_for(asyncio.shield(self._done), timeout + 5.0)

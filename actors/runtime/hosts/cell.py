@@ -214,6 +214,9 @@ class Cell:
             self._wakeup(msg.payload)
         else:
             self._control(msg, sender)
+        if self.drain_scheduled and not self.in_process:
+            self.drain_scheduled = False
+            self._run()
         self.flush()
 
     def _accept(self, envelope: Envelope) -> None:
@@ -284,7 +287,10 @@ class Cell:
     def _schedule_drain(self) -> None:
         if not self.drain_scheduled and not self.stopped:
             self.drain_scheduled = True
-            self.actor.send(self.actor.myAddress, c.DRAIN)
+            if self.in_process:
+                self.actor.send(self.actor.myAddress, c.DRAIN)
+            # else: ``receive`` drains once the whole Thespian message is offered: a
+            # self-send would cross a multiprocessing queue (milliseconds) to get here
 
     def _run(self) -> None:
         behaviour = self.behaviour
@@ -377,7 +383,7 @@ class Cell:
     def send(self, target: RemoteTarget, msg: object) -> Delivery:
         """Encode ``msg`` for ``target`` and buffer it (sent by ``flush``)."""
         address = target.address
-        if address is None or self.stopped:
+        if address is None:
             self.dead_letters += 1
             return _DEAD
         data, refs = encode(msg, self)

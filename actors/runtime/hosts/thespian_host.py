@@ -236,8 +236,7 @@ class ThespianHost(ActorSystem):
             except (TimeoutError, RuntimeError) as exc:
                 log.warning("the Thespian cells did not stop in time (%s); ending them", exc)
         await super().stop(max(deadline - self.loop.time(), 0.1))
-        if self._started:
-            await self.bridge.close(timeout)
+        await self.bridge.close(timeout)
 
     # -- placing actors -------------------------------------------------------------------
 
