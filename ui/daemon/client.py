@@ -208,6 +208,8 @@ class DaemonLink:
             self._set_state(LinkState.CLOSED, str(exc))
             self._closed.set()
             raise
+        self._set_state(LinkState.CONNECTED, f"connected as {self.surface_id}")
+        self._flush_pending()
         self._task = asyncio.get_running_loop().create_task(
             self._run(reader, decoder, backlog), name=f"daemon-link:{self.address}"
         )
@@ -410,11 +412,8 @@ class DaemonLink:
     async def _run(
         self, reader: asyncio.StreamReader, decoder: FrameDecoder, backlog: list[bytes]
     ) -> None:
-        detail = f"connected as {self.surface_id}"
         try:
             while True:
-                self._set_state(LinkState.CONNECTED, detail)
-                self._flush_pending()
                 reason = await self._pump(reader, decoder, backlog)
                 await self._drop_connection()
                 if self._final is not None or self.backoff is None or self._closing:
@@ -426,7 +425,8 @@ class DaemonLink:
                 if opened is None:
                     return
                 reader, decoder, backlog = opened
-                detail = f"reconnected as {self.surface_id}"
+                self._set_state(LinkState.CONNECTED, f"reconnected as {self.surface_id}")
+                self._flush_pending()
         finally:
             self._closed.set()
 

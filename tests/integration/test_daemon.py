@@ -1,0 +1,365 @@
+"""`aiway serve` with surfaces attached from other processes: real processes, loopback only.
+
+Every process here is started by the test and stopped by pid at the end
+(SIGCONT first for a stopped one, then SIGTERM, then SIGKILL). Each test has
+its own XDG directories under ``tmp_path``, so its socket, token, log and
+history are its own. Surfaces write to files, not pipes, so a surface the test
+does not read never blocks; the test polls those files with deadlines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import orjson
+import pytest
+
+from actors.protocol import Handshake, RefusalCode, Refused, Welcome, from_wire, to_wire
+from tests.fakes import FakeOllamaProcess
+from tests.waiting import wait_until_sync
+from ui.daemon.framing import FrameDecoder, encode_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+AIWAY = [sys.executable, "-m", "ui.cli"]
+TOKENS = 40
+RATE = 40.0
+ANSWER = "".join(f" tok{index}" for index in range(1, TOKENS + 1))
+SERVING = re.compile(r"serving on (\S+)(?: and tcp:(\S+):(\d+))?")
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllamaProcess]:
+    with FakeOllamaProcess("--models", "tiny:latest") as server:
+        yield server
+
+
+@pytest.fixture
+def ollama(fake: FakeOllamaProcess) -> FakeOllamaProcess:
+    """The shared fake server, reset to a paced reply of TOKENS tokens."""
+    fake.configure(tokens=TOKENS, rate=RATE, script=["x"])
+    return fake
+
+
+class Processes:
+    """Starts aiway processes with one test's environment; stops every one by pid."""
+
+    def __init__(self, tmp_path: Path, ollama: FakeOllamaProcess) -> None:
+        self.tmp = tmp_path
+        self.env = {
+            **os.environ,
+            "OLLAMA_HOST": ollama.url,
+            "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+            "AIWAY_DAEMON_RECONNECT_INITIAL": "0.05",
+            "AIWAY_DAEMON_RECONNECT_MAX": "0.3",
+        }
+        self.env.pop("AIWAY_CONFIG", None)
+        self.socket = tmp_path / "run" / "aiway" / "aiway.sock"
+        self.log = tmp_path / "state" / "aiway" / "aiway.log"
+        self.started: list[tuple[subprocess.Popen[bytes], IO[bytes] | None]] = []
+        self._count = 0
+
+    def spawn(
+        self, *args: str, env: dict[str, str] | None = None, stdin: bool = False
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        self._count += 1
+        output = self.tmp / f"out-{self._count}.txt"
+        sink = output.open("wb")
+        process = subprocess.Popen(
+            [*AIWAY, *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        sink.close()
+        self.started.append((process, process.stdin))
+        return process, output
+
+    def daemon(self, *args: str, env: dict[str, str] | None = None) -> Daemon:
+        process, output = self.spawn("serve", "--backend", "ollama", *args, env=env)
+        daemon = Daemon(process, output)
+        wait_until_sync(
+            lambda: "serving on" in daemon.text() or process.poll() is not None,
+            timeout=30,
+            what="the daemon to serve",
+        )
+        assert process.poll() is None, daemon.text()
+        return daemon
+
+    def surface(self, *args: str, env: dict[str, str] | None = None) -> Surface:
+        process, output = self.spawn(
+            "headless", "--connect", *args, "--follow", env=env, stdin=True
+        )
+        surface = Surface(process, output)
+        surface.wait_for("connected as", what="the surface to attach")
+        return surface
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*AIWAY, *args],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop_all(self) -> None:
+        for process, stdin in reversed(self.started):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGCONT)
+                    process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if stdin is not None:
+                with contextlib.suppress(OSError):
+                    stdin.close()
+
+
+class Daemon:
+    def __init__(self, process: subprocess.Popen[bytes], output: Path) -> None:
+        self.process = process
+        self.output = output
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def tcp_port(self) -> int:
+        match = SERVING.search(self.text())
+        assert match is not None and match.group(3), self.text()
+        return int(match.group(3))
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(15)
+
+
+class Surface:
+    def __init__(self, process: subprocess.Popen[bytes], output: Path) -> None:
+        self.process = process
+        self.output = output
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, words: str, timeout: float = 20, what: str = "") -> None:
+        wait_until_sync(
+            lambda: words in self.text() or self.process.poll() is not None,
+            timeout=timeout,
+            what=what or repr(words),
+        )
+        assert words in self.text(), self.text()
+
+    def answers(self) -> list[str]:
+        """Every finished answer as shown: the last line written for it, before its figures."""
+        return re.findall(r"^yollayah> (.*)\n   · ", self.text(), flags=re.MULTILINE)
+
+    def wait_for_answers(self, count: int, timeout: float = 30) -> list[str]:
+        wait_until_sync(
+            lambda: len(self.answers()) >= count,
+            timeout=timeout,
+            what=f"{count} answers in {self.output.name}",
+        )
+        return self.answers()
+
+
+@pytest.fixture
+def procs(tmp_path: Path, ollama: FakeOllamaProcess) -> Iterator[Processes]:
+    processes = Processes(tmp_path, ollama)
+    yield processes
+    processes.stop_all()
+
+
+def test_a_message_typed_in_one_surface_streams_into_every_surface(procs: Processes) -> None:
+    procs.daemon()
+    typist = procs.surface()
+    watcher = procs.surface()
+    recorder = procs.surface("--json")
+    typist.type("hello everyone")
+    answers = [s.wait_for_answers(1)[0] for s in (typist, watcher)]
+    assert answers == [ANSWER, ANSWER]
+    assert "you> hello everyone" in watcher.text()
+    wait_until_sync(lambda: '"StreamEnd"' in recorder.text(), what="the JSON surface's end")
+    lines = [orjson.loads(line) for line in recorder.text().splitlines()]
+    published = [line["message"] for line in lines if line["type"] == "Published"]
+    tokens = [m["text"] for m in published if m["type"] == "Token"]
+    end = next(m for m in published if m["type"] == "StreamEnd")
+    assert len(tokens) > 5, "the answer arrived streamed, token by token"
+    assert "".join(tokens) == end["content"] == ANSWER
+
+
+def test_a_killed_surface_leaves_the_others_going_and_reattaches_with_the_full_answer(
+    procs: Processes,
+) -> None:
+    daemon = procs.daemon()
+    typist = procs.surface()
+    watcher = procs.surface()
+    victim = procs.surface()
+    typist.type("tell me")
+    victim.wait_for(" tok3", what="the answer streaming in the victim")
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(10)
+    again = procs.surface()  # attaches while the answer still streams
+    assert typist.wait_for_answers(1) == [ANSWER]
+    assert watcher.wait_for_answers(1) == [ANSWER]
+    assert again.wait_for_answers(1) == [ANSWER]
+    assert daemon.process.poll() is None
+    wait_until_sync(
+        lambda: "surface headless-3 detached" in procs.log_text(), what="the daemon noticing"
+    )
+
+
+def test_a_surface_that_stops_reading_lags_then_resyncs_to_the_same_text(
+    tmp_path: Path, procs: Processes, ollama: FakeOllamaProcess
+) -> None:
+    # Big tokens fill the socket's buffers fast. Then the stopped surface's outbox (eight
+    # messages: room for any burst a live surface sees) fills with what cannot merge:
+    # answer ends, states, the queued questions; tokens merge meanwhile.
+    ollama.configure(tokens=None, rate=80.0, script=[{"huge": 6000}] * 80)
+    small = {"AIWAY_MAILBOX_SURFACE_CAPACITY": "8", "AIWAY_DAEMON_WRITE_BUFFER_BYTES": "16KiB"}
+    procs.daemon(env=small)
+    typist = procs.surface()
+    watcher = procs.surface()
+    sleeper = procs.surface()
+    os.kill(sleeper.process.pid, signal.SIGSTOP)
+    try:
+        typist.type("something long")
+        typist.wait_for("yollayah> x", what="the first answer streaming")
+        typist.type("and again")
+        typist.type("and once more")
+        wait_until_sync(
+            lambda: "surface headless-3 is lagging" in procs.log_text(),
+            timeout=30,
+            what="the stopped surface to lag",
+        )
+        expected = typist.wait_for_answers(3)
+        assert watcher.wait_for_answers(3) == expected  # the others kept going
+        assert [len(answer) for answer in expected] == [80 * 6000] * 3
+    finally:
+        os.kill(sleeper.process.pid, signal.SIGCONT)
+    assert sleeper.wait_for_answers(3) == expected
+    log = procs.log_text()
+    assert "headless-1 is lagging" not in log and "headless-2 is lagging" not in log
+
+
+def test_surfaces_reconnect_to_a_restarted_daemon_by_themselves(procs: Processes) -> None:
+    first = procs.daemon()
+    left = procs.surface()
+    right = procs.surface()
+    assert first.stop() == 0
+    assert "stopped after 2 connections" in first.text()
+    assert not procs.socket.exists()
+    for surface in (left, right):
+        surface.wait_for("reconnecting to unix:", what="the surface to say it reconnects")
+    procs.daemon()
+    for surface in (left, right):
+        surface.wait_for("reconnected as", what="the surface back")
+    right.type("after the restart")
+    assert left.wait_for_answers(1) == [ANSWER]
+    assert right.wait_for_answers(1) == [ANSWER]
+
+
+def test_a_second_daemon_refuses_and_a_stale_socket_is_replaced(procs: Processes) -> None:
+    daemon = procs.daemon()
+    second = procs.run("serve", "--backend", "ollama")
+    assert second.returncode == 3
+    assert f"(pid {daemon.process.pid}) is already serving on {procs.socket}" in second.stderr
+    os.kill(daemon.process.pid, signal.SIGKILL)
+    daemon.process.wait(10)
+    assert procs.socket.exists()  # what a killed daemon leaves
+    replacement = procs.daemon()
+    assert "(replaced a stale socket)" in replacement.text()
+
+
+def test_a_tcp_surface_needs_the_token(tmp_path: Path, procs: Processes) -> None:
+    daemon = procs.daemon("--listen", "127.0.0.1:0")
+    address = f"127.0.0.1:{daemon.tcp_port()}"
+    token = procs.socket.with_name("token")
+    assert token.stat().st_mode & 0o777 == 0o600
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("not-the-token\n")
+    wrong.chmod(0o600)
+    procs.env["AIWAY_DAEMON_TOKEN_FILE"] = str(wrong)
+    refused = procs.run("headless", "--connect", address, "--prompt", "hi")
+    assert refused.returncode == 3
+    assert "refused the connection (token)" in refused.stderr
+    procs.env["AIWAY_DAEMON_TOKEN_FILE"] = str(token)
+    answered = procs.run("headless", "--connect", address, "--prompt", "hi")
+    assert answered.returncode == 0, answered.stderr
+    assert f"yollayah> {ANSWER}\n" in answered.stdout
+
+
+def raw_peer(path: Path) -> socket.socket:
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    peer.settimeout(10)
+    peer.connect(str(path))
+    return peer
+
+
+def read_frames(peer: socket.socket, count: int) -> list[object]:
+    decoder = FrameDecoder(64 * 1024 * 1024)
+    frames: list[bytes] = []
+    while len(frames) < count:
+        frames += decoder.feed(peer.recv(1))  # one byte at a time: nothing read past them
+    return [from_wire(frame) for frame in frames]
+
+
+def read_until_closed(peer: socket.socket) -> list[object]:
+    decoder = FrameDecoder(64 * 1024 * 1024)
+    messages: list[object] = []
+    while data := peer.recv(65536):
+        messages += [from_wire(frame) for frame in decoder.feed(data)]
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("garbage", "code"),
+    [
+        (encode_frame(b'{"type": "Handshake", "surface_type": '), RefusalCode.MALFORMED),
+        ((50_000_000).to_bytes(4, "big") + b"{", RefusalCode.OVERSIZE),
+    ],
+)
+def test_a_peer_sending_garbage_is_dropped_alone(
+    procs: Processes, garbage: bytes, code: str
+) -> None:
+    daemon = procs.daemon()
+    surface = procs.surface()
+    with raw_peer(procs.socket) as peer:
+        peer.sendall(encode_frame(to_wire(Handshake("raw", frozenset()))))
+        welcome = read_frames(peer, 1)
+        peer.sendall(garbage)
+        messages = read_until_closed(peer)
+    assert isinstance(welcome[0], Welcome)
+    refusals = [m for m in messages if isinstance(m, Refused)]
+    assert [r.code for r in refusals] == [code]
+    surface.type("still there?")
+    assert surface.wait_for_answers(1) == [ANSWER]
+    assert daemon.process.poll() is None
