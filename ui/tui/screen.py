@@ -36,7 +36,7 @@ from ui.tui.render import Renderer
 from ui.tui.session import Session
 from ui.tui.viewmodel import ViewModel
 
-FRAME_RATE = 30.0
+FRAME_RATE = 20.0
 METRICS_EVERY = 1.0
 ESCAPE_DELAY_MS = 25
 _FIRST_PAIR = 20  # npyscreen's own theme uses the pairs below this
