@@ -192,15 +192,46 @@ class ThespianHost(ActorSystem):
         self.members: dict[str, dict[str, Any]] = {}
         self._stats_waiters: dict[int, asyncio.Future[c.StatsReport]] = {}
         self._asks: dict[str, set[asyncio.Future[Any]]] = {}
+        self._members_changed = asyncio.Event()
         self._started = False
         self._closing = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the Thespian system and the bridge (the blocking part runs on the driver thread)."""
+    async def start(self, *, wait_for_placement: bool = True) -> None:
+        """Open the Thespian system and the bridge (the blocking part runs on the driver thread).
+
+        With ``require``, also wait until a system of the convention offers it
+        (``wait_for_placement``; pass False to start members first, then call it).
+        """
         await asyncio.wait_for(self.bridge.start(), self.config.call_timeout + 10.0)
         self._started = True
+        if wait_for_placement:
+            await self.wait_for_placement()
+
+    async def wait_for_placement(self) -> None:
+        """Wait (up to ``call_timeout``) until some system offers ``require``.
+
+        Raises ``TimeoutError`` naming what is missing. A member must join after
+        this system's admin is up: Thespian retries a failed registration only
+        every few minutes.
+        """
+        wanted = self.config.requirements()
+        if wanted and not _offers(self.config.thespian_capabilities(), wanted):
+            try:
+                await asyncio.wait_for(self._placeable(wanted), self.config.call_timeout)
+            except TimeoutError:
+                names = ", ".join(f"{k}={v}" for k, v in wanted.items())
+                raise TimeoutError(
+                    f"no system of the convention offers {names} after "
+                    f"{self.config.call_timeout}s; start one with that capability that "
+                    f"joins this convention"
+                ) from None
+
+    async def _placeable(self, wanted: Mapping[str, Any]) -> None:
+        while not any(_offers(caps, wanted) for caps in self.members.values()):
+            self._members_changed.clear()
+            await self._members_changed.wait()
 
     @property
     def session(self) -> int:
@@ -407,6 +438,7 @@ class ThespianHost(ActorSystem):
             self._escalated(msg.name)
         elif isinstance(msg, c.Members):
             self.members = dict(msg.systems)
+            self._members_changed.set()
         elif isinstance(msg, c.DrainWatch):
             self.bridge.watch_drain(msg)
 
@@ -469,6 +501,10 @@ class ThespianHost(ActorSystem):
     def pids(self) -> dict[str, int]:
         """The process of each Thespian cell (and of the guardian), for tests and tools."""
         return {"<guardian>": self.bridge.guardian_pid, **self.directory}
+
+
+def _offers(capabilities: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    return all(capabilities.get(key) == value for key, value in wanted.items())
 
 
 def _alive(ref: ActorRef) -> bool:
