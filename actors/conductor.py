@@ -36,6 +36,7 @@ from actors.protocol import (
     NotifyLevel,
     PlayReaction,
     QuitRequested,
+    Resized,
     ResponseMetadata,
     Role,
     SessionInfo,
@@ -52,6 +53,7 @@ from actors.protocol import (
     Token,
     UserCommand,
     UserMessage,
+    UserTyping,
 )
 from actors.protocol.avatar import Anchor, MoveTo
 from actors.protocol.tasks import TaskCelebrate as _Celebrate
@@ -213,9 +215,12 @@ class Conductor(Behaviour):
     def on_model_list(self, ctx: Context, msg: ModelList) -> None:
         apply_model_list(self, ctx, msg)
 
-    @handles(Connected, Disconnected)
-    def on_surface_change(self, ctx: Context, msg: Connected | Disconnected) -> None:
-        log.debug("surface %s", msg)
+    @handles(Connected, Disconnected, Resized, UserTyping)
+    def on_surface_change(
+        self, ctx: Context, msg: Connected | Disconnected | Resized | UserTyping
+    ) -> None:
+        """Surface events the conversation itself does not act on (the avatar gets Resized)."""
+        log.debug("surface event %s", msg)
 
     @handles(Cancel)
     def on_cancel(self, ctx: Context, msg: Cancel) -> None:
