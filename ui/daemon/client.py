@@ -29,7 +29,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import attrs
 
@@ -67,8 +67,6 @@ CLIENT_FRAME_LIMIT = 64 * 1024 * 1024
 
 SEND_BUFFER_LIMIT = 1024 * 1024
 """Bytes a client lets wait for the daemon before it refuses more sends."""
-
-_READ_SIZE = 256 * 1024
 
 
 @attrs.frozen(slots=True)
@@ -143,7 +141,7 @@ class DaemonLink:
         self.last_seq: int | None = None
         #: why the link closed for good (a refusal, or the daemon detached it)
         self.close_reason = ""
-        self._writer: asyncio.StreamWriter | None = None
+        self._connection: _Connection | None = None
         self._pending: deque[object] = deque()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -151,8 +149,6 @@ class DaemonLink:
         self._final: str | None = None
         self._lost: str | None = None
         self._interval = 5.0
-        self._last_received = 0.0
-        self._delivering = False
         self._beat: asyncio.TimerHandle | None = None
         self._nonce = 0
         self._frames_in = 0
@@ -201,7 +197,7 @@ class DaemonLink:
         self._closed.clear()
         self._set_state(LinkState.CONNECTING, "connecting")
         try:
-            reader, decoder, backlog = await self._open()
+            connection = await self._open()
         except (DaemonUnavailable, LinkRefused) as exc:
             self._final = str(exc)
             self.close_reason = str(exc)
@@ -211,7 +207,7 @@ class DaemonLink:
         self._set_state(LinkState.CONNECTED, f"connected as {self.surface_id}")
         self._flush_pending()
         self._task = asyncio.get_running_loop().create_task(
-            self._run(reader, decoder, backlog), name=f"daemon-link:{self.address}"
+            self._run(connection), name=f"daemon-link:{self.address}"
         )
 
     def send(self, msg: object) -> bool:
@@ -222,12 +218,12 @@ class DaemonLink:
         that limit, or with ``SEND_BUFFER_LIMIT`` bytes already waiting on the
         socket: refused (False) and counted.
         """
-        writer = self._writer
-        if self.state is LinkState.CONNECTED and writer is not None:
-            if writer.transport.get_write_buffer_size() > SEND_BUFFER_LIMIT:
+        connection = self._connection
+        if self.state is LinkState.CONNECTED and connection is not None:
+            if connection.buffered() > SEND_BUFFER_LIMIT:
                 self._dropped += 1
                 return False
-            self._write(writer, msg)
+            connection.write(msg)
             return True
         if self.state is LinkState.CLOSED or len(self._pending) >= self.pending_limit:
             self._dropped += 1
@@ -269,111 +265,69 @@ class DaemonLink:
 
     # -- one connection ----------------------------------------------------------------
 
-    async def _open(self) -> tuple[asyncio.StreamReader, FrameDecoder, list[bytes]]:
-        """Connect and handshake; the reader, its decoder and frames read past the Welcome."""
+    async def _open(self) -> _Connection:
+        """Connect and handshake; the connection, frames past the Welcome already handled."""
         address = self.address
+        loop = asyncio.get_running_loop()
+        connection = _Connection(self, FrameDecoder(self.max_frame_bytes))
         try:
             async with asyncio.timeout(self.connect_timeout):
                 if address.kind == "unix":
-                    reader, writer = await asyncio.open_unix_connection(
-                        str(address.path), limit=_READ_SIZE
-                    )
+                    await loop.create_unix_connection(lambda: connection, str(address.path))
                 else:
-                    reader, writer = await asyncio.open_connection(
-                        address.host, address.port, limit=_READ_SIZE
-                    )
+                    await loop.create_connection(lambda: connection, address.host, address.port)
         except (OSError, TimeoutError) as exc:
             why = "no answer in time" if isinstance(exc, TimeoutError) else _describe(exc)
             raise DaemonUnavailable(
                 f"no aiway daemon at {address} ({why}); start one with `aiway serve`"
             ) from None
-        decoder = FrameDecoder(self.max_frame_bytes)
         try:
-            self._write(
-                writer,
+            connection.write(
                 Handshake(
                     self.surface_type,
                     self.capabilities,
                     PROTOCOL_VERSION,
                     self.token,
                     self.last_seq,
-                ),
+                )
             )
             async with asyncio.timeout(self.connect_timeout):
-                welcome, backlog = await self._read_welcome(reader, decoder)
+                welcome = await connection.welcome
         except BaseException as exc:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await connection.close()
             if isinstance(exc, TimeoutError):
                 raise DaemonUnavailable(
                     f"the daemon at {address} did not answer the handshake in time"
                 ) from None
-            if isinstance(exc, OSError | FrameError):
-                raise DaemonUnavailable(
-                    f"the connection to {address} broke during the handshake ({exc})"
-                ) from None
             raise
-        self._writer = writer
+        self._connection = connection
         self.surface_id = welcome.surface_id
         self._interval = welcome.heartbeat_interval
-        self._last_received = asyncio.get_running_loop().time()
         self._connects += 1
-        return reader, decoder, backlog
+        connection.start_delivering()
+        return connection
 
-    async def _read_welcome(
-        self, reader: asyncio.StreamReader, decoder: FrameDecoder
-    ) -> tuple[Welcome, list[bytes]]:
-        while True:
-            data = await reader.read(_READ_SIZE)
-            if not data:
-                raise DaemonUnavailable(f"the daemon at {self.address} closed the connection")
-            frames = decoder.feed(data)
-            for index, frame in enumerate(frames):
-                self._frames_in += 1
-                try:
-                    msg = from_wire(frame)
-                except ProtocolError as exc:
-                    raise DaemonUnavailable(f"the daemon sent a bad first frame: {exc}") from None
-                if isinstance(msg, Welcome):
-                    return msg, frames[index + 1 :]
-                if isinstance(msg, Refused):
-                    raise LinkRefused(msg.code, msg.reason)
-
-    async def _pump(
-        self, reader: asyncio.StreamReader, decoder: FrameDecoder, backlog: list[bytes]
-    ) -> str:
-        """Hand every frame of one connection to the surface; why the connection ended."""
-        loop = asyncio.get_running_loop()
+    async def _pump(self, connection: _Connection) -> str:
+        """Wait out one connection (its protocol delivers); why it ended."""
         self._lost = None
         self._schedule_beat()
         try:
-            frames = backlog
-            while True:
-                for frame in frames:
-                    await self._on_frame(frame)
-                data = await reader.read(_READ_SIZE)
-                if not data:
-                    return self._lost or "the daemon closed the connection"
-                self._last_received = loop.time()
-                frames = decoder.feed(data)
-        except FrameError as exc:
-            return f"the daemon broke the framing: {exc}"
-        except OSError as exc:
-            return self._lost or f"the connection broke ({_describe(exc)})"
+            # shielded: cancelling the link (close) must not cancel the connection's own future
+            return await asyncio.shield(connection.lost)
         finally:
             if self._beat is not None:
                 self._beat.cancel()
                 self._beat = None
 
-    async def _on_frame(self, frame: bytes) -> None:
+    def _on_frame(self, frame: bytes) -> Awaitable[object] | None:
+        """Handle one frame of a live connection; an awaitable means "read no more until done"."""
         self._frames_in += 1
         try:
             msg = from_wire(frame)
         except ProtocolError as exc:
             self._bad_frames += 1
             log.warning("skipped a bad frame from the daemon: %s", exc)
-            return
+            return None
         kind = type(msg)
         if kind is Published:
             assert isinstance(msg, Published)
@@ -383,38 +337,30 @@ class DaemonLink:
             self.last_seq = msg.last_seq
         elif kind is Ping:
             assert isinstance(msg, Ping)
-            if self._writer is not None:
-                self._write(self._writer, Pong(msg.nonce))
-            return
+            if self._connection is not None:
+                self._connection.write(Pong(msg.nonce))
+            return None
         elif kind is Pong or kind is Welcome:
-            return
+            return None
         elif kind is Refused:
             assert isinstance(msg, Refused)
             log.warning("the daemon dropped this surface (%s): %s", msg.code, msg.reason)
             if msg.code in RefusalCode.PERMANENT:
                 self._final = f"the daemon refused this surface ({msg.code}): {msg.reason}"
             self._lost = f"the daemon dropped this surface ({msg.code}): {msg.reason}"
-            return
+            return None
         elif kind is Quit:  # bare, not published: the daemon detached this surface
             assert isinstance(msg, Quit)
             self._final = msg.reason or "the daemon detached this surface"
-            return
-        pending = self._deliver(msg)
-        if pending is not None:
-            self._delivering = True
-            try:
-                await pending
-            finally:
-                self._delivering = False
+            return None
+        return self._deliver(msg)
 
     # -- keeping it up -------------------------------------------------------------------
 
-    async def _run(
-        self, reader: asyncio.StreamReader, decoder: FrameDecoder, backlog: list[bytes]
-    ) -> None:
+    async def _run(self, connection: _Connection) -> None:
         try:
             while True:
-                reason = await self._pump(reader, decoder, backlog)
+                reason = await self._pump(connection)
                 await self._drop_connection()
                 if self._final is not None or self.backoff is None or self._closing:
                     self.close_reason = self._final or reason
@@ -424,15 +370,13 @@ class DaemonLink:
                 opened = await self._reconnect(reason)
                 if opened is None:
                     return
-                reader, decoder, backlog = opened
+                connection = opened
                 self._set_state(LinkState.CONNECTED, f"reconnected as {self.surface_id}")
                 self._flush_pending()
         finally:
             self._closed.set()
 
-    async def _reconnect(
-        self, reason: str
-    ) -> tuple[asyncio.StreamReader, FrameDecoder, list[bytes]] | None:
+    async def _reconnect(self, reason: str) -> _Connection | None:
         assert self.backoff is not None
         attempt = 0
         while True:
@@ -452,38 +396,31 @@ class DaemonLink:
                 reason = str(exc)
 
     async def _drop_connection(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is None:
-            return
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
     def _flush_pending(self) -> None:
-        writer = self._writer
-        while self._pending and writer is not None:
-            self._write(writer, self._pending.popleft())
-
-    def _write(self, writer: asyncio.StreamWriter, msg: object) -> None:
-        writer.write(encode_frame(to_wire(msg)))
-        self._frames_out += 1
+        connection = self._connection
+        while self._pending and connection is not None:
+            connection.write(self._pending.popleft())
 
     def _schedule_beat(self) -> None:
         self._beat = asyncio.get_running_loop().call_later(self._interval, self._heartbeat)
 
     def _heartbeat(self) -> None:
         self._beat = None
-        writer = self._writer
-        if writer is None:
+        connection = self._connection
+        if connection is None:
             return
-        silent = asyncio.get_running_loop().time() - self._last_received
-        if not self._delivering and silent > self._interval * self.heartbeat_misses:
+        silent = asyncio.get_running_loop().time() - connection.last_received
+        if not connection.delivering and silent > self._interval * self.heartbeat_misses:
             self._lost = f"the daemon stopped answering ({silent:.1f}s without a frame)"
             log.warning("%s at %s", self._lost, self.address)
-            writer.transport.abort()
+            connection.abort()
             return
         self._nonce += 1
-        self._write(writer, Ping(self._nonce))
+        connection.write(Ping(self._nonce))
         self._schedule_beat()
 
     def _set_state(
@@ -492,6 +429,166 @@ class DaemonLink:
         self.state = state
         if self._on_status is not None:
             self._on_status(LinkStatus(state, str(self.address), detail, attempt, retry_in))
+
+
+class _Connection(asyncio.Protocol):
+    """One socket of a link: frames in (handed to the link), frames out.
+
+    Until the Welcome it answers the handshake (``welcome``); then every frame
+    goes to the link as it is read, in ``data_received``, with no task in
+    between. When the link's surface has no room, reading pauses (the
+    transport stops reading the socket) until it has, so the daemon's outbox
+    for this surface takes the pressure. ``lost`` resolves with the reason the
+    connection ended.
+    """
+
+    def __init__(self, link: DaemonLink, decoder: FrameDecoder) -> None:
+        loop = asyncio.get_running_loop()
+        self.link = link
+        self.decoder = decoder
+        self.transport: asyncio.Transport | None = None
+        self.welcome: asyncio.Future[Welcome] = loop.create_future()
+        self.lost: asyncio.Future[str] = loop.create_future()
+        self.last_received = loop.time()
+        self.delivering = False
+        self._live = False
+        self._backlog: deque[bytes] = deque()
+
+    # -- asyncio protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.decoder.feed(data)
+        except FrameError as exc:
+            self._fail(f"the daemon broke the framing: {exc}")
+            return
+        self.last_received = asyncio.get_running_loop().time()
+        if not self._live:
+            if self.welcome.done():  # the link has not adopted this connection yet
+                self._backlog.extend(frames)
+            else:
+                self._before_welcome(frames)
+            return
+        if self.delivering:
+            self._backlog.extend(frames)
+            return
+        self._deliver_all(iter(frames))
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        link = self.link
+        if exc is None:
+            reason = link._lost or "the daemon closed the connection"
+        else:
+            reason = link._lost or f"the connection broke ({exc})"
+        if not self.welcome.done():
+            self.welcome.set_exception(
+                DaemonUnavailable(f"the daemon at {link.address} closed the connection")
+            )
+            self.welcome.exception()  # retrieved: nobody may be awaiting it any more
+        if not self.lost.done():
+            self.lost.set_result(reason)
+
+    # -- the handshake
+
+    def _before_welcome(self, frames: list[bytes]) -> None:
+        for index, frame in enumerate(frames):
+            self.link._frames_in += 1
+            try:
+                msg = from_wire(frame)
+            except ProtocolError as exc:
+                self._fail(f"the daemon sent a bad first frame: {exc}")
+                return
+            if isinstance(msg, Refused):
+                if not self.welcome.done():
+                    self.welcome.set_exception(LinkRefused(msg.code, msg.reason))
+                    self.welcome.exception()  # retrieved: whoever awaits it still gets it
+                return
+            if isinstance(msg, Welcome):
+                self._backlog.extend(frames[index + 1 :])
+                if not self.welcome.done():
+                    self.welcome.set_result(msg)
+                return
+
+    def start_delivering(self) -> None:
+        """The link adopted this connection: hand it what came after the Welcome."""
+        self._live = True
+        if self._backlog and not self.delivering:
+            self._resume(None)
+
+    # -- delivering
+
+    def _deliver_all(self, frames: Iterator[bytes]) -> None:
+        on_frame = self.link._on_frame
+        for frame in frames:
+            pending = on_frame(frame)
+            if pending is not None:
+                self._backlog.extend(frames)
+                self._wait(pending)
+                return
+
+    def _wait(self, pending: Awaitable[object]) -> None:
+        """The surface is full: stop reading until ``pending`` (its room) comes."""
+        self.delivering = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+        asyncio.ensure_future(pending).add_done_callback(self._resume)
+
+    def _resume(self, _: object) -> None:
+        self.delivering = False
+        if self.lost.done():
+            self._backlog.clear()
+            return
+        on_frame = self.link._on_frame
+        backlog = self._backlog
+        while backlog:
+            pending = on_frame(backlog.popleft())
+            if pending is not None:
+                self._wait(pending)
+                return
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not transport.is_reading():
+            transport.resume_reading()
+
+    # -- writing and closing
+
+    def write(self, msg: object) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(encode_frame(to_wire(msg)))
+            self.link._frames_out += 1
+
+    def buffered(self) -> int:
+        """Bytes waiting to be written to the daemon."""
+        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _fail(self, reason: str) -> None:
+        self.link._lost = reason
+        self.abort()
+
+    async def close(self) -> None:
+        """Close and wait (briefly) until the transport has let go."""
+        transport = self.transport
+        if transport is None:
+            return
+        if not transport.is_closing():
+            transport.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.lost), 2.0)
+        except TimeoutError:
+            transport.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.lost), 1.0)
 
 
 def token_for(settings: Settings, address: Address) -> str | None:

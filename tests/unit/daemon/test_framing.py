@@ -26,7 +26,7 @@ def test_a_frame_is_the_big_endian_length_then_the_payload() -> None:
     assert encode_frame(b"") == b"\x00\x00\x00\x00"
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(payloads, st.data())
 def test_frames_split_anywhere_come_out_whole_and_in_order(
     frames: list[bytes], data: st.DataObject
@@ -79,7 +79,7 @@ def test_frames_before_an_oversized_one_in_the_same_read_are_not_returned() -> N
     assert decoder.pending == 0
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=2000), st.integers(0, 64))
 def test_fuzz_any_bytes_give_frames_or_a_frame_error_never_anything_else(
     data: bytes, limit: int
@@ -93,7 +93,7 @@ def test_fuzz_any_bytes_give_frames_or_a_frame_error_never_anything_else(
     assert sum(4 + len(frame) for frame in frames) + decoder.pending == len(data)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=400))
 def test_fuzz_any_frame_payload_decodes_or_raises_a_protocol_error(payload: bytes) -> None:
     with contextlib.suppress(ProtocolError):
@@ -111,7 +111,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(["Handshake", "UserMessage", "Ping", "Cancel", "Published", "Nope"]),
     st.dictionaries(st.text(max_size=12), json_values, max_size=5),

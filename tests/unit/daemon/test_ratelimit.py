@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ui.daemon.ratelimit import TokenBucket
@@ -23,6 +23,7 @@ def test_idle_time_refills_only_up_to_the_burst() -> None:
     assert [bucket.allow(1000.0) for _ in range(3)] == [True, True, False]
 
 
+@settings(deadline=None)
 @given(st.lists(st.floats(0, 0.5), max_size=200))
 def test_never_more_than_burst_plus_rate_times_elapsed(gaps: list[float]) -> None:
     bucket = TokenBucket(rate=20, burst=5, now=0.0)
