@@ -1,0 +1,229 @@
+"""The embedded backend on the real model: streaming, metadata, cancel, a responsive loop.
+
+These tests check the shape of answers (non-empty, streamed, figures filled),
+never their wording: a 135M model's answers differ between builds. One loaded
+backend is shared by the module (loading takes a fraction of a second, but it
+adds up); the tests that are about loading make their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actors.backends.base import BackendError
+from actors.backends.embedded import EmbeddedBackend, locate_model
+from actors.protocol.stream import ChatTurn
+
+pytestmark = pytest.mark.embedded
+
+# Greedy decoding of a request for something long: the answer runs to
+# max_tokens, so there is always an answer in flight to cancel or to time.
+STORY = (ChatTurn("user", "Tell me a long story about an axolotl who learns to swim."),)
+MAX_TOKENS = 24
+
+# Responsiveness bounds, not performance figures: a token takes tens of ms.
+LOOP_LATENESS_BOUND_S = 0.1
+CANCEL_BOUND_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[EmbeddedBackend]:
+    # Synchronous on purpose: the backend belongs to no loop (the model lives in
+    # its worker thread), so each test's own loop can use it.
+    shared = EmbeddedBackend(max_tokens=MAX_TOKENS, temperature=0.0)
+    yield shared
+    asyncio.run(shared.close())
+
+
+def test_locate_model_finds_the_packaged_gguf_file() -> None:
+    path = locate_model()
+
+    assert path.suffix == ".gguf"
+    assert path.is_file()
+
+
+@pytest.mark.asyncio
+async def test_answer_streams_in_several_pieces_with_its_metadata(
+    backend: EmbeddedBackend,
+) -> None:
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    metadata = await backend.stream("any-model-name", STORY, collect)
+
+    assert len(pieces) > 1
+    assert all(pieces)
+    assert "".join(pieces).strip()
+    assert metadata.backend == "embedded"
+    assert metadata.model == locate_model().stem
+    assert metadata.tokens > 0
+    assert metadata.tokens_per_second > 0
+    assert metadata.prompt_tokens is not None and metadata.prompt_tokens > 0
+    assert metadata.ttft_ms is not None
+    assert metadata.elapsed_ms >= metadata.ttft_ms
+    assert metadata.done_reason in ("stop", "length")
+    assert not backend.busy
+
+
+@pytest.mark.asyncio
+async def test_cancel_mid_answer_stops_promptly_and_the_next_answer_works(
+    backend: EmbeddedBackend,
+) -> None:
+    loop = asyncio.get_running_loop()
+    first_piece = asyncio.Event()
+    pieces_after_cancel: list[str] = []
+    cancel_requested = False
+
+    async def note(text: str) -> None:
+        if cancel_requested:
+            pieces_after_cancel.append(text)
+        first_piece.set()
+
+    async def ignore(text: str) -> None:
+        pass
+
+    answer = asyncio.create_task(backend.stream("m", STORY, note))
+    await first_piece.wait()
+    cancelled_at = loop.time()
+    cancel_requested = answer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answer
+    cancel_took = loop.time() - cancelled_at
+
+    assert cancel_requested
+    assert answer.cancelled()
+    assert cancel_took < CANCEL_BOUND_S
+    assert not backend.busy
+    assert pieces_after_cancel == []
+    following = await backend.stream("m", STORY, ignore)
+    assert following.tokens > 0
+    assert following.done_reason in ("stop", "length")
+
+
+@pytest.mark.asyncio
+async def test_event_loop_keeps_firing_timers_while_the_model_generates(
+    backend: EmbeddedBackend,
+) -> None:
+    loop = asyncio.get_running_loop()
+    period = 0.01
+    lateness: list[float] = []
+    due = loop.time() + period
+    timer: asyncio.TimerHandle | None = None
+
+    def tick() -> None:
+        nonlocal due, timer
+        lateness.append(loop.time() - due)
+        due = loop.time() + period
+        timer = loop.call_later(period, tick)
+
+    async def ignore(text: str) -> None:
+        pass
+
+    timer = loop.call_later(period, tick)
+    try:
+        metadata = await backend.stream("m", STORY, ignore)
+    finally:
+        timer.cancel()
+
+    assert metadata.tokens > 0
+    assert len(lateness) >= 3
+    assert max(lateness) < LOOP_LATENESS_BOUND_S
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("content", [None, b"this is not a GGUF model\n"])
+async def test_bad_model_path_raises_a_clear_backend_error(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    path = tmp_path / "broken.gguf"
+    if content is not None:
+        path.write_bytes(content)
+    broken = EmbeddedBackend(model_path=path)
+
+    async def ignore(text: str) -> None:
+        pass
+
+    try:
+        with pytest.raises(BackendError) as raised:
+            await broken.stream("m", STORY, ignore)
+    finally:
+        await broken.close()
+
+    assert str(path) in str(raised.value)
+    assert raised.value.hint
+    assert not broken.loaded
+
+
+@pytest.mark.asyncio
+async def test_too_long_conversation_raises_a_clear_error_and_the_next_answer_works() -> None:
+    small = EmbeddedBackend(n_ctx=256, max_tokens=4, temperature=0.0)
+    too_long = (ChatTurn("user", "axolotl " * 400),)
+
+    async def ignore(text: str) -> None:
+        pass
+
+    try:
+        with pytest.raises(BackendError) as raised:
+            await small.stream("m", too_long, ignore)
+        following = await small.stream("m", STORY, ignore)
+    finally:
+        await small.close()
+
+    assert "context" in str(raised.value)
+    assert raised.value.hint
+    assert following.tokens > 0
+
+
+@pytest.mark.asyncio
+async def test_close_during_an_answer_ends_it_as_cancelled() -> None:
+    closing = EmbeddedBackend(max_tokens=256, temperature=0.0)
+    first_piece = asyncio.Event()
+
+    async def note(text: str) -> None:
+        first_piece.set()
+
+    answer = asyncio.create_task(closing.stream("m", STORY, note))
+    await first_piece.wait()
+    await closing.close()
+    metadata = await answer
+
+    assert metadata.done_reason == "cancelled"
+    assert 0 < metadata.tokens < 256
+    assert not closing.busy
+    assert not closing.loaded
+
+
+@pytest.mark.asyncio
+async def test_progress_notes_arrive_on_the_loop_thread_while_the_model_loads() -> None:
+    notes: list[tuple[int, str]] = []
+    fresh = EmbeddedBackend(on_progress=lambda note: notes.append((threading.get_ident(), note)))
+    try:
+        await fresh.load()
+        loaded = fresh.loaded
+    finally:
+        await fresh.close()
+
+    assert loaded
+    assert len(notes) == 2
+    assert {thread for thread, _ in notes} == {threading.get_ident()}
+    assert locate_model().stem in notes[0][1]
+
+
+@pytest.mark.asyncio
+async def test_list_models_names_the_model_file_without_loading_it() -> None:
+    fresh = EmbeddedBackend()
+    try:
+        names = await fresh.list_models()
+        loaded = fresh.loaded
+    finally:
+        await fresh.close()
+
+    assert names == [locate_model().stem]
+    assert not loaded
