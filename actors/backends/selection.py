@@ -94,6 +94,15 @@ async def select_backend(
             "start Ollama (`ollama serve`, or set OLLAMA_HOST), or run `.ci/just setup` "
             "to install the embedded model",
         ) from None
+    # Load now, not at the first answer: the first answer is then quick, a broken
+    # model fails at start with its message, and llama.cpp's load (which points
+    # the process's stdout and stderr at /dev/null for a moment) is over before
+    # any surface draws.
+    try:
+        await backend.load()  # type: ignore[attr-defined]
+    except BackendError:
+        await backend.close()
+        raise
     models = await backend.list_models()
     model = models[0] if models else "embedded"
     reason = (

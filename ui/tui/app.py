@@ -13,12 +13,16 @@ import logging
 import signal
 import sys
 import types
+from typing import TYPE_CHECKING
 
 from actors.errors import AiwayError
 from config import Settings
 from ui.tui.screen import TuiApp, Waker
 from ui.tui.session import Session
 from ui.tui.viewmodel import ViewModel
+
+if TYPE_CHECKING:
+    from ui.daemon.address import Address
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +31,11 @@ class TerminalRequired(AiwayError):
     """The terminal UI was started without a terminal."""
 
 
-def run_tui(settings: Settings) -> int:
-    """Run the terminal UI until the person quits; the process's exit code."""
+def run_tui(settings: Settings, connect: Address | None = None) -> int:
+    """Run the terminal UI until the person quits; the process's exit code.
+
+    With ``connect``, the UI attaches to the daemon there instead of starting a session.
+    """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalRequired(
             "the terminal UI needs a terminal on standard input and output; "
@@ -38,7 +45,12 @@ def run_tui(settings: Settings) -> int:
     view = ViewModel(history_limit=settings.conversation.history_limit)
     waker = Waker()
     view.set_wake(waker.wake)
-    session = Session(settings, view, waker.wake)
+    if connect is None:
+        session = Session(settings, view, waker.wake)
+    else:
+        from ui.daemon.tui import RemoteSession
+
+        session = RemoteSession(settings, view, waker.wake, connect)
     app = TuiApp(session, view, waker)
     # Handlers installed before curses starts, so ncurses keeps its own SIGWINCH handler
     # out; the wake-up fd gets a byte for each signal, so the UI's select wakes at once.
@@ -46,6 +58,11 @@ def run_tui(settings: Settings) -> int:
     previous = {sig: signal.signal(sig, flags.on_signal) for sig in _HANDLED}
     previous_fd = signal.set_wakeup_fd(waker.write_fd, warn_on_full_buffer=False)
     session.start()
+    # Curses starts once the backend is ready: loading the embedded model briefly
+    # points the process's stdout at /dev/null, and a screen drawn then would be lost.
+    assembled = getattr(session, "assembled", None)
+    if assembled is not None:
+        assembled.wait(timeout=STARTUP_WAIT_SECONDS)
     try:
         app.run(fork=False)
     finally:
@@ -61,6 +78,8 @@ def run_tui(settings: Settings) -> int:
 
 
 _HANDLED = (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP)
+STARTUP_WAIT_SECONDS = 30.0
+"""How long the UI waits for the backend before it draws anyway (and shows progress)."""
 
 
 class _SignalFlags:

@@ -57,6 +57,8 @@ class Session:
         self._pending: list[object] = []
         self._area: tuple[int, int] | None = None
         self._loop_ready = threading.Event()
+        #: set once the backend is chosen and the session built (or failed to be)
+        self.assembled = threading.Event()
         self._thread = threading.Thread(target=self._main, name="aiway-actors", daemon=True)
 
     # -- life ------------------------------------------------------------------------
@@ -148,6 +150,7 @@ class Session:
                 self.error = exc
         finally:
             self._loop_ready.set()
+            self.assembled.set()
             self._wake()
 
     async def _run(self) -> None:
@@ -158,6 +161,7 @@ class Session:
         try:
             assistant = await self._assemble()
         except Exception as exc:
+            self.assembled.set()
             if isinstance(exc, AiwayError):
                 log.warning("the session could not start: %s", exc)
             else:
@@ -167,6 +171,7 @@ class Session:
             await self._stop.wait()
             return
         self.assistant = assistant
+        self.assembled.set()
         try:
             assistant.attach(
                 SURFACE_ID,
