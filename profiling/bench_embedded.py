@@ -28,6 +28,7 @@ from typing import Any, cast
 from actors.backends.embedded import (
     DEFAULT_N_CTX,
     DEFAULT_THREADS,
+    REPEAT_PENALTY,
     EmbeddedBackend,
     locate_model,
 )
@@ -52,7 +53,11 @@ def _bare_answer(llama: Any, max_tokens: int) -> tuple[str, float]:
     chunks = cast(
         Iterator[dict[str, Any]],
         llama.create_chat_completion(
-            messages=messages, stream=True, max_tokens=max_tokens, temperature=0.0
+            messages=messages,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            repeat_penalty=REPEAT_PENALTY,
         ),
     )
     for chunk in chunks:

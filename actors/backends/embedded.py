@@ -65,6 +65,9 @@ DEFAULT_THREADS = 1
 DEFAULT_N_CTX = 2048
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_TEMPERATURE = 0.7
+# A 135M model left alone repeats one sentence until max_tokens; a mild penalty
+# on recent tokens keeps most answers from looping (llama-cpp-python's default is 1.0).
+REPEAT_PENALTY = 1.15
 _CTX_PADDING = 256
 
 
@@ -477,6 +480,7 @@ class EmbeddedBackend:
                     stream=True,
                     max_tokens=self._max_tokens,
                     temperature=self._temperature,
+                    repeat_penalty=REPEAT_PENALTY,
                 ),
             )
             try:
