@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from actors.protocol import ActorFailed, ProtocolError
+from actors.runtime.errors import MailboxFull
 from actors.runtime.hosts import control as c
 from actors.runtime.hosts.control import RemoteTarget
 from actors.runtime.hosts.wire import Batch, Envelope, decode, encode
@@ -73,6 +74,8 @@ class BridgeStats:
     """Of those, merged or replaced before the loop took them."""
     loop_handoffs: int
     """``call_soon_threadsafe`` calls the listener made to hand messages over."""
+    blocked_puts: int
+    """Edge puts that waited because the driver was ``capacity`` operations behind."""
     undeliverable: int
     """Messages for names this process does not (or no longer) export."""
     bad_input: int
@@ -135,6 +138,7 @@ class Bridge:
         *,
         in_process: bool,
         call_timeout: float,
+        capacity: int = 4096,
     ) -> None:
         self.host = host
         self.loop = host.loop
@@ -163,6 +167,13 @@ class Bridge:
         self._ready: asyncio.Future[None] = self.loop.create_future()
         self._done: asyncio.Future[None] = self.loop.create_future()
         self.closed = False
+        #: operations waiting for the driver at which an edge ``put`` waits (its high mark);
+        #: it resumes once they are down to half
+        self.capacity = capacity
+        self._space = asyncio.Event()
+        self._space.set()
+        self._space_wanted = False
+        self.blocked_puts = 0
         self.sent = 0
         self.sent_coalesced = 0
         self.thespian_out = 0
@@ -215,6 +226,31 @@ class Bridge:
         self.sent += 1
         self.ops.put((_SEND, target, msg))
         return Delivery.ACCEPTED
+
+    async def put(self, target: RemoteTarget, msg: object, timeout: float | None) -> Delivery:
+        """An edge producer's send: waits while the driver is ``capacity`` operations behind.
+
+        Raises ``MailboxFull`` when no room came within ``timeout``. This bounds the
+        bridge, not the Thespian actor's own queue, which Thespian keeps unbounded.
+        """
+        if self.ops.qsize() >= self.capacity and not self.closed:
+            self.blocked_puts += 1
+            self._space.clear()
+            self._space_wanted = True
+            try:
+                await asyncio.wait_for(self._space.wait(), timeout)
+            except TimeoutError:
+                raise MailboxFull(
+                    f"the Thespian bridge stayed {self.capacity} messages behind for {timeout}s "
+                    f"(sending to {target.name!r})"
+                ) from None
+        return self.send(target, msg)
+
+    def _room(self) -> None:
+        """Loop side, after a driver round: wake waiting puts once the backlog is down to half."""
+        if self.ops.qsize() <= self.capacity // 2 or self.closed:
+            self._space_wanted = False
+            self._space.set()
 
     def proxy(self, name: str, address: object | None) -> RemoteTarget:
         """The one target of the Thespian actor ``name`` in this process."""
@@ -298,6 +334,8 @@ class Bridge:
                     self._shutdown(system, op[1])
                     return
             self._flush(system, staging)
+            if self._space_wanted:
+                self.loop.call_soon_threadsafe(self._room)
 
     def _next_wakeup(self, system: Any) -> float | None:
         """In-process base only: seconds to its next wake-up (None: none is due)."""
@@ -474,6 +512,7 @@ class Bridge:
             received=self.received,
             received_coalesced=self._inbound.coalesced,
             loop_handoffs=self.handoffs,
+            blocked_puts=self.blocked_puts,
             undeliverable=self.undeliverable,
             bad_input=self.bad_input,
         )

@@ -214,7 +214,9 @@ class Cell:
             self._wakeup(msg.payload)
         else:
             self._control(msg, sender)
-        if self.drain_scheduled and not self.in_process:
+        while self.drain_scheduled and not self.in_process:
+            # a batch at a time (the mailbox's bound), until it is empty: this process
+            # is this actor's own, so there is nobody to yield to
             self.drain_scheduled = False
             self._run()
         self.flush()

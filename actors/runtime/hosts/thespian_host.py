@@ -393,9 +393,10 @@ class ThespianHost(ActorSystem):
     # -- messaging ------------------------------------------------------------------------
 
     async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
-        """Local: awaits mailbox space. A Thespian cell: handed to the bridge at once."""
-        if isinstance(ref._target, RemoteTarget):
-            return ref.tell(msg)
+        """Local: awaits mailbox space. A Thespian cell: awaits room at the bridge."""
+        target = ref._target
+        if isinstance(target, RemoteTarget):
+            return await self.bridge.put(target, msg, timeout)
         return await super().put(ref, msg, timeout)
 
     async def ask(self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float) -> Any:

@@ -1,0 +1,67 @@
+"""Cells in processes of their own (multiprocQueueBase): bursts, order, and batching.
+
+A cell drains its mailbox right after each Thespian message (a self-sent
+drain would cross a multiprocessing queue), a batch at a time until it is
+empty, and sends what a handler run told as one Thespian message per
+destination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from actors.runtime import MailboxConfig
+from actors.runtime.hosts import BehaviourSpec, ThespianConfig, ThespianHost
+from profiling.bench_thespian import CHUNK, Counter, Expect, Finish, Produce, Producer
+from tests.unit.hosts import processes
+from tests.unit.hosts.support import Note, Recorder, Reporter
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def host() -> AsyncIterator[ThespianHost]:
+    system = ThespianHost(ThespianConfig(base="multiprocQueueBase"))
+    await system.start()
+    try:
+        yield system
+    finally:
+        await system.stop()
+        await wait_until(
+            lambda: not processes.in_session(system.session),
+            timeout=10,
+            what="the system's processes to exit",
+        )
+
+
+async def test_a_burst_larger_than_a_mailbox_batch_is_handled_entirely(
+    host: ThespianHost,
+) -> None:
+    finish = Finish()
+    done = host.spawn("finish", lambda: finish)
+    producer = host.spawn("producer", BehaviourSpec.of(Producer))
+    counter = host.spawn("counter", BehaviourSpec.of(Counter), mailbox=MailboxConfig(4096))
+    count = 2000  # one handler run of the producer tells them all: more than a batch (512)
+    finish.future = asyncio.get_running_loop().create_future()
+    counter.tell(Expect(count, done))
+    producer.tell(Produce(counter, count))
+    await asyncio.wait_for(finish.future, 20)
+    await host.refresh_metrics()
+    (stats,) = [s for s in host.remote_stats if s.name.startswith("counter")]
+    assert stats.processed == count + 1
+    assert count // CHUNK > 1
+
+
+async def test_tells_from_the_loop_arrive_in_order(host: ThespianHost) -> None:
+    got = Reporter()
+    ref = host.spawn("reporter", lambda: got)
+    rec = host.spawn("rec", BehaviourSpec.of(Recorder, reporter=ref, name="rec"))
+    for n in range(1500):
+        rec.tell(Note(str(n)))
+    await wait_until(lambda: len(got.of("rec")) == 1501, timeout=20, what="every note")
+    assert got.of("rec") == ["started", *(f"{n}#{n + 1}" for n in range(1500))]
