@@ -82,13 +82,22 @@ class BridgeStats:
     """Messages that could not be decoded."""
 
 
+def _teller(address: object, msg: object) -> Callable[[Any], None]:
+    """A driver operation that tells ``msg`` to ``address``."""
+
+    def tell(system: Any) -> None:
+        system.tell(address, msg)
+
+    return tell
+
+
 class _Staging:
     """Messages waiting at the bridge, coalesced per target as a mailbox would."""
 
     __slots__ = ("coalesced", "items", "keyed", "newest")
 
     def __init__(self) -> None:
-        self.items: list[tuple[Any, object]] = []
+        self.items: list[tuple[str, Any, object]] = []
         self.newest: dict[str, int] = {}
         self.keyed: dict[tuple[str, type, Hashable], int] = {}
         self.coalesced = 0
@@ -100,11 +109,11 @@ class _Staging:
             if hasattr(kind, "merge"):
                 index = self.newest.get(name)
                 if index is not None:
-                    queued = items[index][1]
+                    queued = items[index][2]
                     if type(queued) is kind:
                         merged = queued.merge(msg)  # type: ignore[attr-defined]
                         if merged is not None:
-                            items[index] = (target, merged)
+                            items[index] = (name, target, merged)
                             self.coalesced += 1
                             return
             elif hasattr(kind, "coalesce_key"):
@@ -113,14 +122,14 @@ class _Staging:
                     slot = (name, kind, key)
                     index = self.keyed.get(slot)
                     if index is not None:
-                        items[index] = (target, msg)
+                        items[index] = (name, target, msg)
                         self.coalesced += 1
                         return
                     self.keyed[slot] = len(items)
         self.newest[name] = len(items)
-        items.append((target, msg))
+        items.append((name, target, msg))
 
-    def take(self) -> list[tuple[Any, object]]:
+    def take(self) -> list[tuple[str, Any, object]]:
         items = self.items
         self.items = []
         self.newest.clear()
@@ -159,6 +168,8 @@ class Bridge:
         self._inbound = _Staging()
         self._inbound_lock = threading.Lock()
         self._inbound_scheduled = False
+        #: names whose mailbox rejected a cell's message, and the cells told so
+        self._pressing: dict[str, list[object]] = {}
         self._tokens = itertools.count(1)
         self._driver = threading.Thread(target=self._drive, name="thespian-driver", daemon=True)
         self._listener = threading.Thread(
@@ -354,7 +365,7 @@ class Bridge:
         self.sent_coalesced += staging.coalesced
         staging.coalesced = 0
         routes: dict[int, tuple[object, list[Envelope]]] = {}
-        for target, msg in items:
+        for _, target, msg in items:
             address = target.address
             if address is None or address is PENDING:
                 self.host.loop.call_soon_threadsafe(self.host._dead_letter, target.name, msg)
@@ -440,10 +451,10 @@ class Bridge:
 
     def _take(self, msg: object) -> None:
         if isinstance(msg, Envelope):
-            self._take_envelope(msg)
+            self._take_envelope(msg, None)
         elif isinstance(msg, Batch):
             for envelope in msg.envelopes:
-                self._take_envelope(envelope)
+                self._take_envelope(envelope, msg.origin)
         elif isinstance(msg, c.Welcome):
             self.address = msg.address
             self.guardian_pid, self.session = msg.pid, msg.session
@@ -451,7 +462,7 @@ class Bridge:
         else:
             self.loop.call_soon_threadsafe(self.host._control, msg)
 
-    def _take_envelope(self, envelope: Envelope) -> None:
+    def _take_envelope(self, envelope: Envelope, origin: object | None) -> None:
         try:
             msg = decode(envelope.data, envelope.refs, self)
         except ProtocolError as exc:
@@ -464,7 +475,7 @@ class Bridge:
             return
         self.received += 1
         with self._inbound_lock:
-            self._inbound.add(envelope.to, envelope.to, msg)
+            self._inbound.add(envelope.to, origin, msg)
             if self._inbound_scheduled:
                 return
             self._inbound_scheduled = True
@@ -480,7 +491,7 @@ class Bridge:
             items = self._inbound.take()
             self._inbound_scheduled = False
         exports = self.exports
-        for name, msg in items:
+        for name, origin, msg in items:
             ref = exports.get(name)
             if ref is None:
                 self.undeliverable += 1
@@ -489,7 +500,24 @@ class Bridge:
                 else:
                     self.host._dead_letter(name, msg)
                 continue
-            ref.tell(msg)
+            if ref.tell(msg) is Delivery.REJECTED and origin is not None:
+                self._press(name, ref, origin)
+
+    def _press(self, name: str, ref: ActorRef, origin: object) -> None:
+        """A mailbox here rejected a cell's message: tell the cell, until the mailbox drains."""
+        origins = self._pressing.get(name)
+        if origins is None:
+            origins = self._pressing[name] = []
+            mailbox = ref._target
+            if isinstance(mailbox, Mailbox):
+                mailbox.notify_when_drained(lambda: self._release(name))
+        if not any(known == origin for known in origins):
+            origins.append(origin)
+            self.submit(_teller(origin, c.Pressure(name, True)))
+
+    def _release(self, name: str) -> None:
+        for origin in self._pressing.pop(name, []):
+            self.submit(_teller(origin, c.Pressure(name, False)))
 
     def watch_drain(self, msg: c.DrainWatch) -> None:
         """Loop side: a cell wants to know when a mailbox of this process drains."""
@@ -497,7 +525,7 @@ class Bridge:
         target = None if ref is None else ref._target
 
         def drained() -> None:
-            self.submit(lambda system: system.tell(msg.watcher, msg.notify))
+            self.submit(_teller(msg.watcher, msg.notify))
 
         if isinstance(target, Mailbox):
             target.notify_when_drained(drained)

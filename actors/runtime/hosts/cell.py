@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 EARLY_LIMIT = 1024
 
 _ACCEPTED = Delivery.ACCEPTED
+_REJECTED = Delivery.REJECTED
+# states of a pressured name: full, full and refused once, drained before any refusal
+_FULL, _SEEN, _RELEASED = 0, 1, 2
 _DEAD = Delivery.DEAD
 
 
@@ -142,6 +145,11 @@ class Cell:
         self.sent = 0
         self.dead_letters = 0
         self.bad_input = 0
+        #: names behind the bridge whose mailbox is full (see ``control.Pressure``). One that
+        #: drained before this cell refused anything stays until it refuses one tell: a
+        #: sender always sees the rejection its lost message deserves
+        self.pressured: dict[str, int] = {}
+        self.rejected = 0
 
     def _factory(self, start: c.Start) -> Callable[[], Behaviour]:
         if start.spec is not None:
@@ -262,6 +270,14 @@ class Cell:
                 self._failed(EscalatedFailure("a child's process exited and escalated"))
         elif isinstance(msg, c.Escalate):
             self._failed(EscalatedFailure(f"child {msg.name} escalated: {msg.error}"))
+        elif isinstance(msg, c.Pressure):
+            state = self.pressured.get(msg.name)
+            if msg.full:
+                self.pressured[msg.name] = _FULL if state is None else state
+            elif state == _SEEN:
+                del self.pressured[msg.name]
+            elif state == _FULL:
+                self.pressured[msg.name] = _RELEASED
         elif isinstance(msg, c.DrainWatch):
             self._watch_drain(msg)
         elif isinstance(msg, c.StatsQuery):
@@ -388,6 +404,13 @@ class Cell:
         if address is None:
             self.dead_letters += 1
             return _DEAD
+        if self.pressured and target.route == c.BRIDGE_ROUTE and target.name in self.pressured:
+            if self.pressured[target.name] == _RELEASED:  # this rejection is the last
+                del self.pressured[target.name]
+            else:
+                self.pressured[target.name] = _SEEN
+            self.rejected += 1
+            return _REJECTED
         data, refs = encode(msg, self)
         self._buffer(target.name, target.route, address, Envelope(target.name, data, refs))
         self.sent += 1
@@ -406,6 +429,9 @@ class Cell:
             return
         outbox, self.outbox = self.outbox, {}
         send = self.actor.send
+        bridge = outbox.pop(c.BRIDGE_ROUTE, None)
+        if bridge is not None:
+            send(bridge[0], Batch(bridge[1], self.actor.myAddress))
         for address, envelopes in outbox.values():
             send(address, envelopes[0] if len(envelopes) == 1 else Batch(envelopes))
 

@@ -271,6 +271,21 @@ class DrainWatch(_Record):
         self.notify = notify
 
 
+class Pressure(_Record):
+    """Bridge -> cell: the mailbox of ``name`` rejected what you sent (``full``), or drained.
+
+    While it is full, the cell's tells to ``name`` return REJECTED at once, as
+    the mailbox itself would: a sender that reacts to a rejection (the
+    registry marks a surface lagging and resyncs it) works across the bridge.
+    """
+
+    __slots__ = ("full", "name")
+
+    def __init__(self, name: str, full: bool) -> None:
+        self.name = name
+        self.full = full
+
+
 class StatsRequest(_Record):
     """Host -> guardian: collect every cell's counters; reply ``StatsReport`` to the bridge."""
 

@@ -77,12 +77,17 @@ class Envelope:
 
 
 class Batch:
-    """Several envelopes for one Thespian address, sent as one Thespian message."""
+    """Several envelopes for one Thespian address, sent as one Thespian message.
 
-    __slots__ = ("envelopes",)
+    ``origin`` is the sending cell's address when the batch goes to the bridge:
+    the bridge tells it when a mailbox of its process rejects what it sent.
+    """
 
-    def __init__(self, envelopes: Sequence[Envelope]) -> None:
+    __slots__ = ("envelopes", "origin")
+
+    def __init__(self, envelopes: Sequence[Envelope], origin: object | None = None) -> None:
         self.envelopes = tuple(envelopes)
+        self.origin = origin
 
 
 class _Writing:

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 import attrs
 
 from actors.backends.base import OnText
-from actors.protocol import ChatTurn, ResponseMetadata
+from actors.protocol import (
+    ChatTurn,
+    Message,
+    Published,
+    ResponseMetadata,
+    Role,
+    StateSnapshot,
+    StreamEnd,
+    Token,
+)
 from actors.runtime import (
     ActorFailed,
     ActorRef,
@@ -195,6 +204,34 @@ class Parent(Recorder):
     @handles(ToChild)
     def on_to_child(self, ctx: Context, msg: ToChild) -> None:
         ctx.tell(self.children[msg.name], msg.msg)
+
+
+class Tracker(Behaviour):
+    """A surface that keeps only what it would show of the last answer (a local actor)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.ended = False
+        self.snapshots = 0
+
+    @handles(StateSnapshot)
+    def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
+        self.snapshots += 1
+        answers = [e for e in msg.history if e.role is Role.ASSISTANT]
+        if msg.streaming is not None:
+            self.text, self.ended = msg.streaming.content, False
+        elif answers:
+            self.text, self.ended = answers[-1].content, True
+
+    @handles(Published)
+    def on_published(self, ctx: Context, msg: Published) -> None:
+        shown = msg.message
+        if isinstance(shown, Token):
+            self.text += shown.text
+        elif isinstance(shown, Message) and shown.role is Role.ASSISTANT:
+            self.text, self.ended = shown.content, False
+        elif isinstance(shown, StreamEnd):
+            self.text, self.ended = shown.content, True
 
 
 class ScriptedBackend:

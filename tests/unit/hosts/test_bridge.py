@@ -18,8 +18,8 @@ def test_consecutive_tokens_to_one_actor_merge_and_other_actors_keep_theirs() ->
     staging.add("tui", "tui", Published(2, Token("a1", "la")))
     items = staging.take()
     assert items == [
-        ("tui", Published(2, Token("a1", "Hola"))),
-        ("log", Published(1, Token("a1", "Ho"))),
+        ("tui", "tui", Published(2, Token("a1", "Hola"))),
+        ("log", "log", Published(1, Token("a1", "Ho"))),
     ]
     assert staging.coalesced == 1
 
@@ -29,12 +29,12 @@ def test_a_newer_keyed_message_replaces_the_waiting_one_in_place() -> None:
     staging.add("tui", "tui", frame(1))
     staging.add("tui", "tui", Token("a1", "x"))
     staging.add("tui", "tui", frame(2))
-    assert staging.take() == [("tui", frame(2)), ("tui", Token("a1", "x"))]
+    assert staging.take() == [("tui", "tui", frame(2)), ("tui", "tui", Token("a1", "x"))]
 
 
 def test_control_messages_are_never_coalesced() -> None:
     staging = _Staging()
     staging.add("c", "c", Cancel())
     staging.add("c", "c", Cancel())
-    assert staging.take() == [("c", Cancel()), ("c", Cancel())]
+    assert staging.take() == [("c", "c", Cancel()), ("c", "c", Cancel())]
     assert staging.coalesced == 0

@@ -26,6 +26,7 @@ from actors.protocol import (
     Token,
     UserMessage,
 )
+from actors.registry import GetSurfaceStats
 from actors.runtime import (
     ActorRef,
     ActorSystem,
@@ -50,6 +51,7 @@ from tests.unit.hosts.support import (
     StopYourself,
     Timed,
     ToChild,
+    Tracker,
     Watch,
 )
 from tests.waiting import wait_until
@@ -255,3 +257,28 @@ async def test_the_conductor_and_registry_answer_with_tags_stripped_and_commands
         what="the wave to reach the avatar",
     )
     assert backend.requests[0][-1].content == "hi"
+
+
+@pytest.mark.asyncio
+async def test_a_surface_whose_outbox_overflows_is_resynced_and_shows_the_whole_answer(
+    system: ActorSystem,
+) -> None:
+    base = load_settings(env={}, config_path=None, overrides={}).settings
+    settings = attrs.evolve(base, avatar=attrs.evolve(base.avatar, enabled=False))
+    pieces = [f"w{n} " if n % 5 else f"[yolla:mood happy]w{n} " for n in range(60)]
+    backend = ScriptedBackend(pieces)
+    assistant = Assistant.start(settings, backend, model="tiny", system=system)
+    tracker = Tracker()
+    assistant.attach(
+        "slow",
+        lambda: tracker,
+        surface_type="test",
+        capabilities=frozenset({Capability.STREAMING}),
+        capacity=2,
+    )
+    assistant.conductor.tell(UserMessage("hi"))
+    whole = "".join(f"w{n} " for n in range(60))
+    await wait_until(lambda: tracker.ended and tracker.text == whole, what="the whole answer")
+    (stats,) = await system.ask(assistant.registry, GetSurfaceStats, timeout=5)
+    assert stats.lag_events >= 1 and stats.resyncs >= 1
+    assert tracker.snapshots >= 2
