@@ -288,12 +288,9 @@ def _attached(settings: Settings, args: argparse.Namespace) -> int:
     assert socket_path is not None  # the loader fills it in
     address = parse_connect(args.connect, socket_path)
     if args.command != "headless":
-        print(
-            "aiway: the terminal UI cannot attach to a daemon yet; "
-            "use `aiway headless --connect --follow`",
-            file=sys.stderr,
-        )
-        return 2
+        from ui.tui.app import run_tui
+
+        return run_tui(settings, connect=address)
     from ui.daemon.attach import run_attached
 
     return asyncio.run(

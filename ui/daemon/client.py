@@ -206,6 +206,7 @@ class DaemonLink:
             raise
         self._set_state(LinkState.CONNECTED, f"connected as {self.surface_id}")
         self._flush_pending()
+        connection.start_delivering()
         self._task = asyncio.get_running_loop().create_task(
             self._run(connection), name=f"daemon-link:{self.address}"
         )
@@ -266,7 +267,7 @@ class DaemonLink:
     # -- one connection ----------------------------------------------------------------
 
     async def _open(self) -> _Connection:
-        """Connect and handshake; the connection, frames past the Welcome already handled."""
+        """Connect and handshake; the connection (frames past the Welcome wait for its start)."""
         address = self.address
         loop = asyncio.get_running_loop()
         connection = _Connection(self, FrameDecoder(self.max_frame_bytes))
@@ -304,7 +305,6 @@ class DaemonLink:
         self.surface_id = welcome.surface_id
         self._interval = welcome.heartbeat_interval
         self._connects += 1
-        connection.start_delivering()
         return connection
 
     async def _pump(self, connection: _Connection) -> str:
@@ -373,6 +373,7 @@ class DaemonLink:
                 connection = opened
                 self._set_state(LinkState.CONNECTED, f"reconnected as {self.surface_id}")
                 self._flush_pending()
+                connection.start_delivering()
         finally:
             self._closed.set()
 

@@ -313,10 +313,13 @@ class Connection(asyncio.Protocol):
         ):
             self._detach()
             return
+        stamped = attrs.evolve(msg, surface_id=self.surface_id)
+        if type(msg) is Resized and self.server.avatar is not None:
+            self.server.avatar.tell(stamped)
         conductor = self.server.conductor
         if conductor is None:
             return
-        if not conductor.tell(attrs.evolve(msg, surface_id=self.surface_id)).ok:
+        if not conductor.tell(stamped).ok:
             log.warning("the Conductor refused %s from %s", type(msg).__name__, self.surface_id)
 
     def _detach(self) -> None:

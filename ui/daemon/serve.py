@@ -88,6 +88,7 @@ async def _run(
         conductor=assistant.conductor,
         surface_capacity=settings.mailbox.surface_capacity,
         token=token,
+        avatar=assistant.avatar,
     )
     try:
         addresses = [await server.listen_unix(claim.take_socket())]

@@ -71,12 +71,15 @@ class DaemonServer:
         conductor: ActorRef | None,
         surface_capacity: int,
         token: str | None = None,
+        avatar: ActorRef | None = None,
     ) -> None:
         self.system = system
         self.loop = system.loop
         self.settings = settings
         self.registry = registry
         self.conductor = conductor
+        #: told the surfaces' ``Resized`` too (it keeps to the area it is drawn in)
+        self.avatar = avatar
         self.surface_capacity = surface_capacity
         self.token = token
         self.uid = os.getuid()

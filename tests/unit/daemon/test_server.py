@@ -22,12 +22,14 @@ from actors.protocol import (
     QuitRequested,
     RefusalCode,
     Refused,
+    Resized,
     StateSnapshot,
     Token,
     UserCommand,
     UserMessage,
     Welcome,
 )
+from actors.runtime import Behaviour, Context, handles
 from tests.unit.daemon.support import CAPS, Daemon, Peer
 from tests.waiting import wait_until
 from ui.daemon import connection
@@ -316,3 +318,21 @@ async def test_stop_tells_every_surface_quit_then_closes(tmp_path: Path) -> None
         await peer.close()
     assert not daemon.path.exists()
     assert daemon.server.stats().active == 0
+
+
+@pytest.mark.asyncio
+async def test_a_resize_reaches_the_conductor_and_the_avatar(daemon: Daemon) -> None:
+    seen: list[object] = []
+
+    class Avatar(Behaviour):
+        @handles(Resized)
+        def on_resized(self, ctx: Context, msg: Resized) -> None:
+            seen.append(msg)
+
+    daemon.server.avatar = daemon.system.spawn("avatar", Avatar)
+    peer = await daemon.peer()
+    await peer.handshake()
+    peer.send(Resized(80, 20))
+    await wait_until(lambda: seen and inputs(daemon), what="the resize at both")
+    assert seen == inputs(daemon) == [Resized(80, 20, "test-1")]
+    await peer.close()

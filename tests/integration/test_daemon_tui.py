@@ -1,0 +1,140 @@
+"""The terminal UI attached to a daemon (`aiway --connect`), in tmux, beside a headless surface.
+
+The TUI runs in a tmux server of its own (``tmux -L <unique>``), started as
+``python -m ui.cli --connect`` from the repository; the daemon and the
+headless surface are processes of the test. Everything is stopped by pid (and
+the tmux server killed) at the end; the screen is polled, never slept on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeOllamaProcess
+from tests.integration.test_daemon import ANSWER, RATE, TOKENS, Processes
+from tests.waiting import wait_until_sync
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RemoteTui:
+    """``aiway --connect`` in its own tmux server."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.name = f"aiway-daemon-test-{uuid.uuid4().hex[:12]}"
+        self.exit_file = tmp_path / "tui-exit"
+        keep = {key: env[key] for key in env if key.startswith(("XDG_", "AIWAY_", "OLLAMA"))}
+        keep |= {"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in keep.items())
+        command = f"{shlex.quote(sys.executable)} -m ui.cli --connect"
+        script = (
+            f"cd {shlex.quote(str(ROOT))} && env {assignments} {command}; "
+            f"echo EXIT=$? > {shlex.quote(str(self.exit_file))}; exec cat"
+        )
+        self.tmux("new-session", "-d", "-s", "main", "-x", "100", "-y", "30", script)
+        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
+
+    def tmux(self, *args: str) -> str:
+        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
+        environment["LANG"] = environment["LC_ALL"] = "C.UTF-8"
+        done = subprocess.run(
+            ["tmux", "-L", self.name, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "main")
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        seen = [""]
+
+        def shows() -> bool:
+            seen[0] = self.screen()
+            return text in seen[0]
+
+        try:
+            wait_until_sync(shows, timeout=timeout, what=repr(text))
+        except AssertionError:
+            raise AssertionError(f"{text!r} never showed; the screen:\n{seen[0]}") from None
+        return seen[0]
+
+    def say(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "main", "-l", text)
+        self.tmux("send-keys", "-t", "main", "Enter")
+
+    def exit_code(self, timeout: float = 15.0) -> int:
+        wait_until_sync(
+            lambda: self.exit_file.exists() and self.exit_file.read_text().endswith("\n"),
+            timeout=timeout,
+            what="the TUI to exit",
+        )
+        return int(self.exit_file.read_text().strip().removeprefix("EXIT="))
+
+    def close(self) -> None:
+        subprocess.run(
+            ["tmux", "-L", self.name, "kill-server"], capture_output=True, timeout=10, check=False
+        )
+        self.socket_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllamaProcess]:
+    with FakeOllamaProcess("--models", "tiny:latest") as server:
+        yield server
+
+
+@pytest.fixture
+def procs(tmp_path: Path, fake: FakeOllamaProcess) -> Iterator[Processes]:
+    fake.configure(tokens=TOKENS, rate=RATE, script=["x"])
+    processes = Processes(tmp_path, fake)
+    yield processes
+    processes.stop_all()
+
+
+def test_the_tui_attaches_streams_rides_out_a_restart_and_detaches_alone(
+    tmp_path: Path, procs: Processes
+) -> None:
+    daemon = procs.daemon()
+    headless = procs.surface()
+    tui = RemoteTui(tmp_path, procs.env)
+    try:
+        tui.wait_for("connected as tui-2 at unix:")
+        tui.say("hello from the terminal")
+        assert headless.wait_for_answers(1) == [ANSWER]
+        assert "you> hello from the terminal" in headless.text()
+        tui.wait_for(f"{TOKENS} tokens")  # the TUI's own figures line under the answer
+        tui.wait_for("tok40")
+
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.process.wait(15) == 0
+        tui.wait_for("; reconnecting to")
+        procs.daemon()
+        tui.wait_for("daemon: reconnected as tui-")
+        headless.wait_for("reconnected as")
+
+        tui.tmux("send-keys", "-t", "main", "C-q")
+        assert tui.exit_code() == 0
+        headless.type("still here?")
+        assert headless.wait_for_answers(2)[-1] == ANSWER
+    finally:
+        tui.close()
