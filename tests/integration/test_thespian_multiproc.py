@@ -59,7 +59,8 @@ async def test_a_burst_larger_than_a_mailbox_batch_is_handled_entirely(
 
 async def test_tells_from_the_loop_arrive_in_order(host: ThespianHost) -> None:
     got = Reporter()
-    ref = host.spawn("reporter", lambda: got)
+    # the bridge hands all 1501 reports to the loop at once: room for them
+    ref = host.spawn("reporter", lambda: got, mailbox=MailboxConfig(capacity=4096))
     rec = host.spawn("rec", BehaviourSpec.of(Recorder, reporter=ref, name="rec"))
     for n in range(1500):
         rec.tell(Note(str(n)))
