@@ -5,7 +5,7 @@ aiway headless [--prompt TEXT]... [--json] [--log-file PATH] [--metrics]
                [--connect [ADDR] [--follow]]
                [--engine asyncio|thespian [--thespian-base B] [--admin-port P]
                 [--convention HOST:PORT] [--capability C]... [--require C]...]
-aiway serve [--listen HOST:PORT] [--socket PATH]
+aiway serve [--listen HOST:PORT] [--socket PATH] [--engine asyncio|thespian ...]
 aiway config
 aiway sessions | aiway export ID [PATH] | aiway forget [--yes]
 (--resume [ID|last] continues a saved conversation; --no-history saves nothing)
@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="the Unix socket (default: $XDG_RUNTIME_DIR/aiway/aiway.sock)",
     )
+    add_engine_options(serve)
 
     _history_commands(commands)
     config = commands.add_parser(
@@ -255,7 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from ui.daemon.serve import serve
 
-            return serve(loaded.settings, listen=args.listen)
+            log_file = str(loaded.settings.log_file) if loaded.settings.log_file else None
+            return serve(
+                loaded.settings,
+                listen=args.listen,
+                open_system=lambda: open_engine(args, log_file),
+            )
         if args.connect is not None:
             return _attached(loaded.settings, args)
         if args.command == "headless":

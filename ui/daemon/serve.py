@@ -14,9 +14,11 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 
 from actors.app import Assistant
 from actors.backends.selection import select_backend
+from actors.runtime import ActorSystem
 from config import Settings, load_persona
 from ui.daemon.address import Address, is_loopback, parse_listen
 from ui.daemon.auth import default_token_path, ensure_token
@@ -26,9 +28,17 @@ from ui.output import Output
 
 log = logging.getLogger(__name__)
 
+OpenSystem = Callable[[], Awaitable[ActorSystem | None]]
+"""Opens the host a session runs on; None: the default asyncio host."""
 
-def serve(settings: Settings, *, listen: str | None = None) -> int:
+
+def serve(
+    settings: Settings, *, listen: str | None = None, open_system: OpenSystem | None = None
+) -> int:
     """Run the daemon until SIGTERM or SIGINT; the process's exit code.
+
+    ``open_system`` opens the host the session runs on (``--engine thespian``);
+    by default it is this process's asyncio host.
 
     Raises ``DaemonRunning`` when another daemon holds the socket, and the
     backend's errors when no model can answer.
@@ -42,13 +52,17 @@ def serve(settings: Settings, *, listen: str | None = None) -> int:
         token = None
         if tcp is not None:
             token = ensure_token(settings.daemon.token_file or default_token_path(path))
-        return asyncio.run(_serve(settings, claim, tcp, token))
+        return asyncio.run(_serve(settings, claim, tcp, token, open_system))
     finally:
         claim.release()
 
 
 async def _serve(
-    settings: Settings, claim: SocketClaim, tcp: Address | None, token: str | None
+    settings: Settings,
+    claim: SocketClaim,
+    tcp: Address | None,
+    token: str | None,
+    open_system: OpenSystem | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -56,7 +70,7 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     out = await Output.open(None)
     try:
-        return await _run(settings, claim, tcp, token, stop, out)
+        return await _run(settings, claim, tcp, token, stop, out, open_system)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -70,17 +84,25 @@ async def _run(
     token: str | None,
     stop: asyncio.Event,
     out: Output,
+    open_system: OpenSystem | None = None,
 ) -> int:
     selection = await select_backend(settings)
     persona = await asyncio.to_thread(load_persona, settings)
-    assistant = Assistant.start(
-        settings,
-        selection.backend,
-        model=selection.model,
-        backend_reason=selection.reason,
-        system_prompt=persona,
-        session_id=f"daemon-{os.getpid()}-{int(time.time())}",
-    )
+    system = None if open_system is None else await open_system()
+    try:
+        assistant = Assistant.start(
+            settings,
+            selection.backend,
+            model=selection.model,
+            backend_reason=selection.reason,
+            system_prompt=persona,
+            session_id=f"daemon-{os.getpid()}-{int(time.time())}",
+            system=system,
+        )
+    except BaseException:
+        if system is not None:
+            await system.stop()
+        raise
     server = DaemonServer(
         assistant.system,
         settings.daemon,

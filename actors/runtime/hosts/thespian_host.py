@@ -206,6 +206,14 @@ class ThespianHost(ActorSystem):
         """
         await asyncio.wait_for(self.bridge.start(), self.config.call_timeout + 10.0)
         self._started = True
+        log.info(
+            "Thespian host on %s (admin port %s, convention %s): guardian pid %d, session %d",
+            self.config.base,
+            self.config.admin_port,
+            self.config.convention or "none",
+            self.bridge.guardian_pid,
+            self.bridge.session,
+        )
         if wait_for_placement:
             await self.wait_for_placement()
 
