@@ -55,6 +55,9 @@ async def test_a_burst_larger_than_a_mailbox_batch_is_handled_entirely(
     (stats,) = [s for s in host.remote_stats if s.name.startswith("counter")]
     assert stats.processed == count + 1
     assert count // CHUNK > 1
+    (sender,) = [c for c in host.cell_counters if c.name == "producer"]
+    assert (sender.sent, sender.refused, sender.dead_letters) == (count, 0, 0)
+    assert sender.pid == host.pids()["producer"]
 
 
 async def test_tells_from_the_loop_arrive_in_order(host: ThespianHost) -> None:

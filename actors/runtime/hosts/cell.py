@@ -539,6 +539,7 @@ class Cell:
             self.name,
             encode_plain(self.mailbox.stats()),
             sent=self.sent,
+            refused=self.rejected,
             dead_letters=self.dead_letters,
             bad_input=self.bad_input,
             pid=os.getpid(),

@@ -307,7 +307,16 @@ class StatsQuery(_Record):
 class CellStats(_Record):
     """Cell -> guardian: mailbox stats (wire form) and what the cell counted as a sender."""
 
-    __slots__ = ("bad_input", "dead_letters", "mailbox", "name", "pid", "sent", "token")
+    __slots__ = (
+        "bad_input",
+        "dead_letters",
+        "mailbox",
+        "name",
+        "pid",
+        "refused",
+        "sent",
+        "token",
+    )
 
     def __init__(
         self,
@@ -316,6 +325,7 @@ class CellStats(_Record):
         mailbox: bytes,
         *,
         sent: int,
+        refused: int,
         dead_letters: int,
         bad_input: int,
         pid: int,
@@ -324,6 +334,7 @@ class CellStats(_Record):
         self.name = name
         self.mailbox = mailbox
         self.sent = sent
+        self.refused = refused
         self.dead_letters = dead_letters
         self.bad_input = bad_input
         self.pid = pid

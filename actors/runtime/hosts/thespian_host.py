@@ -141,6 +141,24 @@ def open_system(config: ThespianConfig) -> Any:
     )
 
 
+@attrs.frozen(slots=True)
+class CellCounters:
+    """What a Thespian cell counted as a sender (its mailbox counts what it received)."""
+
+    name: str
+    """The cell's actor name."""
+    pid: int
+    """Its process."""
+    sent: int
+    """Messages it encoded and sent (across Thespian, or to the bridge)."""
+    refused: int
+    """Tells refused at once because a mailbox behind the bridge was full (``Pressure``)."""
+    dead_letters: int
+    """Tells to stopped actors, messages left when it stopped, Thespian's returns."""
+    bad_input: int
+    """Messages it could not decode."""
+
+
 class _RemoteReply:
     """The target of a remote ask's reply ref (an ``ActorSystem`` reply, counted the same way)."""
 
@@ -188,6 +206,8 @@ class ThespianHost(ActorSystem):
         #: every Thespian cell the guardian announced: name -> pid
         self.directory: dict[str, int] = {}
         self.remote_stats: tuple[MailboxStats, ...] = ()
+        #: what each cell counted as a sender, as of the last ``refresh_metrics``
+        self.cell_counters: tuple[CellCounters, ...] = ()
         #: the other systems of the convention: admin address -> capabilities
         self.members: dict[str, dict[str, Any]] = {}
         self._stats_waiters: dict[int, asyncio.Future[c.StatsReport]] = {}
@@ -489,6 +509,10 @@ class ThespianHost(ActorSystem):
             for s in cells
         )
         self._remote_dead = report.dead_letters + sum(s.dead_letters for s in cells)
+        self.cell_counters = tuple(
+            CellCounters(s.name, s.pid, s.sent, s.refused, s.dead_letters, s.bad_input)
+            for s in cells
+        )
 
     def metrics(self) -> tuple[MailboxStats, ...]:
         """Local mailboxes, then the Thespian cells' as of the last ``refresh_metrics``."""
