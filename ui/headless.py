@@ -11,8 +11,10 @@ wire form.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import stat
 import sys
 from collections.abc import AsyncIterator, Sequence
 
@@ -49,6 +51,8 @@ from ui.output import Output
 log = logging.getLogger(__name__)
 
 SURFACE_ID = "headless"
+#: seconds to wait for the first snapshot before reading input anyway
+_FIRST_SCREEN_TIMEOUT = 10.0
 
 
 class Outcome:
@@ -66,6 +70,8 @@ class LogSurface(Behaviour):
         self.out = out
         self.json_mode = json_mode
         self.waiter: asyncio.Future[str] | None = None
+        #: resolved once the first snapshot is written (a resumed session's history with it)
+        self.painted: asyncio.Future[None] | None = None
         self.expect_command = False
         self.failures: list[str] = []
         self.quit = False
@@ -81,6 +87,11 @@ class LogSurface(Behaviour):
 
     @handles(StateSnapshot)
     def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
+        self._on_snapshot(msg)
+        if self.painted is not None and not self.painted.done():
+            self.painted.set_result(None)
+
+    def _on_snapshot(self, msg: StateSnapshot) -> None:
         self.last_seq = msg.last_seq
         if msg.avatar is not None:
             self._avatar = (msg.avatar.mood, msg.avatar.gesture, msg.avatar.reaction)
@@ -271,6 +282,10 @@ async def stdin_lines() -> AsyncIterator[str]:
     reader = asyncio.StreamReader()
     fd = os.dup(0)
     pipe = os.fdopen(fd, "rb")
+    if stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd):
+        # /dev/null (`aiway headless --resume </dev/null`): epoll refuses it, and it has no lines
+        pipe.close()
+        return
     try:
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
@@ -303,13 +318,17 @@ async def run_session(
     """Drive one headless session to its end; the process's exit code."""
     out = await Output.open(log_file)
     surface = LogSurface(out, json_mode=json_mode)
+    loop = asyncio.get_running_loop()
+    surface.painted = loop.create_future()
     assistant.attach(
         SURFACE_ID,
         lambda: surface,
         surface_type="headless",
         capabilities=frozenset({Capability.STREAMING, Capability.TASKS}),
     )
-    loop = asyncio.get_running_loop()
+    # The first screen (a resumed conversation's history) is written before any input.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(surface.painted, _FIRST_SCREEN_TIMEOUT)
     answered = 0
     source = _prompts(prompts) if prompts else stdin_lines()
     try:
