@@ -106,11 +106,11 @@ def forget(settings: Settings, *, yes: bool, confirm: Confirm, out: TextIO, err:
     path = _history_path(settings, err)
     if path is None:
         return 1
+    count = _count_sessions(path)  # first: reading may leave WAL files behind, listed next
     files = _history_files(path)
     if not files:
         out.write(f"nothing to forget: there is no history at {path}\n")
         return 0
-    count = _count_sessions(path)
     what = "every saved conversation" if count is None else f"{count} saved conversations"
     backups = sum(1 for file in files if _is_backup(file.name))
     also = f" and {backups} backup files" if backups > 0 else ""
