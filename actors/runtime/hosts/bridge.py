@@ -374,6 +374,7 @@ class Bridge:
                 data, refs = encode(msg, self)
             except ProtocolError:
                 log.exception("cannot send %s to %s", type(msg).__name__, target.name)
+                self.host.loop.call_soon_threadsafe(self.host._dead_letter, target.name, msg)
                 continue
             entry = routes.get(id(target))
             if entry is None:
