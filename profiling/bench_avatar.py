@@ -26,6 +26,7 @@ from pathlib import Path
 import memray
 
 from actors.avatar import Avatar, SpriteSheet, default_sprites
+from actors.avatar.harness import LeanContext
 from actors.protocol import (
     Animation,
     AvatarSize,
@@ -36,12 +37,7 @@ from actors.protocol import (
     SetWander,
 )
 from actors.runtime import (
-    ActorRef,
-    Behaviour,
     Delivery,
-    MailboxConfig,
-    SupervisorPolicy,
-    TimerId,
 )
 
 MEDIUM_TARGET_US = 20.0
@@ -52,77 +48,10 @@ _FREES = frozenset(
 )
 
 
-class _Sink:
-    __slots__ = ("last",)
-
-    def __init__(self) -> None:
-        self.last: object = None
-
-    def offer(self, msg: object) -> Delivery:
-        self.last = msg
-        return _ACCEPTED
-
-
-def _sink_ref() -> ActorRef:
-    return ActorRef("registry", _Sink(), lambda name, msg: None)
-
-
-class _Clock:
-    """A context that allocates nothing: keeps the pending tick, fires it on demand."""
-
-    def __init__(self) -> None:
-        self.clock = 0.0
-        self.delay = 0.0
-        self.pending: object = None
-        self.behaviour: Behaviour | None = None
-        self.self_ref = ActorRef("avatar", None, lambda name, msg: None)
-
-    def tell(self, ref: ActorRef, msg: object) -> Delivery:
-        return ref.tell(msg)
-
-    def schedule(self, delay: float, msg: object) -> TimerId:
-        if type(msg).__name__ == "_Tick":
-            self.delay = delay
-            self.pending = msg
-        return 1
-
-    def cancel(self, timer: TimerId) -> None:
-        return None
-
-    def now(self) -> float:
-        return self.clock
-
-    def spawn(
-        self,
-        name: str,
-        factory: Callable[[], Behaviour],
-        *,
-        mailbox: MailboxConfig | None = None,
-        policy: SupervisorPolicy | None = None,
-    ) -> ActorRef:
-        raise NotImplementedError("the avatar spawns no actor")
-
-    def stop(self) -> None:
-        return None
-
-    def lookup(self, name: str) -> ActorRef | None:
-        return None
-
-    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
-        return None
-
-    def fire(self) -> None:
-        assert self.behaviour is not None
-        msg = self.pending
-        self.pending = None
-        self.clock += self.delay
-        self.behaviour.receive(self, msg)
-
-
 def ours(size: AvatarSize) -> Callable[[], None]:
     """One frame of the Avatar, idle in place, warmed up (every frame cached)."""
-    ctx = _Clock()
-    avatar = Avatar(_sink_ref(), reduce_motion=False, rng=random.Random(0))
+    ctx = LeanContext()
+    avatar = Avatar(ctx.registry, reduce_motion=False, rng=random.Random(0))
     ctx.behaviour = avatar
     avatar.on_start(ctx)
     for msg in (SetWander(False), SetSize(size), SetMood(Mood.CALM), AvatarViewers(1)):
@@ -150,7 +79,7 @@ def naive(size: AvatarSize) -> Callable[[], None]:
     """One frame the naive way: a string per cell, joined per row, a new message per frame."""
     sheet = default_sprites().sheet(size)
     grids = [_cells(sheet, rows) for rows in (f.rows for f in sheet.frames(Animation.IDLE))]
-    registry = _sink_ref()
+    registry = LeanContext().registry
     state = {"index": 0}
 
     def frame() -> None:
