@@ -83,6 +83,8 @@ class LogSurface(Behaviour):
         self._answer: str | None = None
         self._pieces: list[str] = []
         self._line_open = False
+        #: lines that came while an answer streams: written when its line ends
+        self._deferred: list[str] = []
         self._session_id: str | None = None
 
     @handles(StateSnapshot)
@@ -114,13 +116,13 @@ class LogSurface(Behaviour):
             self.out.write(to_wire(msg).decode() + "\n")
         elif msg.state is LinkState.RECONNECTING:
             retry = f", next try in {msg.retry_in:.1f}s" if msg.retry_in is not None else ""
-            self._line(
+            self._interrupt(
                 f"   · reconnecting to {msg.address} (attempt {msg.attempt}{retry}): {msg.detail}\n"
             )
         elif msg.state is LinkState.CONNECTED:
-            self._line(f"   · {msg.detail} at {msg.address}\n")
+            self._interrupt(f"   · {msg.detail} at {msg.address}\n")
         elif msg.state is LinkState.CLOSED:
-            self._line(f"   · disconnected from {msg.address}: {msg.detail}\n")
+            self._interrupt(f"   · disconnected from {msg.address}: {msg.detail}\n")
 
     @handles(Published)
     def on_published(self, ctx: Context, msg: Published) -> None:
@@ -189,7 +191,15 @@ class LogSurface(Behaviour):
     # -- the transcript: answers stream into one line each, whatever comes in between --
 
     def _line(self, text: str) -> None:
-        """Write whole lines, first ending an answer's line left open."""
+        """Write whole lines; while an answer streams they wait until its line ends."""
+        if self._line_open and len(self._deferred) < _DEFERRED_LIMIT:
+            self._deferred.append(text)
+            return
+        self._close_line()
+        self.out.write(text)
+
+    def _interrupt(self, text: str) -> None:
+        """Write lines now, even mid-answer (the answer is written again whole after them)."""
         self._close_line()
         self.out.write(text)
 
@@ -197,6 +207,12 @@ class LogSurface(Behaviour):
         if self._line_open:
             self._line_open = False
             self.out.write("\n")
+        self._flush_deferred()
+
+    def _flush_deferred(self) -> None:
+        if self._deferred:
+            lines, self._deferred = self._deferred, []
+            self.out.write("".join(lines))
 
     def _answer_text(self, message_id: str, text: str) -> None:
         """Stream ``text`` of an answer; an interrupted answer is written again from its start."""
@@ -229,6 +245,7 @@ class LogSurface(Behaviour):
         self._answer = None
         self._pieces = []
         self._finish(message_id)
+        self._flush_deferred()
 
     def _finish(self, message_id: str) -> None:
         finished = self._finished
@@ -267,6 +284,9 @@ class LogSurface(Behaviour):
         if msg.reaction is not None:
             parts.append(f"reaction {msg.reaction.value}")
         self._line(f"   [yollayah: {' · '.join(parts)}]\n")
+
+
+_DEFERRED_LIMIT = 1000
 
 
 def _trailer(entry: HistoryEntry) -> str:

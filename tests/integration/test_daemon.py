@@ -28,6 +28,8 @@ from tests.fakes import FakeOllamaProcess
 from tests.waiting import wait_until_sync
 from ui.daemon.framing import FrameDecoder, encode_frame
 
+# A finished answer: its last line, right above its figures ("m · 3 tokens · ...").
+ANSWER_LINE = re.compile(r"^yollayah> (.*)\n   · [^\n]* \d+ tokens · ", re.MULTILINE)
 ROOT = Path(__file__).resolve().parents[2]
 AIWAY = [sys.executable, "-m", "ui.cli"]
 TOKENS = 40
@@ -180,7 +182,7 @@ class Surface:
 
     def answers(self) -> list[str]:
         """Every finished answer as shown: the last line written for it, before its figures."""
-        return re.findall(r"^yollayah> (.*)\n   · ", self.text(), flags=re.MULTILINE)
+        return ANSWER_LINE.findall(self.text())
 
     def wait_for_answers(self, count: int, timeout: float = 30) -> list[str]:
         wait_until_sync(

@@ -118,7 +118,7 @@ def test_the_tui_attaches_streams_rides_out_a_restart_and_detaches_alone(
     headless = procs.surface()
     tui = RemoteTui(tmp_path, procs.env)
     try:
-        tui.wait_for("connected as tui-2 at unix:")
+        tui.wait_for("daemon: connected as tui-2")
         tui.say("hello from the terminal")
         assert headless.wait_for_answers(1) == [ANSWER]
         assert "you> hello from the terminal" in headless.text()

@@ -29,6 +29,8 @@ from actors.protocol import (
 from actors.runtime.testing import Probe
 from ui.headless import LogSurface
 
+# A finished answer: its last line, right above its figures ("m · 3 tokens · ...").
+ANSWER_LINE = re.compile(r"^yollayah> (.*)\n   · [^\n]* \d+ tokens · ", re.MULTILINE)
 META = ResponseMetadata(model="m", tokens=3)
 SESSION = SessionInfo("s1", "m", "ollama")
 
@@ -60,7 +62,8 @@ def snapshot(
 
 
 def answers(text: str) -> list[str]:
-    return re.findall(r"^yollayah> (.*)$", text, flags=re.MULTILINE)
+    """Finished answers: the last line written for each, above its figures."""
+    return ANSWER_LINE.findall(text)
 
 
 def live(probe: Probe) -> None:
@@ -104,21 +107,33 @@ def test_a_resync_adds_only_what_is_missing() -> None:
     assert "· m · 3 tokens" in out.value
 
 
-def test_a_notice_in_the_middle_of_an_answer_does_not_split_it() -> None:
+def test_a_notice_in_the_middle_of_an_answer_waits_until_its_line_ends() -> None:
     probe, out = surface()
     live(probe)
     probe.send(Published(6, Notify(NotifyLevel.INFO, "queued", "later")))
     probe.send(Published(7, Token("a2", "!")))
     probe.send(Published(8, StreamEnd("a2", "Hola amigo!", META)))
-    assert answers(out.value)[-1] == "Hola amigo!"
-    assert "(info) queued: later" in out.value
+    assert answers(out.value) == ["Hola amigo!"]
+    assert out.value.count("yollayah> ") == 1
+    assert out.value.endswith("   (info) queued: later\n")
+
+
+def test_a_lost_link_interrupts_an_answer_which_is_written_again_whole() -> None:
+    probe, out = surface()
+    live(probe)
+    probe.send(LinkStatus(LinkState.RECONNECTING, "unix:/s", "the daemon closed", 1, 0.1))
+    probe.send(snapshot(streaming=HistoryEntry("a2", Role.ASSISTANT, "Hola amigo mio")))
+    probe.send(Published(9, StreamEnd("a2", "Hola amigo mio.", META)))
+    assert "   · reconnecting to unix:/s (attempt 1" in out.value
+    assert answers(out.value) == ["Hola amigo mio."]
 
 
 def test_an_answer_the_snapshot_contradicts_is_written_again_whole() -> None:
     probe, out = surface()
     live(probe)
     probe.send(snapshot(streaming=HistoryEntry("a2", Role.ASSISTANT, "Something else")))
-    assert answers(out.value)[-1] == "Something else"
+    probe.send(Published(9, StreamEnd("a2", "Something else", META)))
+    assert answers(out.value) == ["Something else"]
 
 
 def test_a_new_session_forgets_the_old_ids() -> None:
