@@ -8,8 +8,11 @@ inherited them may be left.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +20,10 @@ import orjson
 import pytest
 
 from tests.fakes import FakeOllamaProcess
+from tests.integration.test_headless_cli import ROOT
 from tests.integration.test_headless_cli import run as run_aiway
 from tests.unit.hosts import processes
+from tests.waiting import wait_until_sync
 
 SCRIPT = [
     "Hola ",
@@ -126,3 +131,46 @@ def test_bad_engine_flags_are_named_and_nothing_starts(
     assert result.returncode == 3
     assert "multiprocTCPBase needs an explicit admin port (--admin-port)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_killed_aiway_process_takes_its_thespian_system_with_it(
+    tmp_path: Path, server: FakeOllamaProcess
+) -> None:
+    env = {
+        **os.environ,
+        "OLLAMA_HOST": server.url,
+        "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+    }
+    aiway = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "headless", "--backend", "ollama", "--engine", "thespian"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,  # open and silent: it waits for prompts
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # admin, logger, guardian, registry, avatar, conductor, and aiway itself
+        wait_until_sync(
+            lambda: len(processes.with_marker(str(tmp_path))) >= 7,
+            timeout=20,
+            what="the Thespian system to start",
+        )
+        os.kill(aiway.pid, signal.SIGKILL)
+        aiway.wait(10)
+        wait_until_sync(
+            lambda: not processes.with_marker(str(tmp_path)),
+            timeout=10,
+            what="the orphaned system to end itself",
+        )
+    finally:
+        if aiway.stdin is not None:
+            aiway.stdin.close()
+        if aiway.poll() is None:
+            aiway.kill()
+            aiway.wait()
+        processes.kill(processes.with_marker(str(tmp_path)))

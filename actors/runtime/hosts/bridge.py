@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -148,6 +149,7 @@ class Bridge:
         in_process: bool,
         call_timeout: float,
         capacity: int = 4096,
+        watch: bool = False,
     ) -> None:
         self.host = host
         self.loop = host.loop
@@ -155,6 +157,10 @@ class Bridge:
         self.in_process = in_process
         self.call_timeout = call_timeout
         self.ops: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        #: ``watch``: a multiprocess system ends itself when this process dies (see guardian)
+        self.watch = watch
+        self._watchdog: socket.socket | None = None
+        self._watched: socket.socket | None = None
         self.system: Any = None
         self.guardian: object | None = None
         #: the listener's address as Thespian actors see it (refs of this process point here)
@@ -306,7 +312,14 @@ class Bridge:
             from actors.runtime.hosts.guardian import GuardianActor
 
             self.guardian = system.createActor(GuardianActor)
-            system.tell(self.guardian, c.Setup(self.in_process))
+            watchdog = None
+            if self.watch and not self.in_process:
+                self._watchdog = socket.create_server(("127.0.0.1", 0))
+                watchdog = self._watchdog.getsockname()[1]
+            system.tell(self.guardian, c.Setup(self.in_process, watchdog))
+            if self._watchdog is not None:
+                self._watchdog.settimeout(self.call_timeout)
+                self._watched, _ = self._watchdog.accept()
             self._listener.start()
             self._run(system)
         except BaseException as exc:
@@ -431,6 +444,10 @@ class Bridge:
             system.tell(self.guardian, c.NOP)
         self._listener.join(timeout)
         self.host._close_system(system)
+        # only now: the guardian ends the system when this connection closes
+        for end in (self._watched, self._watchdog):
+            if end is not None:
+                end.close()
 
     # -- the listener thread -----------------------------------------------------------------
 

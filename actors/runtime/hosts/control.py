@@ -67,12 +67,18 @@ class _Record:
 
 
 class Setup(_Record):
-    """Host -> guardian, first: watch dead letters and the convention."""
+    """Host -> guardian, first: watch dead letters and the convention.
 
-    __slots__ = ("in_process",)
+    ``watchdog``: a loopback port of the aiway process; the guardian keeps a
+    connection to it and ends the whole system if it closes (the aiway process
+    died without shutting the system down).
+    """
 
-    def __init__(self, in_process: bool) -> None:
+    __slots__ = ("in_process", "watchdog")
+
+    def __init__(self, in_process: bool, watchdog: int | None = None) -> None:
         self.in_process = in_process
+        self.watchdog = watchdog
 
 
 class Create(_Record):

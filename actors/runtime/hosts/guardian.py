@@ -16,8 +16,12 @@ parent of every top-level cell, so Thespian tells it when one exits. It:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import socket
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -41,6 +45,28 @@ from actors.runtime.messages import ActorFailed
 from actors.runtime.supervision import Directive, SupervisorPolicy
 
 log = logging.getLogger(__name__)
+
+
+def _watch_host(port: int) -> None:
+    """End this system (its whole process group) once the aiway process that owns it is gone.
+
+    The aiway process listens on ``port``; this thread holds a connection to it
+    and blocks reading it: a read returns nothing only when the other end has
+    closed, which an aiway process that shut the system down first never lets
+    happen while the system runs. Killed with SIGKILL, it leaves no system
+    behind this way.
+    """
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.settimeout(None)
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while connection.recv(64):
+                pass
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="aiway-host-watchdog", daemon=True).start()
+
 
 #: how long the guardian waits for every cell's counters
 STATS_WAIT = timedelta(seconds=1)
@@ -105,6 +131,8 @@ class GuardianActor(Actor):  # type: ignore[misc]
             self.handleDeadLetters()
             if not msg.in_process:
                 self.notifyOnSystemRegistrationChanges(True)
+            if msg.watchdog is not None and not msg.in_process:
+                _watch_host(msg.watchdog)
         elif isinstance(msg, ActorExitRequest | c.Nop):
             pass
 

@@ -200,6 +200,7 @@ class ThespianHost(ActorSystem):
             lambda: open_system(self.config),
             in_process=self.config.in_process,
             call_timeout=self.config.call_timeout,
+            watch=self.config.shutdown_system,
         )
         #: top-level Thespian cells by name, in start order
         self.remote: dict[str, ActorRef] = {}
