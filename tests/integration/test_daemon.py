@@ -289,6 +289,29 @@ def test_surfaces_reconnect_to_a_restarted_daemon_by_themselves(procs: Processes
     assert right.wait_for_answers(1) == [ANSWER]
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_mid_answer_cancels_the_stream_and_tells_surfaces_to_quit(
+    procs: Processes, ollama: FakeOllamaProcess, stop: signal.Signals
+) -> None:
+    ollama.configure(tokens=2000, rate=RATE)  # far longer than the test
+    daemon = procs.daemon()
+    surface = procs.surface()
+    before = ollama.stats()
+    surface.type("a long one")
+    surface.wait_for(" tok3", what="the answer streaming")
+    daemon.process.send_signal(stop)
+    assert daemon.process.wait(15) == 0
+    surface.wait_for("   · bye", what="the surface told to quit")
+    surface.wait_for("reconnecting to", what="the surface waiting for a new daemon")
+    wait_until_sync(
+        lambda: ollama.stats()["disconnects"] > before["disconnects"],
+        what="the model's stream cancelled",
+    )
+    assert ollama.stats()["streams_finished"] == before["streams_finished"]
+    assert not procs.socket.exists()
+    assert "telling surfaces to quit" in daemon.text()
+
+
 def test_a_second_daemon_refuses_and_a_stale_socket_is_replaced(procs: Processes) -> None:
     daemon = procs.daemon()
     second = procs.run("serve", "--backend", "ollama")
