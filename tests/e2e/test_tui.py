@@ -9,18 +9,16 @@ code and the terminal modes it leaves behind can be checked after it quits.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import FakeOllamaProcess
+from tests.tmux import TmuxScreen, exit_code_from
 from tests.waiting import wait_until_sync
 
 pytestmark = [
@@ -33,11 +31,10 @@ MODEL = "smollm2:135m"
 AVATAR_GLYPHS = "▀▄█"
 
 
-class Tui:
+class Tui(TmuxScreen):
     """One ``aiway`` in its own tmux server; see the module docstring."""
 
     def __init__(self, tmp_path: Path, ollama: str, *, width: int = 100, height: int = 30) -> None:
-        self.socket = f"aiway-test-{uuid.uuid4().hex[:12]}"
         self.exit_file = tmp_path / "exit"
         self.stty_file = tmp_path / "stty"
         env = {
@@ -57,69 +54,10 @@ class Tui:
             f"env {assignments} {aiway}; echo EXIT=$? > {shlex.quote(str(self.exit_file))}; "
             f"stty -a > {shlex.quote(str(self.stty_file))}; exec cat"
         )
-        self.tmux(
-            "new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height),
-            f"sh -c {shlex.quote(script)}",
-        )  # fmt: skip
-        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
-
-    def tmux(self, *args: str) -> str:
-        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
-        environment["LANG"] = environment["LC_ALL"] = "C.UTF-8"  # tmux passes UTF-8 keys through
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=10,
-            check=True,
-        )
-        return done.stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "main")
-
-    def rows(self) -> list[str]:
-        return self.screen().removesuffix("\n").split("\n")
-
-    def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        """Poll the screen until ``text`` shows; return that screen."""
-        seen: list[str] = [""]
-
-        def shows() -> bool:
-            seen[0] = self.screen()
-            return text in seen[0]
-
-        try:
-            wait_until_sync(shows, timeout=timeout, what=repr(text))
-        except AssertionError:
-            raise AssertionError(f"{text!r} never showed; the screen:\n{seen[0]}") from None
-        return seen[0]
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "main", *keys)
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", "main", "-l", text)
-
-    def say(self, text: str) -> None:
-        self.type(text)
-        self.keys("Enter")
-
-    def resize(self, width: int, height: int) -> None:
-        self.tmux("resize-window", "-t", "main", "-x", str(width), "-y", str(height))
+        super().__init__(script, width=width, height=height, prefix="aiway-test")
 
     def exit_code(self, timeout: float = 10.0) -> int:
-        wait_until_sync(self.exit_file.exists, timeout=timeout, what="aiway to exit")
-        wait_until_sync(lambda: self.exit_file.read_text().endswith("\n"), timeout=timeout)
-        return int(self.exit_file.read_text().strip().removeprefix("EXIT="))
-
-    def close(self) -> None:
-        """Kill this test's tmux server (and what runs in it) and remove its socket."""
-        subprocess.run(
-            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
-        )
-        self.socket_path.unlink(missing_ok=True)
+        return exit_code_from(self.exit_file, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,10 @@ the tmux server killed) at the end; the screen is polled, never slept on.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import pytest
 
 from tests.fakes import FakeOllamaProcess
 from tests.integration.test_daemon import ANSWER, RATE, TOKENS, Processes
-from tests.waiting import wait_until_sync
+from tests.tmux import TmuxScreen, exit_code_from
 
 pytestmark = [
     pytest.mark.tmux,
@@ -32,11 +29,10 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class RemoteTui:
+class RemoteTui(TmuxScreen):
     """``aiway --connect`` in its own tmux server."""
 
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.name = f"aiway-daemon-test-{uuid.uuid4().hex[:12]}"
         self.exit_file = tmp_path / "tui-exit"
         keep = {key: env[key] for key in env if key.startswith(("XDG_", "AIWAY_", "OLLAMA"))}
         keep |= {"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -46,55 +42,10 @@ class RemoteTui:
             f"cd {shlex.quote(str(ROOT))} && env {assignments} {command}; "
             f"echo EXIT=$? > {shlex.quote(str(self.exit_file))}; exec cat"
         )
-        self.tmux("new-session", "-d", "-s", "main", "-x", "100", "-y", "30", script)
-        self.socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
-
-    def tmux(self, *args: str) -> str:
-        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
-        environment["LANG"] = environment["LC_ALL"] = "C.UTF-8"
-        done = subprocess.run(
-            ["tmux", "-L", self.name, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=10,
-            check=True,
-        )
-        return done.stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "main")
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        seen = [""]
-
-        def shows() -> bool:
-            seen[0] = self.screen()
-            return text in seen[0]
-
-        try:
-            wait_until_sync(shows, timeout=timeout, what=repr(text))
-        except AssertionError:
-            raise AssertionError(f"{text!r} never showed; the screen:\n{seen[0]}") from None
-        return seen[0]
-
-    def say(self, text: str) -> None:
-        self.tmux("send-keys", "-t", "main", "-l", text)
-        self.tmux("send-keys", "-t", "main", "Enter")
+        super().__init__(script, prefix="aiway-daemon-test")
 
     def exit_code(self, timeout: float = 15.0) -> int:
-        wait_until_sync(
-            lambda: self.exit_file.exists() and self.exit_file.read_text().endswith("\n"),
-            timeout=timeout,
-            what="the TUI to exit",
-        )
-        return int(self.exit_file.read_text().strip().removeprefix("EXIT="))
-
-    def close(self) -> None:
-        subprocess.run(
-            ["tmux", "-L", self.name, "kill-server"], capture_output=True, timeout=10, check=False
-        )
-        self.socket_path.unlink(missing_ok=True)
+        return exit_code_from(self.exit_file, timeout)
 
 
 @pytest.fixture(scope="module")
