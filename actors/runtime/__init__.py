@@ -1,8 +1,13 @@
-"""The actor runtime: mailboxes, refs, behaviours, the asyncio host, supervision, bridge."""
+"""The actor runtime: mailboxes, refs, behaviours, the asyncio host, supervision, bridge.
+
+The Thespian host is in ``actors.runtime.hosts`` (imported on first use);
+``BehaviourSpec``, the factory every host can build in any process, is here.
+"""
 
 from actors.runtime.behaviour import Behaviour, Context, EdgeActor, EdgeContext, TimerId, handles
 from actors.runtime.bridge import ThreadBridge
 from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName, MailboxFull
+from actors.runtime.hosts import BehaviourSpec, SpecError
 from actors.runtime.mailbox import (
     Delivery,
     LatencyHistogram,
@@ -23,6 +28,7 @@ __all__ = [
     "ActorSystem",
     "AskTimeout",
     "Behaviour",
+    "BehaviourSpec",
     "Context",
     "Delivery",
     "Directive",
@@ -36,6 +42,7 @@ __all__ = [
     "MailboxStats",
     "OverflowPolicy",
     "RestartTracker",
+    "SpecError",
     "SupervisorPolicy",
     "ThreadBridge",
     "TimerId",

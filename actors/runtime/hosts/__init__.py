@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING
 from actors.runtime.hosts.spec import BehaviourSpec, SpecError
 
 if TYPE_CHECKING:
-    from actors.runtime.hosts.bridge import BridgeStats
-    from actors.runtime.hosts.thespian_host import BASES, ThespianConfig, ThespianHost
+    from actors.runtime.hosts.config import BASES, CellCounters, ThespianConfig
+    from actors.runtime.hosts.staging import BridgeStats
+    from actors.runtime.hosts.thespian_host import ThespianHost
 
 _LAZY = {
-    "BASES": "actors.runtime.hosts.thespian_host",
-    "BridgeStats": "actors.runtime.hosts.bridge",
-    "ThespianConfig": "actors.runtime.hosts.thespian_host",
+    "BASES": "actors.runtime.hosts.config",
+    "BridgeStats": "actors.runtime.hosts.staging",
+    "CellCounters": "actors.runtime.hosts.config",
+    "ThespianConfig": "actors.runtime.hosts.config",
     "ThespianHost": "actors.runtime.hosts.thespian_host",
 }
 
@@ -33,4 +35,12 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["BASES", "BehaviourSpec", "BridgeStats", "SpecError", "ThespianConfig", "ThespianHost"]
+__all__ = [
+    "BASES",
+    "BehaviourSpec",
+    "BridgeStats",
+    "CellCounters",
+    "SpecError",
+    "ThespianConfig",
+    "ThespianHost",
+]

@@ -30,15 +30,15 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from actors.protocol import ActorFailed, ProtocolError
 from actors.runtime.errors import MailboxFull
 from actors.runtime.hosts import control as c
 from actors.runtime.hosts.control import RemoteTarget
+from actors.runtime.hosts.staging import BridgeStats, Staging, teller
 from actors.runtime.hosts.wire import Batch, Envelope, decode, encode
 from actors.runtime.mailbox import Delivery, Mailbox
 from actors.runtime.ref import ActorRef
@@ -57,85 +57,6 @@ _KICK = 2
 _STOP = 3
 #: operations the driver takes from its queue per round (then sends, then looks again)
 _ROUND = 1024
-
-
-@attrs.frozen(slots=True)
-class BridgeStats:
-    """The bridge's counters (both directions)."""
-
-    sent: int
-    """Messages handed to the driver for Thespian actors."""
-    sent_coalesced: int
-    """Of those, merged into or replaced by a newer one before they left."""
-    thespian_messages_out: int
-    """Thespian messages the driver sent (an ``Envelope`` or a ``Batch`` of them)."""
-    received: int
-    """Messages from Thespian actors for actors of this process."""
-    received_coalesced: int
-    """Of those, merged or replaced before the loop took them."""
-    loop_handoffs: int
-    """``call_soon_threadsafe`` calls the listener made to hand messages over."""
-    blocked_puts: int
-    """Edge puts that waited because the driver was ``capacity`` operations behind."""
-    undeliverable: int
-    """Messages for names this process does not (or no longer) export."""
-    bad_input: int
-    """Messages that could not be decoded."""
-
-
-def _teller(address: object, msg: object) -> Callable[[Any], None]:
-    """A driver operation that tells ``msg`` to ``address``."""
-
-    def tell(system: Any) -> None:
-        system.tell(address, msg)
-
-    return tell
-
-
-class _Staging:
-    """Messages waiting at the bridge, coalesced per target as a mailbox would."""
-
-    __slots__ = ("coalesced", "items", "keyed", "newest")
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, Any, object]] = []
-        self.newest: dict[str, int] = {}
-        self.keyed: dict[tuple[str, type, Hashable], int] = {}
-        self.coalesced = 0
-
-    def add(self, name: str, target: Any, msg: object) -> None:
-        kind = type(msg)
-        items = self.items
-        if not getattr(kind, "control", False):
-            if hasattr(kind, "merge"):
-                index = self.newest.get(name)
-                if index is not None:
-                    queued = items[index][2]
-                    if type(queued) is kind:
-                        merged = queued.merge(msg)  # type: ignore[attr-defined]
-                        if merged is not None:
-                            items[index] = (name, target, merged)
-                            self.coalesced += 1
-                            return
-            elif hasattr(kind, "coalesce_key"):
-                key = msg.coalesce_key  # type: ignore[attr-defined]
-                if key is not None:
-                    slot = (name, kind, key)
-                    index = self.keyed.get(slot)
-                    if index is not None:
-                        items[index] = (name, target, msg)
-                        self.coalesced += 1
-                        return
-                    self.keyed[slot] = len(items)
-        self.newest[name] = len(items)
-        items.append((name, target, msg))
-
-    def take(self) -> list[tuple[str, Any, object]]:
-        items = self.items
-        self.items = []
-        self.newest.clear()
-        self.keyed.clear()
-        return items
 
 
 class Bridge:
@@ -171,10 +92,12 @@ class Bridge:
         self.exports: dict[str, ActorRef] = {}
         self.proxies: dict[str, RemoteTarget] = {}
         self._proxies_lock = threading.Lock()
-        self._inbound = _Staging()
+        self._inbound = Staging()
         self._inbound_lock = threading.Lock()
         self._inbound_scheduled = False
-        #: names whose mailbox rejected a cell's message, and the cells told so
+        #: per name: what its full mailbox refused, and what came after, in order
+        self._held: dict[str, deque[object]] = {}
+        #: per name: the cells told that its mailbox is full
         self._pressing: dict[str, list[object]] = {}
         self._tokens = itertools.count(1)
         self._driver = threading.Thread(target=self._drive, name="thespian-driver", daemon=True)
@@ -191,6 +114,7 @@ class Bridge:
         self._space.set()
         self._space_wanted = False
         self.blocked_puts = 0
+        self.held = 0
         self.sent = 0
         self.sent_coalesced = 0
         self.thespian_out = 0
@@ -343,7 +267,7 @@ class Bridge:
                     batch.append(ops.get_nowait())
                 except queue.Empty:
                     break
-            staging = _Staging()
+            staging = Staging()
             for op in batch:
                 kind = op[0]
                 if kind == _SEND:
@@ -371,7 +295,7 @@ class Bridge:
             return None
         return max(0.0, float(timer.view().remainingSeconds()))
 
-    def _flush(self, system: Any, staging: _Staging) -> None:
+    def _flush(self, system: Any, staging: Staging) -> None:
         items = staging.take()
         if not items:
             return
@@ -518,24 +442,50 @@ class Bridge:
                 else:
                     self.host._dead_letter(name, msg)
                 continue
-            if ref.tell(msg) is Delivery.REJECTED and origin is not None:
-                self._press(name, ref, origin)
+            held = self._held.get(name)
+            if held is not None:  # behind what a full mailbox already refused: keep order
+                held.append(msg)
+                self._press(name, origin)
+            elif ref.tell(msg) is Delivery.REJECTED:
+                self._hold(name, ref, msg, origin)
 
-    def _press(self, name: str, ref: ActorRef, origin: object) -> None:
-        """A mailbox here rejected a cell's message: tell the cell, until the mailbox drains."""
-        origins = self._pressing.get(name)
-        if origins is None:
-            origins = self._pressing[name] = []
-            mailbox = ref._target
-            if isinstance(mailbox, Mailbox):
-                mailbox.notify_when_drained(lambda: self._release(name))
+    def _hold(self, name: str, ref: ActorRef, msg: object, origin: object | None) -> None:
+        """A full mailbox here refused ``msg``: keep it, and what follows for ``name``, until
+        the mailbox drains; tell the sending cell meanwhile, so it stops (``Pressure``)."""
+        mailbox = ref._target
+        if not isinstance(mailbox, Mailbox):
+            self.host._dead_letter(name, msg)
+            return
+        self.held += 1
+        self._held[name] = deque([msg])
+        mailbox.notify_when_drained(lambda: self._drained(name))
+        self._press(name, origin)
+
+    def _press(self, name: str, origin: object | None) -> None:
+        if origin is None:
+            return
+        origins = self._pressing.setdefault(name, [])
         if not any(known == origin for known in origins):
             origins.append(origin)
-            self.submit(_teller(origin, c.Pressure(name, True)))
+            self.submit(teller(origin, c.Pressure(name, True)))
 
-    def _release(self, name: str) -> None:
+    def _drained(self, name: str) -> None:
+        """The mailbox of ``name`` drained: hand it what was held, in order, then release."""
+        held = self._held.get(name)
+        ref = self.exports.get(name)
+        while held:
+            result = Delivery.DEAD if ref is None else ref.tell(held[0])
+            if result is Delivery.REJECTED:
+                mailbox = ref._target if ref is not None else None
+                if isinstance(mailbox, Mailbox):
+                    mailbox.notify_when_drained(lambda: self._drained(name))
+                    return
+            msg = held.popleft()
+            if result is Delivery.DEAD:
+                self.host._dead_letter(name, msg)
+        self._held.pop(name, None)
         for origin in self._pressing.pop(name, []):
-            self.submit(_teller(origin, c.Pressure(name, False)))
+            self.submit(teller(origin, c.Pressure(name, False)))
 
     def watch_drain(self, msg: c.DrainWatch) -> None:
         """Loop side: a cell wants to know when a mailbox of this process drains."""
@@ -543,7 +493,7 @@ class Bridge:
         target = None if ref is None else ref._target
 
         def drained() -> None:
-            self.submit(_teller(msg.watcher, msg.notify))
+            self.submit(teller(msg.watcher, msg.notify))
 
         if isinstance(target, Mailbox):
             target.notify_when_drained(drained)
@@ -559,6 +509,7 @@ class Bridge:
             received_coalesced=self._inbound.coalesced,
             loop_handoffs=self.handoffs,
             blocked_puts=self.blocked_puts,
+            held=self.held,
             undeliverable=self.undeliverable,
             bad_input=self.bad_input,
         )

@@ -39,10 +39,9 @@ from thespian.actors import (
 
 from actors.protocol import ProtocolError, to_wire
 from actors.runtime.behaviour import Behaviour, TimerId
-from actors.runtime.errors import DuplicateActorName
 from actors.runtime.hosts import control as c
+from actors.runtime.hosts.context import EdgeOnThespian, ThespianContext
 from actors.runtime.hosts.control import RemoteTarget
-from actors.runtime.hosts.spec import BehaviourSpec
 from actors.runtime.hosts.supervise import Child, Children
 from actors.runtime.hosts.wire import (
     Batch,
@@ -52,7 +51,6 @@ from actors.runtime.hosts.wire import (
     decode_spec,
     encode,
     encode_plain,
-    encode_spec,
 )
 from actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig
 from actors.runtime.messages import ActorFailed
@@ -66,17 +64,11 @@ EARLY_LIMIT = 1024
 
 _ACCEPTED = Delivery.ACCEPTED
 _REJECTED = Delivery.REJECTED
-# states of a pressured name: full, full and refused once, drained before any refusal
-_FULL, _SEEN, _RELEASED = 0, 1, 2
 _DEAD = Delivery.DEAD
 
 
 class EscalatedFailure(RuntimeError):
     """A child escalated its failure to this actor."""
-
-
-class EdgeOnThespian(TypeError):
-    """An async (edge) handler ran on the Thespian host, which runs behaviours only."""
 
 
 class CellActor(Actor):  # type: ignore[misc]
@@ -127,9 +119,9 @@ class Cell:
         self.policy: SupervisorPolicy = decode_plain(start.policy, SupervisorPolicy)
         self.tracker = RestartTracker(self.policy)
         config = decode_plain(start.mailbox, MailboxConfig) if start.mailbox else None
-        self.mailbox = Mailbox(self.name, config, self._wake, self._dead)
+        self.mailbox = Mailbox(self.name, config, self._wake, self.dead)
         self.me = RemoteTarget(self.name, actor.myAddress, self._to_self)
-        self.self_ref = ActorRef(self.name, self.me, self._dead)
+        self.self_ref = ActorRef(self.name, self.me, self.dead)
         self.targets: dict[str, RemoteTarget] = {self.name: self.me}
         self.outbox: dict[str, tuple[object, list[Envelope]]] = {}
         self.timers: dict[TimerId, object] = {}
@@ -145,10 +137,9 @@ class Cell:
         self.sent = 0
         self.dead_letters = 0
         self.bad_input = 0
-        #: names behind the bridge whose mailbox is full (see ``control.Pressure``). One that
-        #: drained before this cell refused anything stays until it refuses one tell: a
-        #: sender always sees the rejection its lost message deserves
-        self.pressured: dict[str, int] = {}
+        #: names behind the bridge whose mailbox is full: tells to them are refused
+        #: until it drains (see ``control.Pressure``; the bridge holds what it refused)
+        self.pressured: set[str] = set()
         self.rejected = 0
 
     def _factory(self, start: c.Start) -> Callable[[], Behaviour]:
@@ -271,13 +262,10 @@ class Cell:
         elif isinstance(msg, c.Escalate):
             self._failed(EscalatedFailure(f"child {msg.name} escalated: {msg.error}"))
         elif isinstance(msg, c.Pressure):
-            state = self.pressured.get(msg.name)
             if msg.full:
-                self.pressured[msg.name] = _FULL if state is None else state
-            elif state == _SEEN:
-                del self.pressured[msg.name]
-            elif state == _FULL:
-                self.pressured[msg.name] = _RELEASED
+                self.pressured.add(msg.name)
+            else:
+                self.pressured.discard(msg.name)
         elif isinstance(msg, c.DrainWatch):
             self._watch_drain(msg)
         elif isinstance(msg, c.StatsQuery):
@@ -405,10 +393,6 @@ class Cell:
             self.dead_letters += 1
             return _DEAD
         if self.pressured and target.route == c.BRIDGE_ROUTE and target.name in self.pressured:
-            if self.pressured[target.name] == _RELEASED:  # this rejection is the last
-                del self.pressured[target.name]
-            else:
-                self.pressured[target.name] = _SEEN
             self.rejected += 1
             return _REJECTED
         data, refs = encode(msg, self)
@@ -435,7 +419,7 @@ class Cell:
         for address, envelopes in outbox.values():
             send(address, envelopes[0] if len(envelopes) == 1 else Batch(envelopes))
 
-    def _dead(self, name: str, msg: object) -> None:
+    def dead(self, name: str, msg: object) -> None:
         self.dead_letters += 1
 
     # -- refs (the wire codec asks) ------------------------------------------------------
@@ -448,90 +432,24 @@ class Cell:
 
     def ref_at(self, name: str, address: object | None) -> ActorRef:
         if address is None:
-            return ActorRef(name, RemoteTarget(name, None, self.send), self._dead)
+            return ActorRef(name, RemoteTarget(name, None, self.send), self.dead)
         if name == self.name and address == self.me.address:
             return self.self_ref
         if address == self.bridge:
-            return ActorRef(
-                name, RemoteTarget(name, address, self.send, c.BRIDGE_ROUTE), self._dead
-            )
+            return ActorRef(name, RemoteTarget(name, address, self.send, c.BRIDGE_ROUTE), self.dead)
         target = self.targets.get(name)
         if target is None:
             target = RemoteTarget(name, address, self.send)
             self.targets[name] = target
-        return ActorRef(name, target, self._dead)
+        return ActorRef(name, target, self.dead)
 
     # -- what the context does -------------------------------------------------------------
-
-    def schedule(self, delay: float, msg: object) -> TimerId:
-        self.next_timer += 1
-        timer = self.next_timer
-        self.timers[timer] = msg
-        self.actor.wakeupAfter(timedelta(seconds=max(delay, 0.0)), c.TimerFired(timer))
-        return timer
-
-    def spawn(
-        self,
-        name: str,
-        factory: Callable[[], Behaviour],
-        mailbox: MailboxConfig | None,
-        policy: SupervisorPolicy | None,
-    ) -> ActorRef:
-        if name in self.children.by_name:
-            raise DuplicateActorName(f"{self.name!r} already has a child named {name!r}")
-        start = c.Start(
-            name,
-            spec=None,
-            spec_refs=(),
-            local_factory=None,
-            mailbox=None if mailbox is None else encode_plain(mailbox),
-            policy=encode_plain(policy or SupervisorPolicy()),
-            in_process=self.in_process,
-            parent=self.actor.myAddress,
-            guardian=self.guardian,
-            bridge=self.bridge,
-        )
-        if isinstance(factory, BehaviourSpec):
-            if factory.edge:
-                raise EdgeOnThespian(
-                    f"{factory.target} is an edge actor: spawn it on the asyncio host"
-                )
-            start.spec, start.spec_refs = encode_spec(factory, self)
-        elif self.in_process:
-            start.local_factory = factory
-        else:
-            raise TypeError(
-                f"spawning {name!r} across processes needs a BehaviourSpec, not {factory!r}: "
-                "a closure cannot leave its process"
-            )
-        address = self.actor.createActor(CellActor)
-        self.children.add(name, address)
-        self.child_policies[name] = policy or SupervisorPolicy()
-        self.children.launch(name, start, self.child_policies[name])
-        target = RemoteTarget(name, address, self.send)
-        self.targets[name] = target
-        return ActorRef(name, target, self._dead)
 
     def _watch_drain(self, msg: c.DrainWatch) -> None:
         def drained() -> None:
             self.actor.send(msg.watcher, msg.notify)
 
         self.mailbox.notify_when_drained(drained)
-
-    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
-        target = ref._target
-        if target is self.me:
-
-            def drained() -> None:
-                self.mailbox.offer(msg)
-
-            self.mailbox.notify_when_drained(drained)
-            return
-        if not isinstance(target, RemoteTarget) or target.address is None:
-            return
-        data, refs = encode(msg, self)
-        notify = Envelope(self.name, data, refs)
-        self.actor.send(target.address, c.DrainWatch(ref.name, self.actor.myAddress, notify))
 
     def stats(self, token: int) -> c.CellStats:
         return c.CellStats(
@@ -544,51 +462,3 @@ class Cell:
             bad_input=self.bad_input,
             pid=os.getpid(),
         )
-
-
-class ThespianContext:
-    """The ``Context`` of a behaviour on the Thespian host."""
-
-    __slots__ = ("_cell",)
-
-    def __init__(self, cell: Cell) -> None:
-        self._cell = cell
-
-    @property
-    def self_ref(self) -> ActorRef:
-        return self._cell.self_ref
-
-    def tell(self, ref: ActorRef, msg: object) -> Delivery:
-        return ref.tell(msg)
-
-    def schedule(self, delay: float, msg: object) -> TimerId:
-        return self._cell.schedule(delay, msg)
-
-    def cancel(self, timer: TimerId) -> None:
-        self._cell.timers.pop(timer, None)
-
-    def spawn(
-        self,
-        name: str,
-        factory: Callable[[], Behaviour],
-        *,
-        mailbox: MailboxConfig | None = None,
-        policy: SupervisorPolicy | None = None,
-    ) -> ActorRef:
-        return self._cell.spawn(name, factory, mailbox, policy)
-
-    def stop(self) -> None:
-        self._cell.stop_now()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def lookup(self, name: str) -> ActorRef | None:
-        cell = self._cell
-        target = cell.targets.get(name)
-        if target is None or target.address is None:
-            return None
-        return cell.self_ref if target is cell.me else ActorRef(name, target, cell._dead)
-
-    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
-        self._cell.notify_when_drained(ref, msg)

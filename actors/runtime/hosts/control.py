@@ -278,11 +278,13 @@ class DrainWatch(_Record):
 
 
 class Pressure(_Record):
-    """Bridge -> cell: the mailbox of ``name`` rejected what you sent (``full``), or drained.
+    """Bridge -> cell: the mailbox of ``name`` refused what you sent (``full``), or drained.
 
-    While it is full, the cell's tells to ``name`` return REJECTED at once, as
-    the mailbox itself would: a sender that reacts to a rejection (the
-    registry marks a surface lagging and resyncs it) works across the bridge.
+    The bridge holds what it refused, in order, until the mailbox drains, so
+    nothing is lost. While it is full, the cell's tells to ``name`` return
+    REJECTED at once, as the mailbox itself would: a sender that reacts to a
+    rejection (the registry marks a surface lagging and resyncs it) stops, and
+    what the bridge holds stays bounded by what was in flight.
     """
 
     __slots__ = ("full", "name")

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from actors.runtime.hosts.thespian_host import ThespianConfig, open_system
+from actors.runtime.hosts.config import ThespianConfig, open_system
 
 
 def start_member(config: ThespianConfig) -> Any:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from actors.errors import AiwayError
 
 if TYPE_CHECKING:
-    from actors.runtime.hosts.thespian_host import ThespianConfig, ThespianHost
+    from actors.runtime.hosts.config import ThespianConfig
+    from actors.runtime.hosts.thespian_host import ThespianHost
 
 ENGINES = ("asyncio", "thespian")
 
@@ -81,7 +82,7 @@ def _pairs(items: list[str], flag: str) -> dict[str, Any]:
 
 def thespian_config(args: argparse.Namespace, log_file: str | None = None) -> ThespianConfig:
     """The ``ThespianConfig`` the flags describe. Raises ``EngineError`` naming the bad flag."""
-    from actors.runtime.hosts.thespian_host import ThespianConfig
+    from actors.runtime.hosts.config import ThespianConfig
 
     base = args.thespian_base
     if base is None:
