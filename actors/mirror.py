@@ -112,13 +112,18 @@ class SessionMirror:
             self._streaming_id = None
             self._pieces = []
 
+    def streaming(self) -> HistoryEntry | None:
+        """The answer in flight with its text so far, or None (its pieces are joined once)."""
+        if self._streaming_id is None:
+            return None
+        if len(self._pieces) > 1:
+            self._pieces = ["".join(self._pieces)]
+        text = self._pieces[0] if self._pieces else ""
+        return HistoryEntry(self._streaming_id, self._streaming_role, text)
+
     def snapshot(self, last_seq: int) -> StateSnapshot:
         """Everything needed to catch up, as of sequence number ``last_seq``."""
-        streaming = None
-        if self._streaming_id is not None:
-            streaming = HistoryEntry(
-                self._streaming_id, self._streaming_role, "".join(self._pieces)
-            )
+        streaming = self.streaming()
         return StateSnapshot(
             history=tuple(self.history),
             state=self.state,

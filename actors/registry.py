@@ -108,6 +108,25 @@ class GetSurfaceStats:
 
 
 @attrs.frozen(slots=True)
+class GetStreamingText:
+    """Ask for the answer in flight: a ``StreamingText`` is told to ``reply_to``.
+
+    How a surface that takes no tokens (the history's Store actor) reads an
+    answer's text while it streams, a few times a second instead of per token.
+    """
+
+    reply_to: ActorRef
+
+
+@attrs.frozen(slots=True)
+class StreamingText:
+    """The answer in flight and its clean text so far (``message_id`` None: none streams)."""
+
+    message_id: str | None
+    text: str = ""
+
+
+@attrs.frozen(slots=True)
 class ClearHistory:
     """The conversation was cleared: snapshots start empty."""
 
@@ -166,6 +185,9 @@ _DEAD = Delivery.DEAD
 _ROUTES: dict[type, str | None] = {
     AvatarFrame: Capability.AVATAR,
     Metrics: Capability.METRICS,
+    # Streamed text goes to surfaces that show it streaming; the others take the whole
+    # answer with StreamEnd (the history's Store actor reads it a few times a second).
+    Token: Capability.STREAMING,
 }
 # Messages a snapshot does not carry: replayed after a resync from the ring.
 _REPLAYED = (Notify, ActorFailed, TaskCreated, TaskUpdated, TaskCompleted, TaskFailed)
@@ -319,6 +341,12 @@ class SurfaceRegistry(Behaviour):
                 surface.lag_seq = published.seq - 1
                 ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
                 return
+
+    @handles(GetStreamingText)
+    def on_get_streaming(self, ctx: Context, msg: GetStreamingText) -> None:
+        entry = self.mirror.streaming()
+        reply = StreamingText(None) if entry is None else StreamingText(entry.id, entry.content)
+        ctx.tell(msg.reply_to, reply)
 
     @handles(ClearHistory)
     def on_clear(self, ctx: Context, msg: ClearHistory) -> None:

@@ -204,8 +204,9 @@ class HistorySettings:
     path: Path | None = _setting(OrUnset(FilePath(), "the XDG data directory"), None)
     #: seconds between writes of new messages
     checkpoint_interval: float = _setting(_SECONDS, 0.5)
-    #: messages loaded when a conversation is resumed (the screen and the model's context)
-    resume_messages: int = _setting(Integer(minimum=1), 200)
+    #: messages loaded when a conversation is resumed: a screenful, and the model's context
+    #: (keep it >= conversation.context_messages); older ones stay on disk and in exports
+    resume_messages: int = _setting(Integer(minimum=1), 50)
     #: seconds to wait for another program's lock on the history file before giving up
     lock_timeout: float = _setting(_SECONDS, 5.0)
 

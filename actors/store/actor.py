@@ -2,14 +2,20 @@
 
 It is attached to the registry as the surface ``store``, so the Conductor does
 nothing for writing. A user message is saved when it is published; an answer
-gets a row when it starts (state ``streaming``), its text so far at most every
-``checkpoint_interval`` seconds while tokens arrive (one timer, coalesced), and
-its clean text, state and figures when it ends. Task events update the tasks
-table. Handlers never block: they queue write operations, and the actor
-hands what is queued to the ``HistoryStore`` once per wake-up, as one
-transaction, with at most one transaction in flight (what arrives meanwhile
-waits and goes in the next, bigger one). A failed transaction (a lock held too
-long) is retried with backoff, and the person is told once.
+gets a row when it starts (state ``streaming``), its text so far every
+``checkpoint_interval`` seconds while it streams (if it grew), and its clean
+text, state and figures when it ends. It takes no tokens: it does not declare
+the ``streaming`` capability, and on each checkpoint it asks the registry for
+the text so far (the registry's mirror has it), so saving costs the stream
+nothing per token. Task events update the tasks table. Handlers never block:
+they queue write operations, and ``write_delay`` (20 ms) after the first of
+them the actor hands what is queued to the ``HistoryStore`` as one
+transaction (group commit: a question and a short answer go together, and the
+store's thread does not compete with the stream that just started), with at
+most one transaction in flight (what arrives meanwhile waits and goes in the
+next, bigger one). Checkpoints are taken ``write_delay`` early, so what is on
+disk is never older than ``checkpoint_interval``. A failed transaction (a lock
+held too long) is retried with backoff, and the person is told once.
 
 Should its outbox ever overflow, the registry resyncs it with a snapshot; the
 actor then saves what the snapshot has and it had missed.
@@ -44,8 +50,8 @@ from actors.protocol import (
     TaskFailed,
     TaskStatus,
     TaskUpdated,
-    Token,
 )
+from actors.registry import GetStreamingText, StreamingText
 from actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
 from actors.store.errors import SessionNotFound, StoreError
 from actors.store.export import when
@@ -65,6 +71,7 @@ from actors.store.records import (
     UpdateTask,
     WriteOp,
     metadata_json,
+    title_from,
 )
 from actors.store.resume import resume_message, resumed_note
 
@@ -75,6 +82,8 @@ STORE_SURFACE: Final = "store"
 STORE_CAPACITY: Final = 65536
 """Its outbox: large, so it lags only if the disk stalls for a long time (tokens merge)."""
 
+WRITE_DELAY: Final = 0.02
+"""Seconds queued writes wait to be grouped into one transaction."""
 _BACKOFF_INITIAL: Final = 0.5
 _BACKOFF_MAX: Final = 10.0
 _SESSIONS_LISTED: Final = 20
@@ -106,7 +115,7 @@ class StoreBackend(Protocol):
 
 @attrs.frozen(slots=True)
 class _Flush:
-    """Hand what is queued to the store (told once per wake-up)."""
+    """Hand what is queued to the store (once per wake-up)."""
 
 
 @attrs.frozen(slots=True)
@@ -146,21 +155,22 @@ _RETRY = _Retry()
 
 
 class _Partial:
-    """The answer streaming now: its row's key and its text in pieces."""
+    """The answer streaming now: its row's key, its session, the text last saved.
 
-    __slots__ = ("key", "message_id", "pieces", "saved_length", "timer")
+    Its row is written lazily: at its first checkpoint, at its end, or before
+    anything else of the session is written (so rows keep the published order).
+    A short answer is then one write when it ends, after every surface saw it.
+    """
 
-    def __init__(self, message_id: str, key: int, content: str) -> None:
+    __slots__ = ("key", "message_id", "saved", "session_id", "text", "timer")
+
+    def __init__(self, message_id: str, key: int, session_id: str, text: str) -> None:
         self.message_id = message_id
         self.key = key
-        self.pieces: list[str] = [content] if content else []
-        self.saved_length = len(content)
+        self.session_id = session_id
+        self.text = text
+        self.saved = False
         self.timer: TimerId | None = None
-
-    def text(self) -> str:
-        if len(self.pieces) > 1:
-            self.pieces = ["".join(self.pieces)]
-        return self.pieces[0] if self.pieces else ""
 
 
 class StoreActor(EdgeActor):
@@ -176,7 +186,8 @@ class StoreActor(EdgeActor):
         model: str,
         system_prompt: str = "",
         checkpoint_interval: float = 0.5,
-        resume_messages: int = 200,
+        write_delay: float = WRITE_DELAY,
+        resume_messages: int = 50,
         resumed: LoadedSession | None = None,
         export_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
@@ -187,7 +198,9 @@ class StoreActor(EdgeActor):
         self.session_id = session_id
         self.model = model
         self.system_prompt = system_prompt
-        self.checkpoint_interval = checkpoint_interval
+        self.write_delay = write_delay
+        # The checkpoint's write lands write_delay later: ask that much earlier.
+        self.checkpoint_interval = max(checkpoint_interval - write_delay, write_delay)
         self.resume_messages = resume_messages
         self.export_dir = export_dir or Path.cwd()
         self.clock = clock
@@ -199,6 +212,8 @@ class StoreActor(EdgeActor):
         self.task_ids: set[tuple[str, str]] = set()
         #: sessions whose row exists (or is queued)
         self.ensured: set[str] = set()
+        #: sessions that have a title (the first user message gives one, once)
+        self.titled: set[str] = set()
         self.deleted: set[str] = set()
         if resumed is not None:
             self._remember(resumed)
@@ -212,6 +227,8 @@ class StoreActor(EdgeActor):
         self.backoff = _BACKOFF_INITIAL
         self.last_seq = 0
         self.stopped = False
+        #: history commands waiting for the writes queued before them
+        self._commands: list[tuple[StoreCommand, str, Path | None]] = []
         #: transactions committed and rolled back (for tests and metrics)
         self.saved_batches = 0
         self.failed_batches = 0
@@ -219,6 +236,8 @@ class StoreActor(EdgeActor):
     def _remember(self, loaded: LoadedSession) -> None:
         session = loaded.session.id
         self.ensured.add(session)
+        if loaded.session.title:
+            self.titled.add(session)
         self.known.update(entry.id for entry in loaded.history)
         self.task_ids.update((session, task.task_id) for task in loaded.tasks)
 
@@ -239,14 +258,6 @@ class StoreActor(EdgeActor):
         handler = self._dispatch.get(type(message))
         if handler is not None:
             handler(self, ctx, message)
-
-    def _on_token(self, ctx: Context, msg: Token) -> None:
-        partial = self.partial
-        if partial is None or partial.message_id != msg.message_id:
-            return
-        partial.pieces.append(msg.text)
-        if partial.timer is None:
-            partial.timer = ctx.schedule(self.checkpoint_interval, _Checkpoint(msg.message_id))
 
     def _on_message(self, ctx: Context, msg: Message) -> None:
         if msg.role is Role.ASSISTANT:
@@ -274,6 +285,7 @@ class StoreActor(EdgeActor):
         if task in self.task_ids:
             return
         self.task_ids.add(task)
+        self._save_partial(ctx)  # the task points at the answer that opened it
         self._ensure(ctx)
         key = self.partial.key if self.partial is not None else None
         self._queue(
@@ -299,7 +311,6 @@ class StoreActor(EdgeActor):
         self._update_task(ctx, msg.task_id, status=TaskStatus.FAILED, reason=msg.reason)
 
     _dispatch: ClassVar[dict[type, Callable[[Any, Context, Any], None]]] = {
-        Token: _on_token,
         Message: _on_message,
         StreamEnd: _on_end,
         StreamError: _on_error,
@@ -326,12 +337,18 @@ class StoreActor(EdgeActor):
         """The current session was deleted: until the next one starts, nothing is saved."""
         return self.session_id in self.deleted
 
-    def _ensure(self, ctx: Context) -> None:
-        if self.session_id not in self.ensured:
-            self.ensured.add(self.session_id)
-            self._queue(
-                ctx, EnsureSession(self.session_id, self.model, self.system_prompt, self.clock())
-            )
+    def _ensure(self, ctx: Context, title: str = "") -> None:
+        """The session's row, created with the write that needs it (titled by its first words)."""
+        session = self.session_id
+        if session not in self.ensured:
+            self.ensured.add(session)
+            if title:
+                self.titled.add(session)
+            ops = EnsureSession(session, self.model, self.system_prompt, self.clock(), title)
+            self._queue(ctx, ops)
+        elif title and session not in self.titled:
+            self.titled.add(session)
+            self._queue(ctx, SetTitle(session, title, only_if_untitled=True))
 
     def _insert(
         self,
@@ -341,24 +358,54 @@ class StoreActor(EdgeActor):
         content: str,
         state: MessageState,
         metadata: str | None,
-    ) -> int | None:
+    ) -> None:
         if self._lost():
-            return None
-        self._ensure(ctx)
+            return
+        self._save_partial(ctx)
+        self._ensure(ctx, title_from(content) if role is Role.USER else "")
         key = self.store.new_key()
         self.rows[message_id] = key
         self._queue(
             ctx,
             InsertMessage(key, self.session_id, role, content, state, metadata, self.clock()),
         )
-        return key
+
+    def _save_partial(
+        self,
+        ctx: Context,
+        state: MessageState = MessageState.STREAMING,
+        metadata: str | None = None,
+    ) -> None:
+        """Write the streaming answer's row now (with its text so far), if not written yet."""
+        partial = self.partial
+        if partial is None or partial.saved:
+            return
+        partial.saved = True
+        if partial.session_id in self.deleted:
+            return
+        current, self.session_id = self.session_id, partial.session_id  # it may have switched
+        self._ensure(ctx)
+        self.session_id = current
+        insert = InsertMessage(
+            partial.key,
+            partial.session_id,
+            Role.ASSISTANT,
+            partial.text,
+            state,
+            metadata,
+            self.clock(),
+        )
+        self._queue(ctx, insert)
 
     def _start_answer(self, ctx: Context, message_id: str, content: str) -> None:
         if self.partial is not None:  # its end never came (a missed message): keep what it had
             self._end_partial(ctx, MessageState.INTERRUPTED)
-        key = self._insert(ctx, message_id, Role.ASSISTANT, content, MessageState.STREAMING, None)
-        if key is not None:
-            self.partial = _Partial(message_id, key, content)
+        if self._lost():
+            return
+        key = self.store.new_key()
+        self.rows[message_id] = key
+        self.partial = partial = _Partial(message_id, key, self.session_id, content)
+        partial.timer = ctx.schedule(self.checkpoint_interval, _Checkpoint(message_id))
 
     def _finish(
         self,
@@ -372,6 +419,12 @@ class StoreActor(EdgeActor):
         if partial is not None and partial.message_id == message_id:
             if partial.timer is not None:
                 ctx.cancel(partial.timer)
+            if not partial.saved:  # a short answer: one write, whole, once it has ended
+                partial.text = content
+                self._save_partial(ctx, state, metadata)
+                self.partial = None
+                self.known.add(message_id)
+                return
             self.partial = None
         key = self.rows.get(message_id)
         if key is None:
@@ -384,17 +437,30 @@ class StoreActor(EdgeActor):
         partial = self.partial
         if partial is None:
             return
-        self._finish(ctx, partial.message_id, partial.text(), state, None)
+        self._finish(ctx, partial.message_id, partial.text, state, None)
 
     @handles(_Checkpoint)
     def on_checkpoint(self, ctx: Context, msg: _Checkpoint) -> None:
+        """Time to save the streaming answer: ask the registry for its text so far."""
+        partial = self.partial
+        if partial is not None and partial.message_id == msg.message_id:
+            partial.timer = None
+            ctx.tell(self.registry, GetStreamingText(ctx.self_ref))
+
+    @handles(StreamingText)
+    def on_streaming_text(self, ctx: Context, msg: StreamingText) -> None:
         partial = self.partial
         if partial is None or partial.message_id != msg.message_id:
-            return
-        partial.timer = None
-        text = partial.text()
-        if len(text) != partial.saved_length:  # the text only grows while it streams
-            partial.saved_length = len(text)
+            return  # it ended meanwhile: its end is saved instead
+        self._checkpoint(ctx, partial, msg.text)
+        partial.timer = ctx.schedule(self.checkpoint_interval, _Checkpoint(partial.message_id))
+
+    def _checkpoint(self, ctx: Context, partial: _Partial, text: str) -> None:
+        if not partial.saved:
+            partial.text = text
+            self._save_partial(ctx)
+        elif len(text) != len(partial.text):  # the text only grows while it streams
+            partial.text = text
             self._queue(ctx, UpdateMessage(partial.key, text))
 
     def _update_task(
@@ -432,8 +498,7 @@ class StoreActor(EdgeActor):
             if partial is None or partial.message_id != streaming.id:
                 self._start_answer(ctx, streaming.id, streaming.content)
             else:
-                partial.pieces = [streaming.content]
-                self.on_checkpoint(ctx, _Checkpoint(streaming.id))
+                self._checkpoint(ctx, partial, streaming.content)
         for event in snapshot.tasks:
             if isinstance(event, TaskCreated):
                 self._on_task_created(ctx, event)
@@ -453,7 +518,7 @@ class StoreActor(EdgeActor):
         self.pending.append(op)
         if not self.flush_asked:
             self.flush_asked = True
-            ctx.tell(ctx.self_ref, _FLUSH)
+            ctx.schedule(self.write_delay, _FLUSH)
 
     @handles(_Flush)
     def on_flush(self, ctx: Context, msg: _Flush) -> None:
@@ -478,7 +543,7 @@ class StoreActor(EdgeActor):
         self.store.write(batch, done)
 
     @handles(_Written)
-    def on_written(self, ctx: Context, msg: _Written) -> None:
+    def on_written(self, ctx: EdgeContext, msg: _Written) -> None:
         self.in_flight -= 1
         if msg.error is None:
             self.saved_batches += 1
@@ -487,6 +552,7 @@ class StoreActor(EdgeActor):
                 self.backoff = _BACKOFF_INITIAL
                 self._notify(ctx, NotifyLevel.INFO, f"saving to {self.store.path} again")
             self._submit(ctx)
+            self._run_commands(ctx)
             return
         self.failed_batches += 1
         log.warning("history: a transaction of %d writes failed: %s", len(msg.batch), msg.error)
@@ -502,6 +568,7 @@ class StoreActor(EdgeActor):
                 NotifyLevel.WARNING,
                 f"could not save: {msg.error}. Retrying; nothing is lost while aiway runs",
             )
+        self._run_commands(ctx)
 
     @handles(_Retry)
     def on_retry(self, ctx: Context, msg: _Retry) -> None:
@@ -528,8 +595,22 @@ class StoreActor(EdgeActor):
         if msg.command == "export":
             export_to = Path(args).expanduser() if args else Path(f"aiway-{self.session_id}.md")
             export_to = export_to if export_to.is_absolute() else self.export_dir / export_to
-        command = self._command(ctx.self_ref, msg, self.session_id, export_to)
-        ctx.create_task(command, name=f"command {msg.command}")
+        self._commands.append((msg, self.session_id, export_to))
+        self._run_commands(ctx)
+
+    def _run_commands(self, ctx: EdgeContext) -> None:
+        """Start the waiting commands once every write queued before them is handed over
+        (the store's thread runs calls in order: their reads then see those writes)."""
+        if not self._commands:
+            return
+        if self.pending and not self.blocked:
+            self._submit(ctx)  # without waiting out the write delay
+            if self.pending:
+                return  # after the transaction in flight (see on_written)
+        commands, self._commands = self._commands, []
+        for msg, current, export_to in commands:
+            command = self._command(ctx.self_ref, msg, current, export_to)
+            ctx.create_task(command, name=f"command {msg.command}")
 
     async def _command(
         self, me: ActorRef, msg: StoreCommand, current: str, export_to: Path | None
@@ -609,6 +690,7 @@ class StoreActor(EdgeActor):
             self.ensured.discard(msg.deleted)
         if msg.title is not None and not self._lost():
             self._ensure(ctx)
+            self.titled.add(self.session_id)
             self._queue(ctx, SetTitle(self.session_id, msg.title))
         if msg.resume is not None:
             ctx.tell(self.conductor, msg.resume)

@@ -47,7 +47,6 @@ from actors.store.records import (
     history_id,
     metadata_document,
     response_metadata,
-    title_from,
 )
 from actors.store.schema import LATEST, MIGRATIONS, TABLES
 
@@ -59,12 +58,18 @@ _LOCKED = 6
 _CORRUPT = 11
 _NOTADB = 26
 
+# Enum lookups by value, without the enum call's overhead (the resume path runs them per row).
+_ROLES = {role.value: role for role in Role}
+_STATUSES = {status.value: status for status in AnswerStatus}
+
 LAST = "last"
 """The selector of the most recently changed session."""
 
+# A session's messages are numbered 1, 2, ... with no gaps (each takes the next number and
+# none is deleted alone), so the count is the last number: one index lookup, not a scan.
 _SESSION_COLUMNS = (
     "s.id, s.title, s.model, s.system_prompt, s.created, s.updated,"
-    " (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
+    " coalesce((SELECT max(m.seq) FROM messages m WHERE m.session_id = s.id), 0)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (session_id, seq, role, content, state, metadata, created)"
@@ -89,8 +94,8 @@ class HistoryDatabase:
         #: what opening did that the person should hear about (a repair, a migration)
         self.notes: list[str] = []
         self._conn: sqlite3.Connection | None = None
-        # write key -> (messages.id, session id), for the rows written by this process
-        self._rows: dict[int, tuple[int, str]] = {}
+        # write key -> messages.id, for the rows written by this process
+        self._rows: dict[int, int] = {}
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -233,20 +238,21 @@ class HistoryDatabase:
     # -- writing ---------------------------------------------------------------------------
 
     def apply(self, ops: Sequence[WriteOp]) -> None:
-        """Apply ``ops`` in order in one transaction: all of them, or (raising) none."""
+        """Apply ``ops`` in order in one transaction: all of them, or (raising) none.
+
+        One operation is one statement, committed by itself: the common case (a
+        message, a checkpoint) costs the store's thread a single SQLite call.
+        """
         conn = self._connection()
         inserted: list[int] = []
-        touched: set[str] = set()
         with self._errors("saved"):
+            if len(ops) == 1:
+                self._apply(conn, ops[0], inserted)
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for op in ops:
-                    self._apply(conn, op, inserted, touched)
-                now = self.clock()
-                conn.executemany(
-                    "UPDATE sessions SET updated = ? WHERE id = ?",
-                    [(now, session) for session in touched],
-                )
+                    self._apply(conn, op, inserted)
                 conn.execute("COMMIT")
             except BaseException:
                 for key in inserted:
@@ -254,84 +260,73 @@ class HistoryDatabase:
                 _rollback(conn)
                 raise
 
-    def _apply(
-        self, conn: sqlite3.Connection, op: WriteOp, inserted: list[int], touched: set[str]
-    ) -> None:
+    def _apply(self, conn: sqlite3.Connection, op: WriteOp, inserted: list[int]) -> None:
         if isinstance(op, InsertMessage):
+            values = (
+                op.session_id,
+                op.session_id,
+                op.role.value,
+                op.content,
+                op.state.value,
+                op.metadata,
+                op.created,
+            )
             try:
-                cursor = conn.execute(
-                    _INSERT_MESSAGE,
-                    (
-                        op.session_id,
-                        op.session_id,
-                        op.role.value,
-                        op.content,
-                        op.state.value,
-                        op.metadata,
-                        op.created,
-                    ),
-                )
+                cursor = conn.execute(_INSERT_MESSAGE, values)
             except sqlite3.IntegrityError:
                 log.warning("session %s is gone (deleted?): a message was not saved", op.session_id)
                 return
             assert cursor.lastrowid is not None
-            self._rows[op.key] = (cursor.lastrowid, op.session_id)
+            self._rows[op.key] = cursor.lastrowid
             inserted.append(op.key)
-            touched.add(op.session_id)
-            if op.role is Role.USER:
-                conn.execute(
-                    "UPDATE sessions SET title = ? WHERE id = ? AND title = ''",
-                    (title_from(op.content), op.session_id),
-                )
         elif isinstance(op, UpdateMessage):
             row = self._rows.get(op.key)
             if row is None:
                 log.debug("update of message key %d, which was never saved", op.key)
-                return
-            if op.state is None:
+            elif op.state is None:
                 conn.execute(
                     "UPDATE messages SET content = ? WHERE id = ? AND state = 'streaming'",
-                    (op.content, row[0]),
+                    (op.content, row),
                 )
             else:
                 conn.execute(
                     "UPDATE messages SET content = ?, state = ?, metadata = ? WHERE id = ?",
-                    (op.content, op.state.value, op.metadata, row[0]),
+                    (op.content, op.state.value, op.metadata, row),
                 )
-            touched.add(row[1])
         elif isinstance(op, EnsureSession):
             conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, model, system_prompt, created, updated)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (op.session_id, op.model, op.system_prompt, op.created, op.created),
+                "INSERT OR IGNORE INTO sessions (id, title, model, system_prompt, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (op.session_id, op.title, op.model, op.system_prompt, op.created, op.created),
             )
         elif isinstance(op, SetTitle):
-            conn.execute("UPDATE sessions SET title = ? WHERE id = ?", (op.title, op.session_id))
-            touched.add(op.session_id)
+            condition = " AND title = ''" if op.only_if_untitled else ""
+            conn.execute(
+                f"UPDATE sessions SET title = ? WHERE id = ?{condition}", (op.title, op.session_id)
+            )
         elif isinstance(op, SetModel):
             conn.execute("UPDATE sessions SET model = ? WHERE id = ?", (op.model, op.session_id))
         elif isinstance(op, CreateTask):
             row = self._rows.get(op.message_key) if op.message_key is not None else None
+            task = (
+                op.session_id,
+                op.task_id,
+                row,
+                op.agent,
+                op.agent_name,
+                op.description,
+                op.created,
+                op.created,
+            )
             try:
                 conn.execute(
                     "INSERT OR IGNORE INTO tasks (session_id, task_id, message_id, agent,"
                     " agent_name, description, percent, status, created, updated)"
                     " VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?)",
-                    (
-                        op.session_id,
-                        op.task_id,
-                        None if row is None else row[0],
-                        op.agent,
-                        op.agent_name,
-                        op.description,
-                        op.created,
-                        op.created,
-                    ),
+                    task,
                 )
             except sqlite3.IntegrityError:
                 log.warning("session %s is gone (deleted?): a task was not saved", op.session_id)
-                return
-            touched.add(op.session_id)
         elif isinstance(op, UpdateTask):
             conn.execute(
                 "UPDATE tasks SET percent = coalesce(?, percent), status = coalesce(?, status),"
@@ -345,7 +340,6 @@ class HistoryDatabase:
                     op.task_id,
                 ),
             )
-            touched.add(op.session_id)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -444,10 +438,10 @@ class HistoryDatabase:
         history = tuple(
             HistoryEntry(
                 history_id(seq),
-                Role(role),
+                _ROLES[role],
                 content,
-                AnswerStatus(state),
-                response_metadata(metadata_document(metadata)),
+                _STATUSES[state],
+                None if metadata is None else response_metadata(metadata_document(metadata)),
             )
             for seq, role, content, state, metadata in reversed(rows)
         )

@@ -115,7 +115,7 @@ class HistoryStore:
             raise StoreError(f"the history database {self.path} is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def load_session(self, selector: str = LAST, *, tail: int = 200) -> LoadedSession:
+    async def load_session(self, selector: str = LAST, *, tail: int = 50) -> LoadedSession:
         """The session ``selector`` names (``last``, an id or a unique prefix), ready to resume.
 
         Only the last ``tail`` messages are read; answers left streaming by a

@@ -108,20 +108,18 @@ def history_id(seq: int) -> str:
 
 @attrs.frozen(slots=True)
 class EnsureSession:
-    """Create the session row unless it exists."""
+    """Create the session row unless it exists (titled by its first user message, if any)."""
 
     session_id: str
     model: str
     system_prompt: str
     created: float
+    title: str = ""
 
 
 @attrs.frozen(slots=True)
 class InsertMessage:
-    """Append a message to a session (its sequence number is the next in that session).
-
-    The first user message of an untitled session also becomes its title.
-    """
+    """Append a message to a session (its sequence number is the next in that session)."""
 
     key: int
     session_id: str
@@ -148,10 +146,11 @@ class UpdateMessage:
 
 @attrs.frozen(slots=True)
 class SetTitle:
-    """Rename a session."""
+    """Rename a session (``only_if_untitled``: unless it has a title already)."""
 
     session_id: str
     title: str
+    only_if_untitled: bool = False
 
 
 @attrs.frozen(slots=True)

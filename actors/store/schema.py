@@ -10,6 +10,8 @@ released one is never edited.
 * v2: ``tasks`` (the task cards of a session), an index to list sessions by
   their last change, and a partial index on answers still streaming, so the
   crash check at resume touches only those rows.
+* v3: triggers that keep ``sessions.updated`` in step with its messages, so
+  saving a message is a single statement.
 """
 
 from __future__ import annotations
@@ -64,7 +66,30 @@ V2: Final[tuple[str, ...]] = (
     "CREATE INDEX messages_streaming ON messages (session_id) WHERE state = 'streaming'",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2)
+# The wall clock in seconds, but never behind the last change of any session: "the last
+# session changed" stays well defined when two changes fall in the same millisecond.
+_NOW = (
+    "max((julianday('now') - 2440587.5) * 86400.0, (SELECT max(updated) FROM sessions) + 0.000001)"
+)
+
+V3: Final[tuple[str, ...]] = (
+    # The session's last change follows its messages inside SQLite, so saving a message
+    # is one statement (each statement is a trip through the GIL for the store's thread).
+    f"""
+    CREATE TRIGGER messages_inserted_touch_session AFTER INSERT ON messages
+    BEGIN
+        UPDATE sessions SET updated = {_NOW} WHERE id = NEW.session_id;
+    END
+    """,
+    f"""
+    CREATE TRIGGER messages_updated_touch_session AFTER UPDATE OF content, state ON messages
+    BEGIN
+        UPDATE sessions SET updated = {_NOW} WHERE id = NEW.session_id;
+    END
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2, V3)
 """``MIGRATIONS[n]`` takes a database from version n to n + 1."""
 
 LATEST: Final = len(MIGRATIONS)

@@ -10,8 +10,8 @@ from actors.runtime import ActorRef
 from actors.store.actor import StoreActor
 from actors.store.history import OpenedHistory
 
-STORE_CAPABILITIES: Final = frozenset({Capability.STREAMING, Capability.TASKS})
-"""What the Store actor takes as a surface: the conversation and the task cards."""
+STORE_CAPABILITIES: Final = frozenset({Capability.TASKS})
+"""What the Store actor takes as a surface: the conversation and the task cards, no tokens."""
 
 
 def store_factory(

@@ -228,19 +228,24 @@ async def test_a_store_that_cannot_commit_does_not_hold_back_the_answer(
     SlowDatabase.release.clear()
     SlowDatabase.started.clear()
     settings = settings_for(fake.url, tmp_path)
-    fake.configure(tokens=300)
+    fake.configure(tokens=200, rate=200.0)  # a second: the store's first write begins in it
     assistant, screen = await start(settings, database=SlowDatabase)
+    path = settings.history.path
+    assert path is not None
     try:
-        end = await ask(assistant, screen, "talk a lot")
-        assert settings.history.path is not None
-        committed = count_rows(settings.history.path, "messages")
-        started = SlowDatabase.started.is_set()
+        assistant.conductor.tell(UserMessage("talk a lot"))
+        await wait_until(SlowDatabase.started.is_set, timeout=10, what="the first write")
+        streaming = not screen.of(StreamEnd)
+        await wait_until(lambda: screen.of(StreamEnd), timeout=30, what="the answer")
+        committed = count_rows(path, "messages")
     finally:
         SlowDatabase.release.set()
     await assistant.stop()
 
-    assert started and committed == 0, "the answer ended while the first commit still waited"
-    assert len(end.content.split()) == 300
+    assert streaming, "the store's first write began while the answer streamed"
+    assert committed == 0, "the answer ended while that write still waited"
+    (end,) = screen.of(StreamEnd)
+    assert len(end.content.split()) == 200
     rows = await _rows(settings)
     assert rows == [("user", "talk a lot", "complete"), ("assistant", end.content, "complete")]
 

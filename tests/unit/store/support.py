@@ -51,8 +51,8 @@ class Writer:
     def __init__(self) -> None:
         self._keys = itertools.count(1)
 
-    def session(self, session_id: str = "s1", model: str = "tiny") -> EnsureSession:
-        return EnsureSession(session_id, model, "be kind", 1.0)
+    def session(self, session_id: str = "s1", title: str = "") -> EnsureSession:
+        return EnsureSession(session_id, "tiny", "be kind", 1.0, title)
 
     def message(
         self,

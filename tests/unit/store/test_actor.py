@@ -24,6 +24,7 @@ from actors.protocol import (
     TaskUpdated,
     Token,
 )
+from actors.registry import GetStreamingText, StreamingText
 from actors.runtime import ActorRef
 from actors.runtime.testing import Probe
 from actors.store.actor import StoreActor
@@ -73,7 +74,7 @@ class FakeStore:
 class Harness:
     """A probe around a StoreActor that also delivers what the actor tells itself."""
 
-    def __init__(self, resumed: LoadedSession | None = None) -> None:
+    def __init__(self, resumed: LoadedSession | None = None, write_delay: float = 0.0) -> None:
         self.store = FakeStore()
         unset = ActorRef("unset", None, lambda name, msg: None)
         self.actor = StoreActor(
@@ -83,6 +84,7 @@ class Harness:
             session_id="s1",
             model="tiny",
             checkpoint_interval=0.5,
+            write_delay=write_delay,
             resumed=resumed,
             clock=lambda: 5.0,
         )
@@ -99,12 +101,15 @@ class Harness:
         self.pump()
 
     def pump(self) -> None:
-        """Deliver what the actor told itself (flush requests, write results), in order."""
+        """Deliver what the actor told itself (write results) and its zero-delay timers."""
         inbox = self.probe.inbox(self.probe.self_ref)
-        while self._seen < len(inbox):
-            message = inbox[self._seen]
-            self._seen += 1
-            self.probe.send(message)
+        while True:
+            if self._seen < len(inbox):
+                message = inbox[self._seen]
+                self._seen += 1
+                self.probe.send(message)
+            elif not self.probe.advance(0.0):
+                return
 
     def end(self, error: BaseException | None = None) -> None:
         self.store.end(error)
@@ -114,76 +119,160 @@ class Harness:
         self.probe.advance(seconds)
         self.pump()
 
+    def asked(self) -> int:
+        """How many times the actor asked the registry for the streaming text."""
+        return sum(isinstance(m, GetStreamingText) for m in self.probe.inbox("registry"))
+
+    def reply(self, text: StreamingText) -> None:
+        self.probe.send(text)
+        self.pump()
+
     def notices(self) -> list[Notify]:
         return [m for m in self.probe.inbox("registry") if isinstance(m, Notify)]
 
 
-def test_a_user_message_creates_the_session_and_is_written_in_one_transaction() -> None:
+def test_a_user_message_creates_the_session_titled_by_it_in_one_transaction() -> None:
     h = Harness()
 
-    h.publish(Message("u1", Role.USER, "hola 🦎"))
+    h.publish(Message("u1", Role.USER, "hola 🦎\nmore"))
 
     (batch,) = h.store.batches
     ensure, insert = batch
-    assert ensure == EnsureSession("s1", "tiny", "", 5.0)
+    assert ensure == EnsureSession("s1", "tiny", "", 5.0, title="hola 🦎")
     assert isinstance(insert, InsertMessage)
     assert (insert.session_id, insert.role, insert.content, insert.state) == (
         "s1",
         Role.USER,
-        "hola 🦎",
+        "hola 🦎\nmore",
         MessageState.COMPLETE,
     )
 
 
-def test_tokens_are_checkpointed_at_most_once_per_interval() -> None:
+def test_an_answer_gets_its_row_at_the_first_checkpoint_or_before_the_next_message() -> None:
     h = Harness()
-    h.publish(Message("a1", Role.ASSISTANT, ""))
+    h.publish(Message("u1", Role.USER, "q"), Message("a1", Role.ASSISTANT, ""))
+    h.end()
+    assert [type(op) for op in h.store.batches[0]] == [EnsureSession, InsertMessage]
+
+    h.publish(Message("u2", Role.USER, "queued while it streams"))
     h.end()
 
-    h.publish(Token("a1", "Ho"), Token("a1", "la"))
-    assert len(h.probe.timers) == 1, "one timer for a run of tokens"
-    h.advance(0.49)
-    assert len(h.store.batches) == 1
-    h.advance(0.01)
-    h.publish(Token("a1", " amigo"))
-    h.advance(0.5)
+    answer, queued = h.store.batches[1]
+    assert isinstance(answer, InsertMessage) and isinstance(queued, InsertMessage)
+    assert (answer.role, answer.state) == (Role.ASSISTANT, MessageState.STREAMING)
+    assert queued.content == "queued while it streams", "rows keep the published order"
 
-    checkpoints = [op for op in h.store.ops() if isinstance(op, UpdateMessage)]
-    assert [(c.content, c.state) for c in checkpoints] == [("Hola", None)]
+
+def test_a_streaming_answer_is_checkpointed_once_per_interval_from_the_registry() -> None:
+    h = Harness()
+    h.publish(Message("a1", Role.ASSISTANT, ""), Token("a1", "tokens are not for the store"))
+    assert h.store.batches == []
+
+    h.advance(0.49)
+    assert h.asked() == 0
+    h.advance(0.01)
+    h.reply(StreamingText("a1", "Hola"))
+    h.advance(0.5)
+    h.reply(StreamingText("a1", "Hola amigo"))
+    h.advance(0.5)
+    h.reply(StreamingText("a1", "Hola amigo"))  # nothing new: nothing to write
     assert len(h.store.unanswered) == 1, "the next one waits for the first to end"
     h.end()
-    checkpoints = [op for op in h.store.ops() if isinstance(op, UpdateMessage)]
-    assert [c.content for c in checkpoints] == ["Hola", "Hola amigo"]
+    h.end()
+
+    ensure, first, *checkpoints = h.store.ops()
+    assert isinstance(ensure, EnsureSession) and isinstance(first, InsertMessage)
+    assert (first.content, first.state) == ("Hola", MessageState.STREAMING)
+    assert [(c.key, c.content, c.state) for c in checkpoints if isinstance(c, UpdateMessage)] == [
+        (first.key, "Hola amigo", None)
+    ]
+    assert h.asked() == 3
 
 
-def test_an_end_cancels_the_checkpoint_and_writes_text_state_and_metadata() -> None:
+def test_a_reply_that_comes_after_the_end_changes_nothing() -> None:
     h = Harness()
-    h.publish(Message("a1", Role.ASSISTANT, ""), Token("a1", "Hola"))
+    h.publish(Message("a1", Role.ASSISTANT, ""))
+    h.advance(0.5)
+
+    h.publish(StreamEnd("a1", "Hola amigo", META))
+    h.reply(StreamingText(None))
+    h.reply(StreamingText("a1", "Hola"))
+    h.end()
+
+    _, answer = h.store.ops()
+    assert isinstance(answer, InsertMessage)
+    assert (answer.content, answer.state) == ("Hola amigo", MessageState.COMPLETE)
+    assert h.probe.timers == {}
+
+
+def test_a_short_answer_is_one_write_when_it_ends_with_its_state_and_metadata() -> None:
+    h = Harness()
+    h.publish(Message("a1", Role.ASSISTANT, ""))
 
     h.publish(StreamEnd("a1", "Hola", META, AnswerStatus.CANCELLED))
     h.end()
 
     assert h.probe.timers == {}
-    final = h.store.ops()[-1]
-    assert isinstance(final, UpdateMessage)
+    ensure, final = h.store.ops()
+    assert isinstance(ensure, EnsureSession) and isinstance(final, InsertMessage)
     assert (final.content, final.state) == ("Hola", MessageState.CANCELLED)
     assert final.metadata is not None and '"tokens":3' in final.metadata
 
 
+def test_the_end_of_a_checkpointed_answer_updates_its_row() -> None:
+    h = Harness()
+    h.publish(Message("a1", Role.ASSISTANT, ""))
+    h.advance(0.5)
+    h.reply(StreamingText("a1", "Ho"))
+    h.end()
+
+    h.publish(StreamEnd("a1", "Hola", META))
+    h.end()
+
+    final = h.store.ops()[-1]
+    assert isinstance(final, UpdateMessage)
+    assert (final.content, final.state) == ("Hola", MessageState.COMPLETE)
+
+
 def test_a_failed_answer_is_saved_as_an_error_with_its_partial_text() -> None:
     h = Harness()
-    h.publish(Message("a1", Role.ASSISTANT, ""), Token("a1", "hal"))
+    h.publish(Message("a1", Role.ASSISTANT, ""))
 
     h.publish(StreamError("a1", "model crashed", "half"))
     h.end()
 
     final = h.store.ops()[-1]
-    assert isinstance(final, UpdateMessage)
+    assert isinstance(final, InsertMessage)
     assert (final.content, final.state, final.metadata) == (
         "half",
         MessageState.ERROR,
         '{"error":"model crashed"}',
     )
+
+
+def test_writes_that_arrive_within_the_write_delay_go_in_one_transaction() -> None:
+    h = Harness(write_delay=0.02)
+    h.publish(Message("u1", Role.USER, "q"), Message("a1", Role.ASSISTANT, ""))
+    h.probe.advance(0.01)
+    h.publish(StreamEnd("a1", "short answer", META))
+    assert h.store.batches == []
+
+    h.advance(0.01)
+
+    (batch,) = h.store.batches
+    assert [type(op) for op in batch] == [EnsureSession, InsertMessage, InsertMessage]
+    assert h.probe.timers == {}
+
+
+def test_a_checkpoint_is_asked_for_early_by_the_write_delay() -> None:
+    h = Harness(write_delay=0.02)
+    h.publish(Message("a1", Role.ASSISTANT, ""))
+
+    h.probe.advance(0.47)
+    assert h.asked() == 0
+    h.probe.advance(0.01)
+
+    assert h.asked() == 1
 
 
 def test_what_arrives_while_a_transaction_is_in_flight_goes_in_the_next_one_together() -> None:
@@ -230,14 +319,13 @@ def test_a_new_session_id_starts_a_new_session_row() -> None:
     h.publish(SessionInfo("s2", "other", "ollama"), Message("u2", Role.USER, "two"))
 
     ensure, insert = h.store.batches[1]
-    assert ensure == EnsureSession("s2", "other", "", 5.0)
+    assert ensure == EnsureSession("s2", "other", "", 5.0, title="two")
     assert isinstance(insert, InsertMessage) and insert.session_id == "s2"
 
 
 def test_tasks_are_saved_with_the_answer_that_opened_them() -> None:
     h = Harness()
     h.publish(Message("a1", Role.ASSISTANT, ""))
-    h.end()
 
     h.publish(
         TaskCreated("t1", "qa-engineer", "The Intern", "test it"),
@@ -245,17 +333,18 @@ def test_tasks_are_saved_with_the_answer_that_opened_them() -> None:
         TaskCompleted("t1"),
     )
 
-    created, updated, completed = h.store.batches[1]
-    answer = h.store.batches[0][1]
+    _, answer, created, updated, completed = h.store.batches[0]
     assert isinstance(answer, InsertMessage) and isinstance(created, CreateTask)
     assert created.message_key == answer.key
     assert updated == UpdateTask("s1", "t1", 5.0, percent=50, status=TaskStatus.RUNNING)
     assert completed == UpdateTask("s1", "t1", 5.0, percent=100, status=TaskStatus.DONE)
 
 
-def test_stopping_mid_answer_keeps_the_text_as_interrupted() -> None:
+def test_stopping_mid_answer_keeps_the_last_checkpoint_as_interrupted() -> None:
     h = Harness()
-    h.publish(Message("a1", Role.ASSISTANT, ""), Token("a1", "cut "), Token("a1", "short"))
+    h.publish(Message("a1", Role.ASSISTANT, ""))
+    h.advance(0.5)
+    h.reply(StreamingText("a1", "cut short"))
 
     h.actor.on_stop(h.probe)
 
@@ -291,7 +380,6 @@ def test_a_resync_snapshot_saves_what_was_missed_and_skips_what_is_saved() -> No
     )
     h.probe.send(snapshot)
     h.pump()
-    h.publish(Token("a6", " and on"))
     h.publish(StreamEnd("a6", "so far and on", META))
     h.end()
 

@@ -28,7 +28,8 @@ TABLES = ("messages", "tasks")
 def test_an_exchange_is_saved_with_title_state_and_metadata(tmp_path: Path) -> None:
     write = Writer()
     with opened(tmp_path / "h.sqlite3") as db:
-        db.apply([write.session(), *write.exchange("  Hola,   ñandú 🦎\nsecond line", "¡Hola!")])
+        session = write.session(title="Hola, ñandú 🦎")
+        db.apply([session, *write.exchange("  Hola,   ñandú 🦎\nsecond line", "¡Hola!")])
         transcript = db.transcript("s1")
 
     assert transcript.session.title == "Hola, ñandú 🦎"
@@ -121,7 +122,8 @@ def test_titles_models_and_tasks(tmp_path: Path) -> None:
             [
                 EnsureSession("s1", "tiny", "", 1.0),
                 SetTitle("s1", "Mi título"),
-                write.message(Role.USER, "first words do not replace a chosen title"),
+                SetTitle("s1", "first words do not replace a title", only_if_untitled=True),
+                write.message(Role.USER, "first words do not replace a title"),
                 answer,
                 CreateTask("s1", "t1", "qa-engineer", "The Intern", "test it", answer.key, 3.0),
                 CreateTask("s1", "t2", "devops-engineer", "Primo Carlos", "ship it", None, 3.0),

@@ -8,6 +8,7 @@ import pytest
 
 from actors.protocol import AnswerStatus, Role
 from actors.store.errors import StoreError, StoreTooNew
+from actors.store.records import InsertMessage, MessageState
 from actors.store.schema import LATEST, MIGRATIONS
 from tests.unit.store.support import build_version, connect, opened
 
@@ -108,3 +109,18 @@ def test_an_unwritable_place_says_so(tmp_path: Path) -> None:
     target = blocker / "sub" / "aiway.sqlite3"
     with pytest.raises(StoreError, match="cannot create the history directory"), opened(target):
         pass
+
+
+@pytest.mark.parametrize("version", range(1, LATEST))
+def test_after_migrating_a_message_still_marks_its_session_changed(
+    tmp_path: Path, version: int
+) -> None:
+    path = tmp_path / "aiway.sqlite3"
+    build_version(path, version)
+
+    with opened(path) as db:
+        before = db.session("old1").updated
+        db.apply([InsertMessage(1, "old1", Role.USER, "again", MessageState.COMPLETE, None, 30.0)])
+        after = db.session("old1")
+
+    assert after.updated > before and after.message_count == 3

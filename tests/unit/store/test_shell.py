@@ -21,7 +21,8 @@ def saved_conversation(settings: Settings) -> None:
     assert settings.history.path is not None
     write = Writer()
     with opened(settings.history.path) as db:
-        db.apply([write.session("c0ffee11"), *write.exchange("hola 🦎", "¡hola!", "c0ffee11")])
+        session = write.session("c0ffee11", title="hola 🦎")
+        db.apply([session, *write.exchange("hola 🦎", "¡hola!", "c0ffee11")])
 
 
 def test_listing_without_a_file_creates_none(tmp_path: Path) -> None:
