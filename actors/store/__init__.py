@@ -7,7 +7,8 @@ on the database (``load_session``, ``sessions``, ``export``, ...), for the CLI
 and the daemon. See docs/HISTORY.md.
 """
 
-from actors.store.actor import STORE_CAPACITY, STORE_SURFACE, StoreActor, format_sessions
+from actors.store.actor import STORE_CAPACITY, STORE_SURFACE, StoreActor
+from actors.store.commands import format_sessions
 from actors.store.database import LAST, HistoryDatabase
 from actors.store.errors import (
     SessionNotFound,

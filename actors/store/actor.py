@@ -8,30 +8,27 @@ text, state and figures when it ends. It takes no tokens: it does not declare
 the ``streaming`` capability, and on each checkpoint it asks the registry for
 the text so far (the registry's mirror has it), so saving costs the stream
 nothing per token. Task events update the tasks table. Handlers never block:
-they queue write operations, and ``write_delay`` (20 ms) after the first of
-them the actor hands what is queued to the ``HistoryStore`` as one
-transaction (group commit: a question and a short answer go together, and the
-store's thread does not compete with the stream that just started), with at
-most one transaction in flight (what arrives meanwhile waits and goes in the
-next, bigger one). Checkpoints are taken ``write_delay`` early, so what is on
-disk is never older than ``checkpoint_interval``. A failed transaction (a lock
-held too long) is retried with backoff, and the person is told once.
+they queue write operations, which ``writes.WriteQueue`` groups into
+transactions for the ``HistoryStore``'s thread (one in flight at a time,
+retried when they fail). Checkpoints are taken ``write_delay`` early, so what
+is on disk is never older than ``checkpoint_interval``.
 
 Should its outbox ever overflow, the registry resyncs it with a snapshot; the
 actor then saves what the snapshot has and it had missed.
 
 History slash commands (``/sessions``, ``/new``, ``/resume``, ``/export``,
-``/delete``, ``/title``) arrive from the Conductor as ``StoreCommand``s; their
-reads run as tasks and report back to the actor as messages.
+``/delete``, ``/title``) arrive from the Conductor as ``StoreCommand``s; they
+run (``commands.py``) as tasks once the writes queued before them are handed
+over, and report back to the actor as a message.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -53,10 +50,9 @@ from actors.protocol import (
 )
 from actors.registry import GetStreamingText, StreamingText
 from actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
-from actors.store.errors import SessionNotFound, StoreError
-from actors.store.export import when
-from actors.store.history import WriteDone, new_session_id
-from actors.store.messages import ResumeSession, StoreCommand
+from actors.store.commands import CommandDone, run_command
+from actors.store.history import StoreBackend
+from actors.store.messages import StoreCommand
 from actors.store.records import (
     CreateTask,
     EnsureSession,
@@ -65,93 +61,27 @@ from actors.store.records import (
     MessageState,
     SetModel,
     SetTitle,
-    StoredSession,
-    Transcript,
     UpdateMessage,
     UpdateTask,
     WriteOp,
     metadata_json,
     title_from,
 )
-from actors.store.resume import resume_message, resumed_note
+from actors.store.writes import WRITE_DELAY, Flush, Retry, WriteQueue, Written
 
 log = logging.getLogger(__name__)
 
 STORE_SURFACE: Final = "store"
 """The surface id the Store actor registers under."""
 STORE_CAPACITY: Final = 65536
-"""Its outbox: large, so it lags only if the disk stalls for a long time (tokens merge)."""
-
-WRITE_DELAY: Final = 0.02
-"""Seconds queued writes wait to be grouped into one transaction."""
-_BACKOFF_INITIAL: Final = 0.5
-_BACKOFF_MAX: Final = 10.0
-_SESSIONS_LISTED: Final = 20
-
-
-class StoreBackend(Protocol):
-    """What the actor needs of a ``HistoryStore`` (a test double may stand in)."""
-
-    @property
-    def path(self) -> Path: ...
-
-    def new_key(self) -> int: ...
-
-    def write(self, ops: tuple[WriteOp, ...], on_done: WriteDone | None = None) -> None: ...
-
-    async def load_session(self, selector: str = ..., *, tail: int = ...) -> LoadedSession: ...
-
-    async def sessions(self, limit: int | None = None) -> tuple[StoredSession, ...]: ...
-
-    async def session(self, selector: str) -> StoredSession: ...
-
-    async def export(self, selector: str, path: Path) -> Transcript: ...
-
-    async def delete_session(self, session_id: str) -> int: ...
-
-
-# -- messages to itself ------------------------------------------------------------------
-
-
-@attrs.frozen(slots=True)
-class _Flush:
-    """Hand what is queued to the store (once per wake-up)."""
+"""Its outbox: large, so it lags only if the disk stalls for a long time."""
 
 
 @attrs.frozen(slots=True)
 class _Checkpoint:
-    """Save the streaming answer's text so far."""
+    """Time to save the streaming answer's text so far."""
 
     message_id: str
-
-
-@attrs.frozen(slots=True)
-class _Written:
-    """A transaction ended: ``error`` None, or why it was rolled back."""
-
-    batch: tuple[WriteOp, ...]
-    error: BaseException | None
-
-
-@attrs.frozen(slots=True)
-class _Retry:
-    """The backoff after a failed transaction is over."""
-
-
-@attrs.frozen(slots=True)
-class _CommandDone:
-    """What a history command found, applied by the actor in its own turn."""
-
-    notify: Notify | None = None
-    resume: ResumeSession | None = None
-    #: the session /resume loaded: its rows are on disk already
-    loaded: LoadedSession | None = None
-    deleted: str | None = None
-    title: str | None = None
-
-
-_FLUSH = _Flush()
-_RETRY = _Retry()
 
 
 class _Partial:
@@ -198,7 +128,6 @@ class StoreActor(EdgeActor):
         self.session_id = session_id
         self.model = model
         self.system_prompt = system_prompt
-        self.write_delay = write_delay
         # The checkpoint's write lands write_delay later: ask that much earlier.
         self.checkpoint_interval = max(checkpoint_interval - write_delay, write_delay)
         self.resume_messages = resume_messages
@@ -218,20 +147,10 @@ class StoreActor(EdgeActor):
         if resumed is not None:
             self._remember(resumed)
         self.partial: _Partial | None = None
-        self.pending: list[WriteOp] = []
-        self._checkpoints: dict[int, int] = {}
-        self.flush_asked = False
-        self.in_flight = 0
-        self.blocked = False
-        self.failing = False
-        self.backoff = _BACKOFF_INITIAL
+        self.writes = WriteQueue(store, self._notify, write_delay=write_delay)
         self.last_seq = 0
-        self.stopped = False
         #: history commands waiting for the writes queued before them
-        self._commands: list[tuple[StoreCommand, str, Path | None]] = []
-        #: transactions committed and rolled back (for tests and metrics)
-        self.saved_batches = 0
-        self.failed_batches = 0
+        self._commands: list[tuple[StoreCommand, str, Path]] = []
 
     def _remember(self, loaded: LoadedSession) -> None:
         session = loaded.session.id
@@ -337,9 +256,9 @@ class StoreActor(EdgeActor):
         """The current session was deleted: until the next one starts, nothing is saved."""
         return self.session_id in self.deleted
 
-    def _ensure(self, ctx: Context, title: str = "") -> None:
+    def _ensure(self, ctx: Context, title: str = "", session: str | None = None) -> None:
         """The session's row, created with the write that needs it (titled by its first words)."""
-        session = self.session_id
+        session = session or self.session_id
         if session not in self.ensured:
             self.ensured.add(session)
             if title:
@@ -383,9 +302,7 @@ class StoreActor(EdgeActor):
         partial.saved = True
         if partial.session_id in self.deleted:
             return
-        current, self.session_id = self.session_id, partial.session_id  # it may have switched
-        self._ensure(ctx)
-        self.session_id = current
+        self._ensure(ctx, session=partial.session_id)  # the session may have switched since
         insert = InsertMessage(
             partial.key,
             partial.session_id,
@@ -505,96 +422,40 @@ class StoreActor(EdgeActor):
             elif isinstance(event, TaskUpdated):
                 self._on_task_updated(ctx, event)
 
-    # -- the write path ----------------------------------------------------------------------
+    # -- the write path (see writes.py) --------------------------------------------------
 
     def _queue(self, ctx: Context, op: WriteOp) -> None:
-        if type(op) is UpdateMessage and op.state is None:
-            # A newer checkpoint of the same answer replaces one still waiting.
-            index = self._checkpoints.get(op.key)
-            if index is not None:
-                self.pending[index] = op
-                return
-            self._checkpoints[op.key] = len(self.pending)
-        self.pending.append(op)
-        if not self.flush_asked:
-            self.flush_asked = True
-            ctx.schedule(self.write_delay, _FLUSH)
+        self.writes.add(ctx, op)
 
-    @handles(_Flush)
-    def on_flush(self, ctx: Context, msg: _Flush) -> None:
-        self.flush_asked = False
-        self._submit(ctx)
+    @handles(Flush)
+    def on_flush(self, ctx: Context, msg: Flush) -> None:
+        self.writes.flush(ctx)
 
-    def _submit(self, ctx: Context) -> None:
-        if self.in_flight or self.blocked or not self.pending:
-            return
-        batch = tuple(self.pending)
-        self.pending = []
-        self._checkpoints.clear()
-        self.in_flight += 1
-        me = ctx.self_ref
-
-        def done(error: BaseException | None) -> None:
-            if not self.stopped:
-                me.tell(_Written(batch, error))
-            elif error is not None:
-                log.error("history: %d writes lost while stopping: %s", len(batch), error)
-
-        self.store.write(batch, done)
-
-    @handles(_Written)
-    def on_written(self, ctx: EdgeContext, msg: _Written) -> None:
-        self.in_flight -= 1
-        if msg.error is None:
-            self.saved_batches += 1
-            if self.failing:
-                self.failing = False
-                self.backoff = _BACKOFF_INITIAL
-                self._notify(ctx, NotifyLevel.INFO, f"saving to {self.store.path} again")
-            self._submit(ctx)
-            self._run_commands(ctx)
-            return
-        self.failed_batches += 1
-        log.warning("history: a transaction of %d writes failed: %s", len(msg.batch), msg.error)
-        self.pending[:0] = msg.batch
-        self._checkpoints.clear()
-        self.blocked = True
-        ctx.schedule(self.backoff, _RETRY)
-        self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
-        if not self.failing:
-            self.failing = True
-            self._notify(
-                ctx,
-                NotifyLevel.WARNING,
-                f"could not save: {msg.error}. Retrying; nothing is lost while aiway runs",
-            )
+    @handles(Written)
+    def on_written(self, ctx: EdgeContext, msg: Written) -> None:
+        self.writes.written(ctx, msg)
         self._run_commands(ctx)
 
-    @handles(_Retry)
-    def on_retry(self, ctx: Context, msg: _Retry) -> None:
-        self.blocked = False
-        self._submit(ctx)
+    @handles(Retry)
+    def on_retry(self, ctx: Context, msg: Retry) -> None:
+        self.writes.retry(ctx)
 
     def on_stop(self, ctx: Any) -> None:
         """Save the rest: an answer still streaming is kept as interrupted."""
         self._end_partial(ctx, MessageState.INTERRUPTED)
-        self.stopped = True
-        if self.pending:
-            batch, self.pending = tuple(self.pending), []
-            self.store.write(batch)
+        self.writes.stop()
 
     def _notify(self, ctx: Context, level: NotifyLevel, text: str) -> None:
         ctx.tell(self.registry, Notify(level, "history", text))
 
-    # -- history commands ----------------------------------------------------------------------
+    # -- history commands (see commands.py) ---------------------------------------------
 
     @handles(StoreCommand)
     def on_command(self, ctx: EdgeContext, msg: StoreCommand) -> None:
         args = msg.args.strip()
-        export_to = None
-        if msg.command == "export":
-            export_to = Path(args).expanduser() if args else Path(f"aiway-{self.session_id}.md")
-            export_to = export_to if export_to.is_absolute() else self.export_dir / export_to
+        export_to = Path(args).expanduser() if args else Path(f"aiway-{self.session_id}.md")
+        if not export_to.is_absolute():
+            export_to = self.export_dir / export_to
         self._commands.append((msg, self.session_id, export_to))
         self._run_commands(ctx)
 
@@ -603,86 +464,31 @@ class StoreActor(EdgeActor):
         (the store's thread runs calls in order: their reads then see those writes)."""
         if not self._commands:
             return
-        if self.pending and not self.blocked:
-            self._submit(ctx)  # without waiting out the write delay
-            if self.pending:
-                return  # after the transaction in flight (see on_written)
+        self.writes.submit(ctx)  # without waiting out the write delay
+        if not self.writes.handed_over:
+            return  # after the transaction in flight (on_written)
         commands, self._commands = self._commands, []
         for msg, current, export_to in commands:
-            command = self._command(ctx.self_ref, msg, current, export_to)
-            ctx.create_task(command, name=f"command {msg.command}")
+            ctx.create_task(
+                self._command(ctx.self_ref, msg, current, export_to),
+                name=f"command {msg.command}",
+            )
 
     async def _command(
-        self, me: ActorRef, msg: StoreCommand, current: str, export_to: Path | None
+        self, me: ActorRef, msg: StoreCommand, current: str, export_to: Path
     ) -> None:
-        try:
-            done = await self._run_command(msg.command, msg.args.strip(), current, export_to)
-        except StoreError as exc:
-            done = _CommandDone(notify=Notify(NotifyLevel.ERROR, f"/{msg.command}", str(exc)))
+        done = await run_command(
+            self.store,
+            msg.command,
+            msg.args.strip(),
+            current=current,
+            export_to=export_to,
+            resume_messages=self.resume_messages,
+        )
         me.tell(done)
 
-    async def _run_command(
-        self, name: str, args: str, current: str, export_to: Path | None
-    ) -> _CommandDone:
-        if name == "sessions":
-            sessions = await self.store.sessions()
-            text = format_sessions(sessions, current, _SESSIONS_LISTED)
-            return _CommandDone(notify=Notify(NotifyLevel.INFO, "sessions", text))
-        if name == "new":
-            return _CommandDone(resume=_new_session(f"the previous one is saved as {current}"))
-        if name == "resume":
-            loaded = await self.store.load_session(args or "last", tail=self.resume_messages)
-            note = "resumed: " + resumed_note(loaded)
-            return _CommandDone(resume=resume_message(loaded, note), loaded=loaded)
-        if name == "export" and export_to is not None:
-            try:
-                transcript = await self.store.export(current, export_to)
-            except SessionNotFound:
-                text = "nothing to export yet: this conversation has no saved message"
-                return _CommandDone(notify=Notify(NotifyLevel.INFO, "/export", text))
-            count = len(transcript.messages)
-            return _CommandDone(
-                notify=Notify(
-                    NotifyLevel.INFO, "export", f"{count} messages written to {export_to}"
-                )
-            )
-        if name == "delete":
-            return await self._delete(args, current)
-        if name == "title":
-            return await self._title(args, current)
-        text = f"/{name} is not a history command"
-        return _CommandDone(notify=Notify(NotifyLevel.ERROR, "unknown command", text))
-
-    async def _delete(self, args: str, current: str) -> _CommandDone:
-        selector, _, rest = args.partition(" ")
-        if not selector:
-            text = "say which: /delete ID (`/sessions` lists the ids)"
-            return _CommandDone(notify=Notify(NotifyLevel.ERROR, "/delete", text))
-        session = await self.store.session(selector)
-        shown = f"“{session.title or 'untitled'}” ({session.id}, {session.message_count} messages)"
-        if rest.strip().lower() != "confirm":
-            text = f"this deletes {shown} for good. To do it, send: /delete {session.id} confirm"
-            return _CommandDone(notify=Notify(NotifyLevel.WARNING, "delete?", text))
-        await self.store.delete_session(session.id)
-        notify = Notify(NotifyLevel.INFO, "deleted", f"{shown} is deleted")
-        if session.id != current:
-            return _CommandDone(notify=notify, deleted=session.id)
-        resume = _new_session(f"{shown} was this conversation and is deleted")
-        return _CommandDone(resume=resume, deleted=session.id)
-
-    async def _title(self, args: str, current: str) -> _CommandDone:
-        if args:
-            return _CommandDone(
-                title=args, notify=Notify(NotifyLevel.INFO, "title", f"this conversation: {args}")
-            )
-        try:
-            title = (await self.store.session(current)).title or "(untitled)"
-        except SessionNotFound:
-            title = "(untitled: nothing saved yet)"
-        return _CommandDone(notify=Notify(NotifyLevel.INFO, "title", title))
-
-    @handles(_CommandDone)
-    def on_command_done(self, ctx: Context, msg: _CommandDone) -> None:
+    @handles(CommandDone)
+    def on_command_done(self, ctx: Context, msg: CommandDone) -> None:
         if msg.loaded is not None:
             self._remember(msg.loaded)
         if msg.deleted is not None:
@@ -696,26 +502,3 @@ class StoreActor(EdgeActor):
             ctx.tell(self.conductor, msg.resume)
         if msg.notify is not None:
             ctx.tell(self.registry, msg.notify)
-
-
-def _new_session(why: str) -> ResumeSession:
-    session_id = new_session_id()
-    return ResumeSession(session_id, note=f"a new conversation ({session_id}); {why}")
-
-
-def format_sessions(sessions: Iterable[StoredSession], current: str, limit: int) -> str:
-    """``/sessions``: one line per session, newest first, the current one starred."""
-    listed = list(sessions)
-    if not listed:
-        return "no saved conversations yet"
-    lines = []
-    for session in listed[:limit]:
-        mark = "*" if session.id == current else " "
-        lines.append(
-            f"{mark} {session.id}  {when(session.updated)[:16]}  {session.message_count:>5} msgs"
-            f"  {session.model or '-'}  {session.title or '(untitled)'}"
-        )
-    if len(listed) > limit:
-        lines.append(f"  ... and {len(listed) - limit} older (`aiway sessions` lists them all)")
-    lines.append("/resume ID continues one; /export writes this one as Markdown")
-    return "\n".join(lines)

@@ -308,7 +308,7 @@ def test_a_failed_transaction_is_retried_with_backoff_and_the_person_told_once()
         (NotifyLevel.WARNING, "could not save"),
         (NotifyLevel.INFO, "saving to /nowhere/aiway.sqlite3 again"),
     ]
-    assert (h.actor.saved_batches, h.actor.failed_batches) == (1, 2)
+    assert (h.actor.writes.saved_batches, h.actor.writes.failed_batches) == (1, 2)
 
 
 def test_a_new_session_id_starts_a_new_session_row() -> None:
