@@ -102,7 +102,11 @@ class HistoryDatabase:
     def open(self) -> None:
         """Open (creating, repairing or migrating as needed). Raises ``StoreError``."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Conversations are private: a new directory and file are the owner's alone
+            # (SQLite gives its -wal and -shm files the database file's mode).
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                self.path.touch(mode=0o600)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the history directory {self.path.parent}: {exc.strerror}; "
@@ -117,6 +121,7 @@ class HistoryDatabase:
                 f"it was kept as {kept} and a new, empty history was started"
             )
             log.warning("%s", self.notes[-1])
+            self.path.touch(mode=0o600)
             self._conn = self._connect()
 
     def close(self) -> None:

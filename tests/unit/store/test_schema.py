@@ -28,6 +28,8 @@ def test_a_new_file_is_built_by_every_migration_in_turn(tmp_path: Path) -> None:
         conn.close()
     assert mode == "wal"
     assert {"sessions", "messages", "tasks", "messages_streaming"} <= tables
+    assert path.stat().st_mode & 0o777 == 0o600, "conversations are the owner's alone"
+    assert path.parent.stat().st_mode & 0o777 == 0o700
     assert not list(tmp_path.glob("deep/*.bak")), "a new file needs no backup"
 
 
