@@ -240,6 +240,11 @@ class Cell:
                 self._restart()
         elif isinstance(payload, c.RecreateDue):
             self.children.recreate(payload)
+        elif (
+            isinstance(payload, c.ExitCheck)
+            and self.children.check(payload, self._policy_of) is Directive.ESCALATE
+        ):
+            self._failed(EscalatedFailure(f"the process of child {payload.name} died"))
 
     def _control(self, msg: object, sender: object) -> None:
         if isinstance(msg, ActorExitRequest):
@@ -256,9 +261,7 @@ class Cell:
         elif isinstance(msg, c.Stopping):
             self.children.stopping(msg.name)
         elif isinstance(msg, ChildActorExited):
-            directive = self.children.exited(msg.childAddress, self._policy_of)
-            if directive is Directive.ESCALATE:
-                self._failed(EscalatedFailure("a child's process exited and escalated"))
+            self.children.exited(msg.childAddress)
         elif isinstance(msg, c.Escalate):
             self._failed(EscalatedFailure(f"child {msg.name} escalated: {msg.error}"))
         elif isinstance(msg, c.Pressure):

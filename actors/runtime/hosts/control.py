@@ -431,6 +431,16 @@ class RestartDue(_Record):
         self.generation = generation
 
 
+class ExitCheck(_Record):
+    """Wake-up payload: decide whether the child ``name`` whose exit was reported died."""
+
+    __slots__ = ("generation", "name")
+
+    def __init__(self, name: str, generation: int) -> None:
+        self.name = name
+        self.generation = generation
+
+
 class RecreateDue(_Record):
     """Wake-up payload: re-create the child ``name`` whose process died."""
 

@@ -120,6 +120,11 @@ class GuardianActor(Actor):  # type: ignore[misc]
                 self._report_stats(payload.token)
             elif isinstance(payload, c.RecreateDue):
                 self.children.recreate(payload)
+            elif (
+                isinstance(payload, c.ExitCheck)
+                and self.children.check(payload, self._policy_of) is Directive.ESCALATE
+            ):
+                self._tell_bridge(c.Escalated(payload.name, "its process died"))
         elif isinstance(msg, DeadEnvelope):
             self.dead_letters += 1
         elif isinstance(msg, c.BridgeHello):
@@ -206,9 +211,7 @@ class GuardianActor(Actor):  # type: ignore[misc]
         child = self.children.find(address)
         if child is not None and not child.stopping:
             self._gone(child.name)
-        directive = self.children.exited(address, self._policy_of)
-        if directive is Directive.ESCALATE and child is not None:
-            self._tell_bridge(c.Escalated(child.name, "its process exited unexpectedly"))
+        self.children.exited(address)
         self._continue_stop_all()
 
     def _policy_of(self, child: Child) -> SupervisorPolicy:

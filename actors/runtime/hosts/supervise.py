@@ -5,7 +5,8 @@ A handler that raises is caught inside its cell and restarted in place (see
 the policy and backoff are the asyncio host's (``SupervisorPolicy``,
 ``RestartTracker``). What a cell cannot catch is its process dying (killed,
 out of memory, a crash in native code). Thespian tells the parent with
-``ChildActorExited``; ``Children`` applies the child's policy to it: after
+``ChildActorExited``; ``Children`` applies the child's policy to it (after a
+short grace, in case the child was stopping on purpose after all): after
 the backoff the child is created again from the same ``Start`` (a new
 address: the guardian announces it with ``Directory`` so refs follow), or it
 is dropped (stop), or the parent fails (escalate). Each such death is
@@ -19,11 +20,14 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from actors.runtime.hosts.control import RecreateDue, Start
+from actors.runtime.hosts.control import ExitCheck, RecreateDue, Start
 from actors.runtime.messages import ActorFailed
 from actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
 
 log = logging.getLogger(__name__)
+
+#: how long after Thespian reports a child's exit the parent decides it died
+EXIT_GRACE = timedelta(seconds=0.1)
 
 
 class Child:
@@ -102,14 +106,26 @@ class Children:
         if child is not None:
             child.stopping = True
 
-    def exited(self, address: object, policy_of: Callable[[Child], SupervisorPolicy]) -> Directive:
-        """Thespian reported a child's exit. Returns what the parent must do itself:
-        STOP means nothing more (forgotten or re-creation scheduled), ESCALATE that
-        the parent fails in turn."""
+    def exited(self, address: object) -> None:
+        """Thespian reported a child's exit. Decided after ``EXIT_GRACE``: a child that
+        stops on purpose says so (``Stopping``), but on a multiprocess base its parent
+        may learn of the exit (SIGCHLD) before it reads that message."""
         child = self.find(address)
         if child is None:
-            return Directive.STOP
+            return
         if child.stopping or child.start is None:
+            del self.by_name[child.name]
+            return
+        child.generation += 1
+        self.actor.wakeupAfter(EXIT_GRACE, ExitCheck(child.name, child.generation))
+
+    def check(self, due: ExitCheck, policy_of: Callable[[Child], SupervisorPolicy]) -> Directive:
+        """The grace passed: a child that did not say it was stopping died. Applies its
+        policy and reports it; returns ESCALATE when the parent must fail in turn."""
+        child = self.by_name.get(due.name)
+        if child is None or child.generation != due.generation:
+            return Directive.STOP
+        if child.stopping:
             del self.by_name[child.name]
             return Directive.STOP
         policy = policy_of(child)
@@ -130,7 +146,6 @@ class Children:
             )
         )
         if directive is Directive.RESTART and delay is not None:
-            child.generation += 1
             self.actor.wakeupAfter(
                 timedelta(seconds=delay), RecreateDue(child.name, child.generation)
             )

@@ -260,12 +260,12 @@ async def test_the_conductor_and_registry_answer_with_tags_stripped_and_commands
 
 
 @pytest.mark.asyncio
-async def test_a_surface_whose_outbox_overflows_loses_nothing_of_the_answer(
+async def test_a_surface_with_a_one_message_outbox_still_shows_the_whole_answer(
     system: ActorSystem,
 ) -> None:
-    """Asyncio: the registry sees the rejection, marks the surface lagging, resyncs it.
-    Thespian: the bridge holds what the outbox refused, tells the registry's cell, and
-    hands it over once the outbox drains (the registry resyncs if it saw a rejection)."""
+    """Whatever its outbox refuses is made good: on asyncio the registry sees the rejection
+    and resyncs the surface; on Thespian the bridge also holds what the outbox refused and
+    hands it over as it drains (``test_bridge`` pins that path down step by step)."""
     base = load_settings(env={}, config_path=None, overrides={}).settings
     settings = attrs.evolve(base, avatar=attrs.evolve(base.avatar, enabled=False))
     pieces = [f"w{n} " if n % 5 else f"[yolla:mood happy]w{n} " for n in range(60)]
@@ -281,7 +281,5 @@ async def test_a_surface_whose_outbox_overflows_loses_nothing_of_the_answer(
     assistant.conductor.tell(UserMessage("hi"))
     whole = "".join(f"w{n} " for n in range(60))
     await wait_until(lambda: tracker.ended and tracker.text == whole, what="the whole answer")
-    (outbox,) = [m for m in system.metrics() if m.name == "surface:slow"]
-    assert outbox.rejected >= 1
     (stats,) = await system.ask(assistant.registry, GetSurfaceStats, timeout=5)
     assert stats.resyncs == stats.lag_events and not stats.lagging
