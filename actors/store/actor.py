@@ -402,13 +402,12 @@ class StoreActor(EdgeActor):
             if entry.id in self.known:
                 continue
             log.info("history: saving %s from a snapshot (its messages were missed)", entry.id)
-            self._finish(
-                ctx,
-                entry.id,
-                entry.content,
-                MessageState.of(entry.status),
-                metadata_json(entry.metadata),
-            )
+            state = MessageState.of(entry.status)
+            if entry.role is Role.ASSISTANT:
+                self._finish(ctx, entry.id, entry.content, state, metadata_json(entry.metadata))
+            else:
+                self._insert(ctx, entry.id, entry.role, entry.content, state, None)
+                self.known.add(entry.id)
         streaming = snapshot.streaming
         if streaming is not None:
             partial = self.partial

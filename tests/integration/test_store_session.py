@@ -332,12 +332,15 @@ async def test_a_store_that_lags_saves_what_the_resync_snapshot_carries(tmp_path
     path = tmp_path / "h.sqlite3"
     await wait_until(lambda: count_rows(path, "messages") == 40, timeout=10, what="all 40")
     (stats,) = await system.ask(registry, GetSurfaceStats, 1.0)
-    tasks = (await store.transcript("s1")).tasks
+    transcript = await store.transcript("s1")
     await system.stop()
     await store.close()
 
     assert stats.lag_events >= 1 and stats.resyncs >= 1, stats
-    assert [(t.task_id, t.percent) for t in tasks] == [("t1", 30)]
+    assert [(m.role, m.content) for m in transcript.messages] == [
+        (Role.USER, f"message {number}") for number in range(40)
+    ]
+    assert [(t.task_id, t.percent) for t in transcript.tasks] == [("t1", 30)]
 
 
 async def _rows(settings: Settings) -> list[tuple[str, str, str]]:

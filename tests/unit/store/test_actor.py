@@ -383,12 +383,14 @@ def test_a_resync_snapshot_saves_what_was_missed_and_skips_what_is_saved() -> No
     h.publish(StreamEnd("a6", "so far and on", META))
     h.end()
 
-    inserted = [(op.content, op.state) for op in h.store.ops() if isinstance(op, InsertMessage)]
+    inserted = [
+        (op.role, op.content, op.state) for op in h.store.ops() if isinstance(op, InsertMessage)
+    ]
     assert inserted == [
-        ("seen", MessageState.COMPLETE),
-        ("missed", MessageState.COMPLETE),
-        ("missed answer", MessageState.COMPLETE),
-        ("so far", MessageState.STREAMING),
+        (Role.USER, "seen", MessageState.COMPLETE),
+        (Role.USER, "missed", MessageState.COMPLETE),
+        (Role.ASSISTANT, "missed answer", MessageState.COMPLETE),
+        (Role.ASSISTANT, "so far", MessageState.STREAMING),
     ]
     final = h.store.ops()[-1]
     assert isinstance(final, UpdateMessage) and final.content == "so far and on"
