@@ -266,16 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _attached(loaded.settings, args)
         if args.command == "headless":
             return asyncio.run(_headless(loaded.settings, args))
-        if args.resume is not None:
-            print(
-                "aiway: the terminal UI cannot resume a conversation yet; "
-                "use `aiway headless --resume`",
-                file=sys.stderr,
-            )
-            return 2
         from ui.tui.app import run_tui
 
-        return run_tui(loaded.settings)
+        return run_tui(loaded.settings, resume=args.resume)
     except BackendError as exc:
         print(f"aiway: {exc.describe()}", file=sys.stderr)
         return 3

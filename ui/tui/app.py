@@ -31,7 +31,7 @@ class TerminalRequired(AiwayError):
     """The terminal UI was started without a terminal."""
 
 
-def run_tui(settings: Settings, connect: Address | None = None) -> int:
+def run_tui(settings: Settings, connect: Address | None = None, resume: str | None = None) -> int:
     """Run the terminal UI until the person quits; the process's exit code.
 
     With ``connect``, the UI attaches to the daemon there instead of starting a session.
@@ -46,7 +46,7 @@ def run_tui(settings: Settings, connect: Address | None = None) -> int:
     waker = Waker()
     view.set_wake(waker.wake)
     if connect is None:
-        session = Session(settings, view, waker.wake)
+        session = Session(settings, view, waker.wake, resume=resume)
     else:
         from ui.daemon.tui import RemoteSession
 

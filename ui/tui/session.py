@@ -25,6 +25,7 @@ from actors.backends.selection import select_backend
 from actors.errors import AiwayError
 from actors.protocol import Resized
 from actors.runtime import ThreadBridge
+from actors.store import open_history
 from config import Settings, load_persona
 from ui.tui.controller import SURFACE_ID
 from ui.tui.surface import CAPABILITIES, TuiSurface
@@ -43,8 +44,11 @@ class Session:
         wake: Callable[[], None],
         *,
         start: Callable[[Settings, Callable[[str], None]], Assistant] | None = None,
+        resume: str | None = None,
     ) -> None:
         self.settings = settings
+        #: the saved conversation to continue (an id, a prefix, or "last")
+        self.resume = resume
         self.view = view
         self._wake = wake
         self._start = start
@@ -192,9 +196,17 @@ class Session:
     async def _assemble(self) -> Assistant:
         if self._start is not None:
             return self._start(self.settings, self.view.notice)
-        self.view.notice("choosing a backend…")
-        selection = await select_backend(self.settings, on_progress=self.view.notice)
-        persona = await asyncio.to_thread(load_persona, self.settings)
+        history = await open_history(self.settings, resume=self.resume)
+        for note in history.store.notes if history is not None else ():
+            self.view.notice(note)
+        try:
+            self.view.notice("choosing a backend…")
+            selection = await select_backend(self.settings, on_progress=self.view.notice)
+            persona = await asyncio.to_thread(load_persona, self.settings)
+        except BaseException:
+            if history is not None:
+                await history.store.close()
+            raise
         return Assistant.start(
             self.settings,
             selection.backend,
@@ -202,4 +214,5 @@ class Session:
             backend_reason=selection.reason,
             system_prompt=persona,
             session_id="tui",
+            history=history,
         )
