@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import enum
+import logging
+import traceback
 from collections import deque
 
 import attrs
+
+from actors.runtime.messages import ActorFailed
+
+log = logging.getLogger(__name__)
 
 
 class Directive(enum.Enum):
@@ -55,3 +61,31 @@ class RestartTracker:
     def restarts(self) -> int:
         """Restarts counted in the current window."""
         return len(self._times)
+
+
+def judge_failure(
+    name: str, exc: BaseException, policy: SupervisorPolicy, tracker: RestartTracker, now: float
+) -> tuple[Directive, float | None, ActorFailed]:
+    """What a supervisor does about a handler of ``name`` that raised ``exc`` at ``now``.
+
+    Logs the traceback and returns the directive (RESTART only while restarts
+    remain in the window, else ``policy.exhausted``), the backoff delay for a
+    restart, and the ``ActorFailed`` report for surfaces. Both hosts use it, so
+    the same failure is handled the same way on either.
+    """
+    text = "".join(traceback.format_exception(exc))
+    log.error("actor %s failed:\n%s", name, text)
+    directive = policy.directive
+    delay: float | None = None
+    if directive is Directive.RESTART:
+        delay = tracker.next_backoff(now)
+        if delay is None:
+            directive = policy.exhausted
+    report = ActorFailed(
+        actor=name,
+        error=f"{type(exc).__name__}: {exc}",
+        traceback=text,
+        action=directive.value,
+        restarts=tracker.restarts,
+    )
+    return directive, delay, report

@@ -13,7 +13,6 @@ import inspect
 import logging
 import signal
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -23,7 +22,12 @@ from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
 from actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig, MailboxStats
 from actors.runtime.messages import ActorFailed
 from actors.runtime.ref import ActorRef
-from actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
+from actors.runtime.supervision import (
+    Directive,
+    RestartTracker,
+    SupervisorPolicy,
+    judge_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,23 +139,10 @@ class _Cell:
     # -- supervision ---------------------------------------------------------
 
     def _failed(self, exc: BaseException) -> None:
-        text = "".join(traceback.format_exception(exc))
-        log.error("actor %s failed:\n%s", self.name, text)
-        directive = self.policy.directive
-        delay: float | None = None
-        if directive is Directive.RESTART:
-            delay = self.tracker.next_backoff(self.system.clock())
-            if delay is None:
-                directive = self.policy.exhausted
-        self.system._report_failure(
-            ActorFailed(
-                actor=self.name,
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=text,
-                action=directive.value,
-                restarts=self.tracker.restarts,
-            )
+        directive, delay, report = judge_failure(
+            self.name, exc, self.policy, self.tracker, self.system.clock()
         )
+        self.system._report_failure(report)
         if directive is Directive.RESTART and delay is not None:
             self._cancel_timers()
             self.suspended = True
@@ -447,11 +438,14 @@ class ActorSystem:
         return ref.tell(msg)
 
     async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
-        """Send, awaiting mailbox space up to ``timeout``; raises ``MailboxFull`` after it."""
+        """Send, awaiting mailbox space up to ``timeout``; raises ``MailboxFull`` after it.
+
+        A ref to an actor this host does not run (elsewhere, or a test's) is told
+        without waiting: its own target decides (and counts a dead letter if gone).
+        """
         cell = self._cells.get(ref.name)
-        if cell is None or (cell.ref is not ref and not ref.alive):
-            self._dead_letter(ref.name, msg)
-            return Delivery.DEAD
+        if cell is None or cell.ref is not ref:
+            return ref.tell(msg)
         return await cell.mailbox.put(msg, timeout)
 
     async def ask(self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float) -> Any:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -55,7 +54,12 @@ from actors.runtime.hosts.wire import (
 from actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig
 from actors.runtime.messages import ActorFailed
 from actors.runtime.ref import ActorRef
-from actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
+from actors.runtime.supervision import (
+    Directive,
+    RestartTracker,
+    SupervisorPolicy,
+    judge_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -330,23 +334,10 @@ class Cell:
 
     def _failed(self, exc: BaseException) -> None:
         """The asyncio host's supervision, step for step (``system._Cell._failed``)."""
-        text = "".join(traceback.format_exception(exc))
-        log.error("actor %s failed:\n%s", self.name, text)
-        directive = self.policy.directive
-        delay: float | None = None
-        if directive is Directive.RESTART:
-            delay = self.tracker.next_backoff(time.monotonic())
-            if delay is None:
-                directive = self.policy.exhausted
-        self.report(
-            ActorFailed(
-                actor=self.name,
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=text,
-                action=directive.value,
-                restarts=self.tracker.restarts,
-            )
+        directive, delay, report = judge_failure(
+            self.name, exc, self.policy, self.tracker, time.monotonic()
         )
+        self.report(report)
         if directive is Directive.RESTART and delay is not None:
             self.timers.clear()
             self.suspended = True
@@ -355,7 +346,7 @@ class Cell:
         elif directive is Directive.ESCALATE:
             self.finalize()
             if self.parent is not None:
-                self.actor.send(self.parent, c.Escalate(self.name, f"{exc}", text))
+                self.actor.send(self.parent, c.Escalate(self.name, f"{exc}", report.traceback))
         else:
             self.finalize()
 
