@@ -39,6 +39,7 @@ from actors.protocol import Capability, Published, StateSnapshot, Token
 from actors.registry import RegisterSurface, SurfaceRegistry
 from actors.runtime import ActorSystem, Behaviour, Context, MailboxConfig, OverflowPolicy, handles
 from profiling import NOISE_NOTE, median, median_ratio, row
+from profiling.pipeline import Countdown
 
 ROOT = Path(__file__).resolve().parents[1]
 SURFACES = (1, 10, 100)
@@ -51,28 +52,10 @@ def messages(count: int) -> list[Token]:
     return [Token(f"m{index}", " word") for index in range(count)]
 
 
-class _Countdown:
-    """Sets ``event`` after ``count`` calls; rearmed per batch. Small ints only: no allocation."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.left = count
-        self.event = asyncio.Event()
-
-    def __call__(self) -> None:
-        self.left -= 1
-        if self.left == 0:
-            self.event.set()
-
-    def rearm(self) -> None:
-        self.left = self.count
-        self.event.clear()
-
-
 class _Surface(Behaviour):
     """Takes every published message; calls ``done`` on a batch's last one."""
 
-    def __init__(self, done: _Countdown, joined: _Countdown) -> None:
+    def __init__(self, done: Countdown, joined: Countdown) -> None:
         self.done = done
         self.joined = joined
         self.last: object = None
@@ -95,8 +78,8 @@ class Ours:
         self.registry = self.system.spawn(
             "registry", SurfaceRegistry, mailbox=MailboxConfig(capacity=4096)
         )
-        self.done = _Countdown(surfaces)
-        self.joined = _Countdown(surfaces)
+        self.done = Countdown(surfaces)
+        self.joined = Countdown(surfaces)
         self.surfaces = [_Surface(self.done, self.joined) for _ in range(surfaces)]
         for index, surface in enumerate(self.surfaces):
             ref = self.system.spawn(
@@ -130,7 +113,7 @@ class Naive:
     """The baseline: a copy of each message per surface, into per-surface asyncio.Queues."""
 
     def __init__(self, surfaces: int) -> None:
-        self.done = _Countdown(surfaces)
+        self.done = Countdown(surfaces)
         self.queues: list[asyncio.Queue[Token]] = [asyncio.Queue() for _ in range(surfaces)]
         self.last = ""
         self.tasks = [asyncio.create_task(self._drain(queue)) for queue in self.queues]

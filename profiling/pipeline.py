@@ -107,7 +107,7 @@ class StampSurface(CountingSurface):
         super().on_published(ctx, msg)
 
 
-class _Countdown:
+class Countdown:
     """Sets ``event`` once ``count`` calls have come in; rearmed for the next answer."""
 
     def __init__(self, count: int) -> None:
@@ -128,7 +128,7 @@ class _Countdown:
 class Pipeline:
     """One whole session against ``url`` with ``surfaces`` counting surfaces, on this loop."""
 
-    def __init__(self, assistant: Assistant, surfaces: list[CountingSurface], ends: _Countdown):
+    def __init__(self, assistant: Assistant, surfaces: list[CountingSurface], ends: Countdown):
         self.assistant = assistant
         self.surfaces = surfaces
         self._ends = ends
@@ -151,7 +151,7 @@ class Pipeline:
         if backend is None:
             backend = OllamaBackend(url, max_line_bytes=settings.conversation.max_line_bytes)
         assistant = Assistant.start(settings, backend, model=MODEL)
-        ends, joined = _Countdown(surfaces), _Countdown(surfaces)
+        ends, joined = Countdown(surfaces), Countdown(surfaces)
         kind = StampSurface if stamped else CountingSurface
         made = [kind(ends, joined) for _ in range(surfaces)]
         for index, surface in enumerate(made):

@@ -306,7 +306,7 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(_Expired())
 
 
-class _ReplyTarget:
+class ReplyTarget:
     """The target of an ask's reply ref: resolves the future once, counts late replies."""
 
     __slots__ = ("future", "system")
@@ -461,7 +461,7 @@ class ActorSystem:
         future: asyncio.Future[Any] = self.loop.create_future()
         self._ask_counter += 1
         reply = ActorRef(
-            f"ask-{self._ask_counter}:{ref.name}", _ReplyTarget(self, future), self._dead_letter
+            f"ask-{self._ask_counter}:{ref.name}", ReplyTarget(self, future), self._dead_letter
         )
         cell.pending_asks.add(future)
         # One loop timer per ask, not wait_for(shield(...)): that costs two extra

@@ -47,26 +47,9 @@ from actors.runtime.mailbox import Delivery, MailboxConfig, MailboxStats
 from actors.runtime.messages import ActorFailed
 from actors.runtime.ref import ActorRef
 from actors.runtime.supervision import SupervisorPolicy
-from actors.runtime.system import ActorSystem
+from actors.runtime.system import ActorSystem, ReplyTarget
 
 log = logging.getLogger(__name__)
-
-
-class _RemoteReply:
-    """The target of a remote ask's reply ref (an ``ActorSystem`` reply, counted the same way)."""
-
-    __slots__ = ("future", "host")
-
-    def __init__(self, host: ThespianHost, future: asyncio.Future[Any]) -> None:
-        self.host = host
-        self.future = future
-
-    def offer(self, msg: object) -> Delivery:
-        if self.future.done():
-            self.host.late_replies += 1
-            return Delivery.DEAD
-        self.future.set_result(msg)
-        return Delivery.ACCEPTED
 
 
 class ThespianHost(ActorSystem):
@@ -331,7 +314,7 @@ class ThespianHost(ActorSystem):
         future: asyncio.Future[Any] = self.loop.create_future()
         self._ask_counter += 1
         reply = ActorRef(
-            f"ask-{self._ask_counter}:{ref.name}", _RemoteReply(self, future), self._dead_letter
+            f"ask-{self._ask_counter}:{ref.name}", ReplyTarget(self, future), self._dead_letter
         )
         waiting = self._asks.setdefault(ref.name, set())
         waiting.add(future)
