@@ -19,7 +19,7 @@ import attrs
 
 from actors.app import Assistant
 from actors.backends.ollama import OllamaBackend
-from profiling.pipeline import MODEL, CountingSurface, _Countdown, pipeline_settings
+from profiling.pipeline import MODEL, Countdown, CountingSurface, pipeline_settings
 from profiling.profile import Tracking, scenario_main
 
 UNIT = "second"
@@ -31,7 +31,7 @@ async def _idle(seconds: int, tracking: Tracking) -> None:
     base = pipeline_settings()
     settings = attrs.evolve(base, avatar=attrs.evolve(base.avatar, enabled=True))
     assistant = Assistant.start(settings, OllamaBackend("http://127.0.0.1:9"), model=MODEL)
-    ended, joined = _Countdown(1), _Countdown(1)
+    ended, joined = Countdown(1), Countdown(1)
     surface = CountingSurface(ended, joined)
     assistant.attach("idle", lambda: surface, surface_type="bench", capabilities=frozenset())
     try:
