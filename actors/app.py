@@ -61,7 +61,6 @@ class Assistant:
         self.stream_manager = stream_manager
         self.avatar = avatar
         self.backend = backend
-        self._surfaces = 0
         #: the history this session is saved to, or None (``history`` of ``start``)
         self.history: OpenedHistory | None = None
 
