@@ -1,6 +1,8 @@
 # aiway's recipes. Every recipe that needs the virtualenv depends on `setup`.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
+# Arguments reach the commands as "$@", quoted as they were typed.
+set positional-arguments
 
 py := ".venv/bin/python"
 
@@ -27,11 +29,11 @@ setup:
 
 # Start the assistant (terminal UI; embedded model when no Ollama server answers).
 run *ARGS: setup
-    .venv/bin/aiway {{ARGS}}
+    .venv/bin/aiway "$@"
 
 # Run headless: one log surface on stdout.
 headless *ARGS: setup
-    .venv/bin/aiway headless {{ARGS}}
+    .venv/bin/aiway headless "$@"
 
 # Lint (ruff) and type-check (mypy strict).
 lint: setup
@@ -41,12 +43,12 @@ lint: setup
 
 # Lint, types, and the whole test suite.
 test *ARGS: lint
-    .venv/bin/pytest {{ARGS}}
+    .venv/bin/pytest "$@"
 
 # Run every benchmark and print one table (--json, --check available).
 bench *ARGS: setup
-    {{py}} -m profiling.report {{ARGS}}
+    {{py}} -m profiling.report "$@"
 
 # Profile allocations of one scenario with memray (all when no name is given).
 profile *ARGS: setup
-    {{py}} -m profiling.profile {{ARGS}}
+    {{py}} -m profiling.profile "$@"
