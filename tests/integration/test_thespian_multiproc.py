@@ -9,34 +9,16 @@ destination.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from actors.runtime import MailboxConfig
-from actors.runtime.hosts import BehaviourSpec, ThespianConfig, ThespianHost
+from actors.runtime.hosts import BehaviourSpec, ThespianHost
 from profiling.bench_thespian import CHUNK, Counter, Expect, Finish, Produce, Producer
-from tests.unit.hosts import processes
 from tests.unit.hosts.support import Note, Recorder, Reporter
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def host() -> AsyncIterator[ThespianHost]:
-    system = ThespianHost(ThespianConfig(base="multiprocQueueBase"))
-    await system.start()
-    try:
-        yield system
-    finally:
-        await system.stop()
-        await wait_until(
-            lambda: not processes.in_session(system.session),
-            timeout=10,
-            what="the system's processes to exit",
-        )
 
 
 async def test_a_burst_larger_than_a_mailbox_batch_is_handled_entirely(

@@ -11,38 +11,20 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
 
 import attrs
 import pytest
-import pytest_asyncio
 
 from actors.app import Assistant
 from actors.protocol import ActorFailed, Capability, StreamEnd, UserMessage
 from actors.runtime import ActorRef, SupervisorPolicy
-from actors.runtime.hosts import BehaviourSpec, ThespianConfig, ThespianHost
+from actors.runtime.hosts import BehaviourSpec, ThespianHost
 from config import load_settings
 from tests.integration.test_pipeline import Screen
-from tests.unit.hosts import processes
 from tests.unit.hosts.support import Boom, Note, Recorder, Reporter, ScriptedBackend
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def host() -> AsyncIterator[ThespianHost]:
-    system = ThespianHost(ThespianConfig(base="multiprocQueueBase"))
-    await system.start()
-    try:
-        yield system
-    finally:
-        await system.stop()
-        await wait_until(
-            lambda: not processes.in_session(system.session),
-            timeout=10,
-            what="the system's processes to exit",
-        )
 
 
 def session_on(host: ThespianHost) -> tuple[Assistant, Screen]:

@@ -1,0 +1,27 @@
+"""Fixtures shared by the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from actors.runtime.hosts import ThespianConfig, ThespianHost
+from tests.unit.hosts import processes
+from tests.waiting import wait_until
+
+
+@pytest_asyncio.fixture
+async def host() -> AsyncIterator[ThespianHost]:
+    """A Thespian host on multiprocQueueBase; its processes are gone when the test ends."""
+    system = ThespianHost(ThespianConfig(base="multiprocQueueBase"))
+    await system.start()
+    try:
+        yield system
+    finally:
+        await system.stop()
+        await wait_until(
+            lambda: not processes.in_session(system.session),
+            timeout=10,
+            what="the system's processes to exit",
+        )
