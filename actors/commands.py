@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.protocol import (
+from aiway.actors.protocol import (
     AnswerStatus,
     CancelStream,
     ConversationState,
@@ -19,15 +19,15 @@ from actors.protocol import (
     StreamEnd,
     UserCommand,
 )
-from actors.registry import ClearHistory, RestoreHistory
-from actors.runtime import Context
-from actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
-from actors.store.resume import open_task_events, replay_tasks
-from actors.stream_manager import ListModels, ModelList
-from actors.tasks import TaskTracker
+from aiway.actors.registry import ClearHistory, RestoreHistory
+from aiway.actors.runtime import Context
+from aiway.actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
+from aiway.actors.store.resume import open_task_events, replay_tasks
+from aiway.actors.stream_manager import ListModels, ModelList
+from aiway.actors.tasks import TaskTracker
 
 if TYPE_CHECKING:
-    from actors.conductor import Conductor
+    from aiway.actors.conductor import Conductor
 
 HELP = """\
 /help            this list
@@ -167,7 +167,7 @@ def switch_session(self: Conductor, ctx: Context, msg: ResumeSession) -> None:
 
 def restore_session(self: Conductor, ctx: Context, msg: ResumeSession) -> None:
     """Seed the history, the task tracker and the registry's snapshot from a saved session."""
-    from actors.conductor import Turn
+    from aiway.actors.conductor import Turn
 
     self.session_id = msg.session_id
     self.history.clear()

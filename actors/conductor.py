@@ -16,14 +16,14 @@ from collections import deque
 
 import attrs
 
-from actors.commands import (
+from aiway.actors.commands import (
     apply_model_list,
     quit_session,
     restore_session,
     run_command,
     switch_session,
 )
-from actors.protocol import (
+from aiway.actors.protocol import (
     AnswerStatus,
     Cancel,
     CancelStream,
@@ -55,13 +55,13 @@ from actors.protocol import (
     UserMessage,
     UserTyping,
 )
-from actors.protocol.avatar import Anchor, MoveTo
-from actors.protocol.tasks import TaskCelebrate as _Celebrate
-from actors.runtime import ActorRef, Behaviour, Context, handles
-from actors.store.messages import ResumeSession
-from actors.stream_manager import ModelList
-from actors.tags import TagParser
-from actors.tasks import DEFAULT_AGENTS, TaskTracker
+from aiway.actors.protocol.avatar import Anchor, MoveTo
+from aiway.actors.protocol.tasks import TaskCelebrate as _Celebrate
+from aiway.actors.runtime import ActorRef, Behaviour, Context, handles
+from aiway.actors.store.messages import ResumeSession
+from aiway.actors.stream_manager import ModelList
+from aiway.actors.tags import TagParser
+from aiway.actors.tasks import DEFAULT_AGENTS, TaskTracker
 
 log = logging.getLogger(__name__)
 

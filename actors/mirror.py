@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from actors.protocol import (
+from aiway.actors.protocol import (
     AnswerStatus,
     AvatarState,
     ConversationState,

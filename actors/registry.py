@@ -16,8 +16,8 @@ from collections import deque
 
 import attrs
 
-from actors.mirror import SessionMirror
-from actors.protocol import (
+from aiway.actors.mirror import SessionMirror
+from aiway.actors.protocol import (
     ActorFailed,
     AvatarFrame,
     AvatarState,
@@ -50,7 +50,7 @@ from actors.protocol import (
     UserTyping,
     from_wire,
 )
-from actors.runtime import ActorRef, Behaviour, Context, Delivery, handles
+from aiway.actors.runtime import ActorRef, Behaviour, Context, Delivery, handles
 
 log = logging.getLogger(__name__)
 

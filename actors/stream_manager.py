@@ -16,8 +16,8 @@ import time
 
 import attrs
 
-from actors.backends.base import Backend, BackendError
-from actors.protocol import (
+from aiway.actors.backends.base import Backend, BackendError
+from aiway.actors.protocol import (
     CancelStream,
     ResponseMetadata,
     StartStream,
@@ -25,7 +25,7 @@ from actors.protocol import (
     StreamDone,
     StreamFailed,
 )
-from actors.runtime import ActorRef, EdgeActor, EdgeContext, handles
+from aiway.actors.runtime import ActorRef, EdgeActor, EdgeContext, handles
 
 log = logging.getLogger(__name__)
 

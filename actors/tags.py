@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Final, TypeAlias, TypeVar
 
-from actors.protocol.avatar import (
+from aiway.actors.protocol.avatar import (
     Anchor,
     AvatarCommand,
     AvatarSize,
@@ -36,7 +36,7 @@ from actors.protocol.avatar import (
     SetVisible,
     SetWander,
 )
-from actors.protocol.tasks import (
+from aiway.actors.protocol.tasks import (
     TaskCelebrate,
     TaskCommand,
     TaskDone,
@@ -45,7 +45,7 @@ from actors.protocol.tasks import (
     TaskProgress,
     TaskStart,
 )
-from actors.tasks import (
+from aiway.actors.tasks import (
     DEFAULT_AGENTS,
     is_issued_task_id,
     is_valid_description,

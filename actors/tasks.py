@@ -18,8 +18,8 @@ from typing import Final, TypeAlias
 
 import attrs
 
-from actors.protocol.avatar import PlayReaction, Reaction
-from actors.protocol.tasks import (
+from aiway.actors.protocol.avatar import PlayReaction, Reaction
+from aiway.actors.protocol.tasks import (
     TaskCelebrate,
     TaskCommand,
     TaskCompleted,

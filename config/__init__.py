@@ -1,8 +1,8 @@
 """Settings (defaults < file < env < flags) and the persona prompt."""
 
-from config.describe import describe, format_value
-from config.errors import ConfigError
-from config.loader import (
+from aiway.config.describe import describe, format_value
+from aiway.config.errors import ConfigError
+from aiway.config.loader import (
     CONFIG_ENV,
     OLLAMA_HOST_ENV,
     REDUCE_MOTION_ENV,
@@ -11,15 +11,15 @@ from config.loader import (
     flag_name,
     load_settings,
 )
-from config.ollama_host import ollama_base_url
-from config.paths import (
+from aiway.config.ollama_host import ollama_base_url
+from aiway.config.paths import (
     default_config_path,
     default_history_path,
     default_log_file,
     default_socket_path,
 )
-from config.persona import load_persona, packaged_persona
-from config.settings import (
+from aiway.config.persona import load_persona, packaged_persona
+from aiway.config.settings import (
     SETTING_KEYS,
     AvatarSettings,
     AvatarSize,

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.settings import SETTING_KEYS, value_of
-from config.specs import OrUnset
+from aiway.config.settings import SETTING_KEYS, value_of
+from aiway.config.specs import OrUnset
 
 if TYPE_CHECKING:
-    from config.loader import LoadedSettings
+    from aiway.config.loader import LoadedSettings
 
 #: longer text (a long system prompt) is cut short in the listing; paths never are
 MAX_SHOWN_CHARS = 60

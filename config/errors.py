@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from actors.errors import AiwayError
+from aiway.actors.errors import AiwayError
 
 
 class ConfigError(AiwayError):

@@ -21,16 +21,16 @@ from typing import Any, Final
 
 import attrs
 
-from config.describe import format_value
-from config.errors import ConfigError
-from config.paths import (
+from aiway.config.describe import format_value
+from aiway.config.errors import ConfigError
+from aiway.config.paths import (
     default_config_path,
     default_history_path,
     default_log_file,
     default_socket_path,
 )
-from config.settings import SECTION, SECTIONS, SETTING_KEYS, SettingKey, Settings, value_of
-from config.specs import Boolean, Invalid, Origin
+from aiway.config.settings import SECTION, SECTIONS, SETTING_KEYS, SettingKey, Settings, value_of
+from aiway.config.specs import Boolean, Invalid, Origin
 
 ENV_PREFIX: Final = "AIWAY_"
 #: names another config file, like --config (a missing one is an error)

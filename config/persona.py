@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from config.settings import Settings
+from aiway.config.settings import Settings
 
 PERSONA_FILE = "persona.md"
 
@@ -13,7 +13,9 @@ PERSONA_FILE = "persona.md"
 @functools.cache
 def packaged_persona() -> str:
     """The persona that ships inside the package (read once, then cached)."""
-    return resources.files("config").joinpath(PERSONA_FILE).read_text(encoding="utf-8").strip()
+    return (
+        resources.files("aiway.config").joinpath(PERSONA_FILE).read_text(encoding="utf-8").strip()
+    )
 
 
 def load_persona(settings: Settings) -> str:

@@ -2,7 +2,7 @@
 
 `Settings` is one frozen attrs object whose sections mirror the tables of the
 config file (``[ollama]``, ``[embedded]``, ...). It is built once at start-up by
-`config.loader.load_settings` and passed in to whoever needs it: nothing reads
+`aiway.config.loader.load_settings` and passed in to whoever needs it: nothing reads
 the environment or a global to find a setting. Every leaf field carries its
 spec in its metadata; the loader parses file, environment and flag values with
 it and quotes its ``allowed`` text in errors, and a validator built from the
@@ -21,8 +21,8 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from config.ollama_host import ollama_base_url
-from config.specs import (
+from aiway.config.ollama_host import ollama_base_url
+from aiway.config.specs import (
     DIRECT,
     Boolean,
     ByteSize,

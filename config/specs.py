@@ -20,7 +20,7 @@ from typing import Protocol
 
 import attrs
 
-from config.ollama_host import ollama_base_url
+from aiway.config.ollama_host import ollama_base_url
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})

@@ -6,7 +6,7 @@ cell of the frame as a string each frame (``str(cell)``, an ANSI-coloured glyph)
 joins the rows and tells a new message. Both publish through an ``ActorRef`` to
 a sink. Each figure is the median of several repeats; allocations are counted
 with memray (Python allocators traced, frees and the records only its profile
-hook makes left out; see tests/unit/avatar/test_allocations.py).
+hook makes left out; see tests/unit/actors/avatar/test_allocations.py).
 
 Run: ``.venv/bin/python -m profiling.bench_avatar``. ``run(quick=False)`` returns
 the rows (name, unit, ours, baseline, baseline_value, ratio, target, met, better).
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import memray
 
-from actors.avatar import Avatar, SpriteSheet, default_sprites
-from actors.avatar.harness import LeanContext
-from actors.protocol import (
+from aiway.actors.avatar import Avatar, SpriteSheet, default_sprites
+from aiway.actors.avatar.harness import LeanContext
+from aiway.actors.protocol import (
     Animation,
     AvatarSize,
     AvatarViewers,
@@ -36,7 +36,7 @@ from actors.protocol import (
     SetSize,
     SetWander,
 )
-from actors.runtime import (
+from aiway.actors.runtime import (
     Delivery,
 )
 

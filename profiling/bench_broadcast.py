@@ -35,9 +35,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from actors.protocol import Capability, Published, StateSnapshot, Token
-from actors.registry import RegisterSurface, SurfaceRegistry
-from actors.runtime import ActorSystem, Behaviour, Context, MailboxConfig, OverflowPolicy, handles
+from aiway.actors.protocol import Capability, Published, StateSnapshot, Token
+from aiway.actors.registry import RegisterSurface, SurfaceRegistry
+from aiway.actors.runtime import (
+    ActorSystem,
+    Behaviour,
+    Context,
+    MailboxConfig,
+    OverflowPolicy,
+    handles,
+)
 from profiling import NOISE_NOTE, median, median_ratio, row
 from profiling.pipeline import Countdown
 

@@ -40,16 +40,17 @@ from typing import Any
 
 import orjson
 
-from actors.protocol import Capability, Published, StateSnapshot, Token
-from actors.registry import RegisterSurface, SurfaceRegistry
-from actors.runtime import ActorSystem, Behaviour, Context, MailboxConfig, handles
-from config import DaemonSettings
+from aiway.actors.daemon.address import Address
+from aiway.actors.daemon.server import DaemonServer
+from aiway.actors.daemon.socketfile import claim_socket
+from aiway.actors.protocol import Capability, Published, StateSnapshot, Token
+from aiway.actors.registry import RegisterSurface, SurfaceRegistry
+from aiway.actors.runtime import ActorSystem, Behaviour, Context, MailboxConfig, handles
+from aiway.config import DaemonSettings
+from aiway.ui.link.client import DaemonLink, actor_sink
 from profiling import row
 from profiling.pipeline import fake_ollama
-from ui.daemon.address import Address
-from ui.daemon.client import DaemonLink, actor_sink
-from ui.daemon.server import DaemonServer
-from ui.daemon.socketfile import claim_socket
+from tests.fakes.isolated import isolated_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 200.0
@@ -260,19 +261,10 @@ def _cpu_percent(pid: int, seconds: float) -> float:
 def _idle(seconds: float) -> tuple[float, float]:
     """The daemon's CPU (% of a core) with IDLE_SURFACES attached, and with none."""
     with tempfile.TemporaryDirectory(prefix="aiway-bench-") as tmp, fake_ollama(10) as ollama:
-        env = {
-            **os.environ,
-            "OLLAMA_HOST": ollama.url,
-            "AIWAY_OLLAMA_DEFAULT_MODEL": "smollm2:135m",
-            "XDG_RUNTIME_DIR": f"{tmp}/run",
-            "XDG_STATE_HOME": f"{tmp}/state",
-            "XDG_CONFIG_HOME": f"{tmp}/config",
-            "XDG_DATA_HOME": f"{tmp}/data",
-        }
-        env.pop("AIWAY_CONFIG", None)
+        env = isolated_env(tmp, OLLAMA_HOST=ollama.url, AIWAY_OLLAMA_DEFAULT_MODEL="smollm2:135m")
         socket_path = Path(tmp) / "run" / "aiway" / "aiway.sock"
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--backend", "ollama"],
+            [sys.executable, "-m", "aiway.ui.cli", "serve", "--backend", "ollama"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

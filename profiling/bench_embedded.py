@@ -25,15 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from actors.backends.embedded import (
+from aiway.actors.backends.embedded import (
     DEFAULT_N_CTX,
     DEFAULT_THREADS,
     REPEAT_PENALTY,
     EmbeddedBackend,
     locate_model,
 )
-from actors.protocol.conductor import ResponseMetadata
-from actors.protocol.stream import ChatTurn
+from aiway.actors.protocol.conductor import ResponseMetadata
+from aiway.actors.protocol.stream import ChatTurn
 from profiling import median, median_ratio, row
 
 TARGET_RATIO = 0.95

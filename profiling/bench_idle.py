@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from actors.runtime import ActorRef, ActorSystem, Behaviour, Context, handles
+from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, handles
 from profiling import row
 
 IDLE_ACTORS = 10

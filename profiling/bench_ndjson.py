@@ -27,8 +27,8 @@ import aiohttp
 import ollama
 import orjson
 
-from actors.backends.ollama import OllamaBackend
-from actors.protocol.stream import ChatTurn
+from aiway.actors.backends.ollama import OllamaBackend
+from aiway.actors.protocol.stream import ChatTurn
 from profiling import median, median_ratio, row
 from tests.fakes import FakeOllamaProcess
 

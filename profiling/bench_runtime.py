@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
+from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
 from profiling import median, median_ratio, row
 
 #: messages per side and round, one-way (ours, asyncio.Queue, deque)

@@ -33,18 +33,20 @@ from typing import Any
 
 import attrs
 
-from actors.app import Assistant
-from actors.backends.ollama import OllamaBackend
-from actors.protocol import Capability, ResponseMetadata, Role, UserCommand, UserMessage
-from actors.store import HistoryDatabase, MessageState, OpenedHistory, open_history
-from actors.store.records import (
+from aiway.actors.app import Assistant
+from aiway.actors.backends.ollama import OllamaBackend
+from aiway.actors.protocol import Capability, ResponseMetadata, Role, UserCommand, UserMessage
+from aiway.actors.store import HistoryDatabase, MessageState, OpenedHistory, open_history
+from aiway.actors.store.records import (
     EnsureSession,
     InsertMessage,
     UpdateMessage,
     WriteOp,
     metadata_json,
 )
-from config import Settings
+from aiway.config import Settings
+from aiway.ui.headless import LogSurface
+from aiway.ui.output import Output
 from profiling import NOISE_NOTE, median, median_ratio, row
 from profiling.pipeline import (
     MODEL,
@@ -54,8 +56,6 @@ from profiling.pipeline import (
     fake_ollama,
     pipeline_settings,
 )
-from ui.headless import LogSurface
-from ui.output import Output
 
 #: reply lengths: the issue's 20k (15-20 ms at full speed here: a fixed cost per answer
 #: shows), and a long one (where only a cost per token would)

@@ -36,11 +36,11 @@ from typing import Any
 
 import attrs
 
-from actors.app import Assistant
-from actors.backends.ollama import OllamaBackend
-from actors.protocol import UserMessage
-from actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
-from actors.runtime.hosts import BehaviourSpec, ThespianConfig, ThespianHost
+from aiway.actors.app import Assistant
+from aiway.actors.backends.ollama import OllamaBackend
+from aiway.actors.protocol import UserMessage
+from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
+from aiway.actors.runtime.thespian import BehaviourSpec, ThespianConfig, ThespianHost
 from profiling import NOISE_NOTE, median, median_ratio, row
 from profiling.pipeline import MODEL, CountingSurface, fake_ollama, pipeline_settings
 

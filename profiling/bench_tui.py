@@ -15,7 +15,7 @@ the fake server does not answer, so it is pointed at a small front
 untouched. When oterm cannot be installed or driven, its rows say why and
 ours still count.
 
-Render: in process, the renderer (``ui.tui.render``) with 10 and with 10,000
+Render: in process, the renderer (``aiway.ui.tui.render``) with 10 and with 10,000
 messages in the history, the time of one wake-up (a token arrives: the view
 model takes it, the renderer applies it and paints onto a canvas that keeps
 nothing), medians of interleaved rounds.
@@ -37,7 +37,7 @@ from typing import Any
 
 from profiling import NOISE_NOTE, median, median_ratio, row
 from profiling.pipeline import ServerProcess, fake_ollama
-from profiling.tui_harness import TmuxApp, cpu_percent, isolated_env
+from profiling.tui_harness import TmuxApp, cpu_percent, terminal_env
 
 HERE = Path(__file__).resolve().parent
 AIWAY = Path(sys.executable).with_name("aiway")
@@ -82,7 +82,7 @@ class Aiway(Ui):
 
     def launch(self, home: Path, server: ServerProcess) -> TmuxApp:
         command = [str(AIWAY), "--backend", "ollama", "--model", MODEL]
-        return TmuxApp(command, isolated_env(home, f"127.0.0.1:{server.port}"))
+        return TmuxApp(command, terminal_env(home, f"127.0.0.1:{server.port}"))
 
     def ready_text(self) -> str:
         return "Ready"
@@ -95,7 +95,7 @@ class Oterm(Ui):
         self.front = front
 
     def launch(self, home: Path, server: ServerProcess) -> TmuxApp:
-        env = isolated_env(home, f"127.0.0.1:{self.front.port}")
+        env = terminal_env(home, f"127.0.0.1:{self.front.port}")
         env["OTERM_DATA_DIR"] = str(home / "oterm")
         prepare_oterm_chat(home / "oterm", env)
         return TmuxApp([str(OTERM)], env)
@@ -179,9 +179,16 @@ class _NullCanvas:
 
 def render_wake_seconds(messages: int, wakes: int) -> float:
     """Median seconds of one wake-up (token in, take, apply, paint) with ``messages`` kept."""
-    from actors.protocol import AnswerStatus, Message, ResponseMetadata, Role, StreamEnd, Token
-    from ui.tui.render import Renderer
-    from ui.tui.viewmodel import ViewModel
+    from aiway.actors.protocol import (
+        AnswerStatus,
+        Message,
+        ResponseMetadata,
+        Role,
+        StreamEnd,
+        Token,
+    )
+    from aiway.ui.tui.render import Renderer
+    from aiway.ui.tui.viewmodel import ViewModel
 
     view = ViewModel(history_limit=messages + 16, clock=lambda: 0.0)
     words = "the axolotl regrows its gills and answers in the terminal "

@@ -30,10 +30,10 @@ import attrs
 import ollama
 import orjson
 
-from actors.app import Assistant
-from actors.backends.base import Backend
-from actors.backends.ollama import OllamaBackend
-from actors.protocol import (
+from aiway.actors.app import Assistant
+from aiway.actors.backends.base import Backend
+from aiway.actors.backends.ollama import OllamaBackend
+from aiway.actors.protocol import (
     Capability,
     Published,
     StateSnapshot,
@@ -42,8 +42,8 @@ from actors.protocol import (
     UserCommand,
     UserMessage,
 )
-from actors.runtime import Behaviour, Context, handles
-from config import Settings, load_settings
+from aiway.actors.runtime import Behaviour, Context, handles
+from aiway.config import Settings, load_settings
 
 MODEL = "smollm2:135m"
 QUESTION = "Count for me."

@@ -47,7 +47,7 @@ from profiling.bench_avatar import made_by_profiler
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUT = HERE / "out"
-OUR_PACKAGES = ("actors/", "ui/", "config/")
+OUR_PACKAGES = ("aiway/",)
 FREES = frozenset(
     {memray.AllocatorType.FREE, memray.AllocatorType.PYMALLOC_FREE, memray.AllocatorType.MUNMAP}
 )

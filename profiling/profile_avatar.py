@@ -20,11 +20,11 @@ import selectors
 import sys
 from collections.abc import Sequence
 
-from actors.app import Assistant
-from actors.backends.ollama import OllamaBackend
-from actors.protocol import AvatarFrame, Capability, Published, StateSnapshot
-from actors.runtime import ActorSystem, Behaviour, Context, handles
-from config import load_settings
+from aiway.actors.app import Assistant
+from aiway.actors.backends.ollama import OllamaBackend
+from aiway.actors.protocol import AvatarFrame, Capability, Published, StateSnapshot
+from aiway.actors.runtime import ActorSystem, Behaviour, Context, handles
+from aiway.config import load_settings
 from profiling.pipeline import MODEL
 from profiling.profile import Tracking, scenario_main
 

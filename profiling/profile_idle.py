@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from actors.app import Assistant
-from actors.backends.ollama import OllamaBackend
+from aiway.actors.app import Assistant
+from aiway.actors.backends.ollama import OllamaBackend
 from profiling.pipeline import MODEL, Countdown, CountingSurface, pipeline_settings
 from profiling.profile import Tracking, scenario_main
 

@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from config import Settings, load_settings
+from aiway.config import Settings, load_settings
 from profiling.profile import Tracking, Unavailable, scenario_main
 from tests.fakes import FakeOllamaProcess
 
@@ -123,7 +123,7 @@ def settings_in(home: Path, url: str) -> Settings:
 def play(tracking: Tracking, quick: bool, variant: str | None) -> int:
     """Trace one answer of ``TOKENS`` tokens in the running TUI; returns the tokens streamed."""
     try:
-        from ui.tui.app import run_tui
+        from aiway.ui.tui.app import run_tui
     except ImportError as exc:
         raise Unavailable(f"the terminal UI (ui/tui) cannot be imported: {exc}") from None
     if not hasattr(os, "openpty"):

@@ -1,9 +1,9 @@
 """Profile scenario ``wrap``: a long conversation wrapped, rendered and scrolled end to end.
 
-The terminal UI's curses-free half: the view model (``ui.tui.viewmodel``) is
+The terminal UI's curses-free half: the view model (``aiway.ui.tui.viewmodel``) is
 fed a long conversation as the TUI surface would feed it (user messages, and
 answers streamed as small tokens), outside the trace. Traced: the renderer
-(``ui.tui.render.Renderer``, 120 x 40 cells) folds it all in (wrapping every
+(``aiway.ui.tui.render.Renderer``, 120 x 40 cells) folds it all in (wrapping every
 message once), paints the screen, jumps to the top and pages down to the end,
 painting every page. The canvas discards what it is given, so only the
 renderer is measured. The unit is one painted screen.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from actors.protocol import AnswerStatus, Message, ResponseMetadata, Role, StreamEnd, Token
+from aiway.actors.protocol import AnswerStatus, Message, ResponseMetadata, Role, StreamEnd, Token
 from profiling.profile import Tracking, Unavailable, scenario_main
 
 UNIT = "screen"
@@ -55,8 +55,8 @@ def conversation(turns: int) -> list[object]:
 def play(tracking: Tracking, quick: bool, variant: str | None) -> int:
     """Trace folding in, painting and scrolling a long conversation; returns screens painted."""
     try:
-        from ui.tui.render import Renderer
-        from ui.tui.viewmodel import ViewModel
+        from aiway.ui.tui.render import Renderer
+        from aiway.ui.tui.viewmodel import ViewModel
     except ImportError as exc:
         raise Unavailable(f"the TUI render model (ui/tui) is not there: {exc}") from None
     turns = QUICK_TURNS if quick else TURNS

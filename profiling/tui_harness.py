@@ -16,12 +16,13 @@ import asyncio
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from types import TracebackType
+
+from tests.fakes.isolated import isolated_env
+from tests.tmux import TmuxScreen
 
 # -- CPU of one process --------------------------------------------------------------------
 
@@ -43,55 +44,31 @@ def cpu_percent(pid: int, seconds: float) -> float:
 # -- a program in tmux ----------------------------------------------------------------------
 
 
-class TmuxApp:
-    """One program in a tmux server of its own; ``pid`` is the program's own pid."""
+class TmuxApp(TmuxScreen):
+    """One program in a tmux server of its own (the tests' driver); ``pid`` is the program's.
+
+    A context manager: the server starts on enter and is killed on exit.
+    """
 
     def __init__(self, command: list[str], env: dict[str, str], width: int = 100) -> None:
-        self.socket = f"aiway-bench-{uuid.uuid4().hex[:12]}"
-        self.command = command
-        self.env = env
-        self.width = width
-        self.pid = 0
-        self._socket_path: Path | None = None
-
-    def tmux(self, *args: str) -> str:
-        environment = {key: value for key, value in os.environ.items() if key != "TMUX"}
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=10,
-            check=True,
-        )
-        return done.stdout
+        self._command = command
+        self._env = env
+        self._width = width
 
     def __enter__(self) -> TmuxApp:
-        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env.items())
-        program = " ".join(shlex.quote(part) for part in self.command)
-        self.tmux(
-            "new-session", "-d", "-s", "main", "-x", str(self.width), "-y", "30",
-            f"exec env {assignments} {program}",
-        )  # fmt: skip
-        self._socket_path = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
-        self.pid = int(self.tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in self._env.items())
+        program = " ".join(shlex.quote(part) for part in self._command)
+        # exec: the pane's process becomes the program, so its pid is the one measured
+        super().__init__(
+            f"exec env {assignments} {program}", width=self._width, height=30, prefix="aiway-bench"
+        )
         return self
 
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "main")
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in (shown := self.screen()):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{text!r} never showed; the screen:\n{shown}")
-            time.sleep(0.05)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "main", *keys)
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        return super().wait_for(text, timeout)
 
     def type_text(self, text: str) -> None:
-        self.tmux("send-keys", "-t", "main", "-l", text)
+        self.type(text)
 
     def __exit__(
         self,
@@ -99,28 +76,21 @@ class TmuxApp:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        subprocess.run(
-            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
-        )
-        if self._socket_path is not None:
-            self._socket_path.unlink(missing_ok=True)
+        self.close()
 
 
-def isolated_env(home: Path, ollama: str) -> dict[str, str]:
-    """A terminal, a UTF-8 locale, the server, and XDG directories of its own."""
+def terminal_env(home: Path, ollama: str) -> dict[str, str]:
+    """The shared isolated environment, with a terminal, a UTF-8 locale, the server and a HOME."""
     for name in ("config", "state", "data", "run"):
         (home / name).mkdir(mode=0o700, exist_ok=True)
-    return {
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OLLAMA_HOST": ollama,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-    }
+    return isolated_env(
+        home,
+        TERM="xterm-256color",
+        LANG="C.UTF-8",
+        LC_ALL="C.UTF-8",
+        OLLAMA_HOST=ollama,
+        HOME=str(home),
+    )
 
 
 # -- the front oterm is pointed at ---------------------------------------------------------------

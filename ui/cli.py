@@ -20,10 +20,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from actors.backends.base import BackendError
-from actors.errors import AiwayError
-from actors.runtime.hosts.options import add_engine_options, open_engine
-from config import ConfigError, LoadedSettings, Settings, describe, load_persona, load_settings
+from aiway.actors.backends.base import BackendError
+from aiway.actors.errors import AiwayError
+from aiway.config import (
+    ConfigError,
+    LoadedSettings,
+    Settings,
+    describe,
+    load_persona,
+    load_settings,
+)
+from aiway.ui.engine_options import add_engine_options, open_engine
 
 log = logging.getLogger("aiway")
 
@@ -254,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("sessions", "export", "forget"):
             return _history(loaded.settings, args)
         if args.command == "serve":
-            from ui.daemon.serve import serve
+            from aiway.actors.daemon.serve import serve
 
             log_file = str(loaded.settings.log_file) if loaded.settings.log_file else None
             return serve(
@@ -266,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _attached(loaded.settings, args)
         if args.command == "headless":
             return asyncio.run(_headless(loaded.settings, args))
-        from ui.tui.app import run_tui
+        from aiway.ui.tui.app import run_tui
 
         return run_tui(loaded.settings, resume=args.resume)
     except BackendError as exc:
@@ -281,16 +288,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _attached(settings: Settings, args: argparse.Namespace) -> int:
     """A surface attached to a daemon (``--connect``) instead of a session of its own."""
-    from ui.daemon.address import parse_connect
+    from aiway.actors.daemon.address import parse_connect
 
     socket_path = settings.daemon.socket_path
     assert socket_path is not None  # the loader fills it in
     address = parse_connect(args.connect, socket_path)
     if args.command != "headless":
-        from ui.tui.app import run_tui
+        from aiway.ui.tui.app import run_tui
 
         return run_tui(settings, connect=address)
-    from ui.daemon.attach import run_attached
+    from aiway.ui.link.attach import run_attached
 
     return asyncio.run(
         run_attached(
@@ -306,7 +313,7 @@ def _attached(settings: Settings, args: argparse.Namespace) -> int:
 
 def _history(settings: Settings, args: argparse.Namespace) -> int:
     """``aiway sessions``, ``aiway export ID [PATH]``, ``aiway forget [--yes]``."""
-    from actors.store import shell
+    from aiway.actors.store import shell
 
     if args.command == "sessions":
         return shell.list_sessions(settings, sys.stdout, sys.stderr)
@@ -324,10 +331,10 @@ def _ask(question: str) -> bool:
 
 
 async def _headless(settings: Settings, args: argparse.Namespace) -> int:
-    from actors.app import Assistant
-    from actors.backends.selection import select_backend
-    from actors.store import open_history
-    from ui.headless import run_session
+    from aiway.actors.app import Assistant
+    from aiway.actors.backends.selection import select_backend
+    from aiway.actors.store import open_history
+    from aiway.ui.headless import run_session
 
     history = await open_history(settings, resume=args.resume)
     for note in history.store.notes if history is not None else ():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.protocol import ResponseMetadata
+from aiway.actors.protocol import ResponseMetadata
 
 
 def metadata_line(meta: ResponseMetadata) -> str:

@@ -18,8 +18,8 @@ import stat
 import sys
 from collections.abc import AsyncIterator, Sequence
 
-from actors.app import Assistant
-from actors.protocol import (
+from aiway.actors.app import Assistant
+from aiway.actors.protocol import (
     ActorFailed,
     AnswerStatus,
     AvatarState,
@@ -44,9 +44,9 @@ from actors.protocol import (
     UserMessage,
     to_wire,
 )
-from actors.runtime import Behaviour, Context, handles
-from ui.format import metadata_line
-from ui.output import Output
+from aiway.actors.runtime import Behaviour, Context, handles
+from aiway.ui.format import metadata_line
+from aiway.ui.output import Output
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Yollayah the axolotl: sprites, the frame cache and the Avatar actor."""
 
-from actors.avatar.behaviour import Avatar
-from actors.avatar.errors import SpriteError
-from actors.avatar.frames import FrameCache, Strip
-from actors.avatar.render import frame_text
-from actors.avatar.sprites import (
+from aiway.actors.avatar.behaviour import Avatar
+from aiway.actors.avatar.errors import SpriteError
+from aiway.actors.avatar.frames import FrameCache, Strip
+from aiway.actors.avatar.render import frame_text
+from aiway.actors.avatar.sprites import (
     COLOURS,
     Rows,
     Run,

@@ -27,8 +27,8 @@ import random
 
 import attrs
 
-from actors.avatar.frames import FrameCache, Strip
-from actors.avatar.placement import (
+from aiway.actors.avatar.frames import FrameCache, Strip
+from aiway.actors.avatar.placement import (
     ANCHOR_PERCENT,
     cell_at,
     clamp_percent,
@@ -36,9 +36,9 @@ from actors.avatar.placement import (
     span,
     step_toward,
 )
-from actors.avatar.repertoire import GESTURES, REACTIONS, shown_animation
-from actors.avatar.sprites import SpriteSet, default_sprites
-from actors.protocol.avatar import (
+from aiway.actors.avatar.repertoire import GESTURES, REACTIONS, shown_animation
+from aiway.actors.avatar.sprites import SpriteSet, default_sprites
+from aiway.actors.protocol.avatar import (
     Anchor,
     Animation,
     AvatarSize,
@@ -55,10 +55,10 @@ from actors.protocol.avatar import (
     SetVisible,
     SetWander,
 )
-from actors.protocol.conductor import AvatarState, ConversationState, State
-from actors.protocol.surface import Resized
-from actors.runtime.behaviour import Behaviour, Context, TimerId, handles
-from actors.runtime.ref import ActorRef
+from aiway.actors.protocol.conductor import AvatarState, ConversationState, State
+from aiway.actors.protocol.surface import Resized
+from aiway.actors.runtime.behaviour import Behaviour, Context, TimerId, handles
+from aiway.actors.runtime.ref import ActorRef
 
 _NEVER = math.inf
 # A timer may fire a hair early on a real loop; anything this close counts as due.

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from actors.avatar.sprites import SpriteSet
-from actors.protocol.avatar import Animation, AvatarSize
-from actors.protocol.conductor import AvatarFrame
+from aiway.actors.avatar.sprites import SpriteSet
+from aiway.actors.protocol.avatar import Animation, AvatarSize
+from aiway.actors.protocol.conductor import AvatarFrame
 
 Strip = tuple[AvatarFrame, ...]
 """The frames of one animation at one placement, by frame index."""

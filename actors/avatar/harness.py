@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from actors.runtime import (
+from aiway.actors.runtime import (
     ActorRef,
     Behaviour,
     Delivery,

@@ -19,7 +19,7 @@ import random
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from actors.protocol.avatar import Anchor
+from aiway.actors.protocol.avatar import Anchor
 
 ANCHOR_PERCENT: Mapping[Anchor, tuple[int, int]] = MappingProxyType(
     {

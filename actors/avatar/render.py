@@ -5,7 +5,7 @@ For logs, the headless surface and snapshot tests; colours are dropped.
 
 from __future__ import annotations
 
-from actors.avatar.sprites import Rows
+from aiway.actors.avatar.sprites import Rows
 
 
 def frame_text(rows: Rows, width: int, blank: str = " ") -> str:

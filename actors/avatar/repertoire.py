@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from actors.protocol.avatar import Animation, Gesture, Mood, Reaction
-from actors.protocol.conductor import ConversationState
+from aiway.actors.protocol.avatar import Animation, Gesture, Mood, Reaction
+from aiway.actors.protocol.conductor import ConversationState
 
 _A = Animation
 

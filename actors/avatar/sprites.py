@@ -39,8 +39,8 @@ from pathlib import Path
 
 import attrs
 
-from actors.avatar.errors import SpriteError
-from actors.protocol.avatar import Animation, AvatarSize
+from aiway.actors.avatar.errors import SpriteError
+from aiway.actors.protocol.avatar import Animation, AvatarSize
 
 Run = tuple[int, str, str]
 """``(column, text, colour)``: neighbouring cells of one colour, column relative to the sprite."""
@@ -333,7 +333,7 @@ def load_sheet(path: Path | Traversable) -> SpriteSheet:
 
 def load_sprites(directory: Path | Traversable | None = None) -> SpriteSet:
     """Load ``<size>.txt`` for every size from ``directory`` (default: the packaged art)."""
-    folder = directory if directory is not None else files("actors.avatar") / "art"
+    folder = directory if directory is not None else files("aiway.actors.avatar") / "art"
     sheets: dict[AvatarSize, SpriteSheet] = {}
     for size in AvatarSize:
         path = folder / f"{size.value}.txt"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from actors.errors import AiwayError
-from actors.protocol.conductor import ResponseMetadata
-from actors.protocol.stream import ChatTurn
+from aiway.actors.errors import AiwayError
+from aiway.actors.protocol.conductor import ResponseMetadata
+from aiway.actors.protocol.stream import ChatTurn
 
 OnText = Callable[[str], Awaitable[None]]
 """Receives model text as it arrives (tags still in). Awaiting it is backpressure."""

@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from actors.backends.base import BackendError, OnText
-from actors.protocol.conductor import ResponseMetadata
-from actors.protocol.stream import ChatTurn
+from aiway.actors.backends.base import BackendError, OnText
+from aiway.actors.protocol.conductor import ResponseMetadata
+from aiway.actors.protocol.stream import ChatTurn
 
 if TYPE_CHECKING:
     import numpy as np

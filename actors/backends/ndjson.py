@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from actors.errors import AiwayError
+from aiway.actors.errors import AiwayError
 
 DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024
 """The longest line accepted by default (4 MiB), newline excluded."""

@@ -21,11 +21,16 @@ from typing import Any
 import aiohttp
 import orjson
 
-from actors.backends.base import BackendError, OnText
-from actors.backends.ndjson import DEFAULT_MAX_LINE_BYTES, JsonObject, NdjsonError, NdjsonSplitter
-from actors.protocol.conductor import ResponseMetadata
-from actors.protocol.stream import ChatTurn
-from config.ollama_host import parse_ollama_host
+from aiway.actors.backends.base import BackendError, OnText
+from aiway.actors.backends.ndjson import (
+    DEFAULT_MAX_LINE_BYTES,
+    JsonObject,
+    NdjsonError,
+    NdjsonSplitter,
+)
+from aiway.actors.protocol.conductor import ResponseMetadata
+from aiway.actors.protocol.stream import ChatTurn
+from aiway.config.ollama_host import parse_ollama_host
 
 log = logging.getLogger(__name__)
 _loads = orjson.loads

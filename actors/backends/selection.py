@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import attrs
 
-from actors.backends.base import Backend, BackendError
-from actors.backends.ollama import OllamaBackend
-from config import Settings
+from aiway.actors.backends.base import Backend, BackendError
+from aiway.actors.backends.ollama import OllamaBackend
+from aiway.config import Settings
 
 
 @attrs.frozen
@@ -48,7 +48,7 @@ def make_embedded(settings: Settings, on_progress: Callable[[str], None] | None)
             "run `.ci/just setup` (it builds a wheel that works on this CPU), "
             "or start an Ollama server",
         )
-    from actors.backends.embedded import EmbeddedBackend, locate_model
+    from aiway.actors.backends.embedded import EmbeddedBackend, locate_model
 
     embedded = settings.embedded
     path = embedded.model_path

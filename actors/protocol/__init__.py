@@ -1,6 +1,6 @@
 """Every message type (frozen attrs classes) and the one converter for the wire form."""
 
-from actors.protocol.avatar import (
+from aiway.actors.protocol.avatar import (
     Anchor,
     Animation,
     AvatarCommand,
@@ -19,8 +19,8 @@ from actors.protocol.avatar import (
     SetVisible,
     SetWander,
 )
-from actors.protocol.base import PROTOCOL_VERSION, WireMessage
-from actors.protocol.conductor import (
+from aiway.actors.protocol.base import PROTOCOL_VERSION, WireMessage
+from aiway.actors.protocol.conductor import (
     AnswerStatus,
     AvatarFrame,
     AvatarState,
@@ -41,7 +41,7 @@ from actors.protocol.conductor import (
     StreamError,
     Token,
 )
-from actors.protocol.converter import (
+from aiway.actors.protocol.converter import (
     MESSAGE_TYPES,
     ProtocolError,
     converter,
@@ -50,7 +50,7 @@ from actors.protocol.converter import (
     to_dict,
     to_wire,
 )
-from actors.protocol.link import (
+from aiway.actors.protocol.link import (
     LinkState,
     LinkStatus,
     Ping,
@@ -59,7 +59,7 @@ from actors.protocol.link import (
     Refused,
     Welcome,
 )
-from actors.protocol.stream import (
+from aiway.actors.protocol.stream import (
     CancelStream,
     ChatTurn,
     StartStream,
@@ -67,7 +67,7 @@ from actors.protocol.stream import (
     StreamDone,
     StreamFailed,
 )
-from actors.protocol.surface import (
+from aiway.actors.protocol.surface import (
     Cancel,
     Capability,
     Connected,
@@ -79,7 +79,7 @@ from actors.protocol.surface import (
     UserMessage,
     UserTyping,
 )
-from actors.protocol.tasks import (
+from aiway.actors.protocol.tasks import (
     TaskCelebrate,
     TaskCommand,
     TaskCompleted,
@@ -93,7 +93,7 @@ from actors.protocol.tasks import (
     TaskStatus,
     TaskUpdated,
 )
-from actors.runtime.messages import ActorFailed
+from aiway.actors.runtime.messages import ActorFailed
 
 __all__ = [
     "MESSAGE_TYPES",

@@ -6,9 +6,9 @@ import enum
 
 import attrs
 
-from actors.protocol.avatar import Anchor, Animation, AvatarSize, Gesture, Mood, Reaction
-from actors.protocol.base import WireMessage
-from actors.runtime.mailbox import MailboxStats
+from aiway.actors.protocol.avatar import Anchor, Animation, AvatarSize, Gesture, Mood, Reaction
+from aiway.actors.protocol.base import WireMessage
+from aiway.actors.runtime.mailbox import MailboxStats
 
 
 class Role(enum.Enum):

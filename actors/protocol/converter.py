@@ -14,10 +14,10 @@ import cattrs
 import orjson
 from cattrs.preconf.orjson import make_converter
 
-from actors.errors import AiwayError
-from actors.protocol import avatar, conductor, link, stream, surface, tasks
-from actors.protocol.base import WireMessage
-from actors.runtime.messages import ActorFailed
+from aiway.actors.errors import AiwayError
+from aiway.actors.protocol import avatar, conductor, link, stream, surface, tasks
+from aiway.actors.protocol.base import WireMessage
+from aiway.actors.runtime.messages import ActorFailed
 
 
 class ProtocolError(AiwayError):

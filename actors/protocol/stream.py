@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from actors.protocol.base import WireMessage
-from actors.protocol.conductor import ResponseMetadata
+from aiway.actors.protocol.base import WireMessage
+from aiway.actors.protocol.conductor import ResponseMetadata
 
 
 @attrs.frozen(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from actors.protocol.base import PROTOCOL_VERSION, WireMessage
+from aiway.actors.protocol.base import PROTOCOL_VERSION, WireMessage
 
 
 class Capability:

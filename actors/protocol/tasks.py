@@ -6,7 +6,7 @@ import enum
 
 import attrs
 
-from actors.protocol.base import WireMessage
+from aiway.actors.protocol.base import WireMessage
 
 
 class TaskStatus(enum.Enum):

@@ -1,14 +1,20 @@
 """The actor runtime: mailboxes, refs, behaviours, the asyncio host, supervision, bridge.
 
-The Thespian host is in ``actors.runtime.hosts`` (imported on first use);
+The Thespian host is in ``aiway.actors.runtime.thespian`` (imported on first use);
 ``BehaviourSpec``, the factory every host can build in any process, is here.
 """
 
-from actors.runtime.behaviour import Behaviour, Context, EdgeActor, EdgeContext, TimerId, handles
-from actors.runtime.bridge import ThreadBridge
-from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName, MailboxFull
-from actors.runtime.hosts import BehaviourSpec, SpecError
-from actors.runtime.mailbox import (
+from aiway.actors.runtime.behaviour import (
+    Behaviour,
+    Context,
+    EdgeActor,
+    EdgeContext,
+    TimerId,
+    handles,
+)
+from aiway.actors.runtime.bridge import ThreadBridge
+from aiway.actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName, MailboxFull
+from aiway.actors.runtime.mailbox import (
     Delivery,
     LatencyHistogram,
     Mailbox,
@@ -16,10 +22,11 @@ from actors.runtime.mailbox import (
     MailboxStats,
     OverflowPolicy,
 )
-from actors.runtime.messages import ActorFailed
-from actors.runtime.ref import ActorRef
-from actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
-from actors.runtime.system import ActorSystem
+from aiway.actors.runtime.messages import ActorFailed
+from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
+from aiway.actors.runtime.system import ActorSystem
+from aiway.actors.runtime.thespian import BehaviourSpec, SpecError
 
 __all__ = [
     "ActorFailed",

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 if TYPE_CHECKING:
     import asyncio
 
-    from actors.runtime.mailbox import Delivery, MailboxConfig
-    from actors.runtime.ref import ActorRef
-    from actors.runtime.supervision import SupervisorPolicy
+    from aiway.actors.runtime.mailbox import Delivery, MailboxConfig
+    from aiway.actors.runtime.ref import ActorRef
+    from aiway.actors.runtime.supervision import SupervisorPolicy
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.runtime.ref import ActorRef
+from aiway.actors.runtime.ref import ActorRef
 
 
 class ThreadBridge:

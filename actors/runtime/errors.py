@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.errors import AiwayError
+from aiway.actors.errors import AiwayError
 
 
 class RuntimeError_(AiwayError):

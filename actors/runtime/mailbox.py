@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from actors.runtime.errors import MailboxFull
+from aiway.actors.runtime.errors import MailboxFull
 
 
 class OverflowPolicy(enum.Enum):

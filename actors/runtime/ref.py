@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from actors.runtime.mailbox import Delivery
+from aiway.actors.runtime.mailbox import Delivery
 
 
 class _Target(Protocol):

@@ -9,7 +9,7 @@ from collections import deque
 
 import attrs
 
-from actors.runtime.messages import ActorFailed
+from aiway.actors.runtime.messages import ActorFailed
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from actors.runtime.behaviour import Behaviour, TimerId
-from actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
-from actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig, MailboxStats
-from actors.runtime.messages import ActorFailed
-from actors.runtime.ref import ActorRef
-from actors.runtime.supervision import (
+from aiway.actors.runtime.behaviour import Behaviour, TimerId
+from aiway.actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
+from aiway.actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig, MailboxStats
+from aiway.actors.runtime.messages import ActorFailed
+from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.supervision import (
     Directive,
     RestartTracker,
     SupervisorPolicy,

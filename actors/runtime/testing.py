@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from actors.runtime.behaviour import Behaviour, TimerId
-from actors.runtime.mailbox import Delivery, MailboxConfig
-from actors.runtime.ref import ActorRef
-from actors.runtime.supervision import SupervisorPolicy
+from aiway.actors.runtime.behaviour import Behaviour, TimerId
+from aiway.actors.runtime.mailbox import Delivery, MailboxConfig
+from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.supervision import SupervisorPolicy
 
 
 class _Sink:

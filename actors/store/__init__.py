@@ -7,20 +7,20 @@ on the database (``load_session``, ``sessions``, ``export``, ...), for the CLI
 and the daemon. See docs/HISTORY.md.
 """
 
-from actors.store.actor import STORE_CAPACITY, STORE_SURFACE, StoreActor
-from actors.store.commands import format_sessions
-from actors.store.database import LAST, HistoryDatabase
-from actors.store.errors import (
+from aiway.actors.store.actor import STORE_CAPACITY, STORE_SURFACE, StoreActor
+from aiway.actors.store.commands import format_sessions
+from aiway.actors.store.database import LAST, HistoryDatabase
+from aiway.actors.store.errors import (
     SessionNotFound,
     StoreDamaged,
     StoreError,
     StoreLocked,
     StoreTooNew,
 )
-from actors.store.export import render_markdown
-from actors.store.history import HistoryStore, OpenedHistory, new_session_id, open_history
-from actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
-from actors.store.records import (
+from aiway.actors.store.export import render_markdown
+from aiway.actors.store.history import HistoryStore, OpenedHistory, new_session_id, open_history
+from aiway.actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
+from aiway.actors.store.records import (
     LoadedSession,
     MessageState,
     StoredMessage,
@@ -28,9 +28,9 @@ from actors.store.records import (
     StoredTask,
     Transcript,
 )
-from actors.store.resume import open_task_events, replay_tasks, resume_message
-from actors.store.schema import LATEST
-from actors.store.wiring import STORE_CAPABILITIES, store_factory
+from aiway.actors.store.resume import open_task_events, replay_tasks, resume_message
+from aiway.actors.store.schema import LATEST
+from aiway.actors.store.wiring import STORE_CAPABILITIES, store_factory
 
 __all__ = [
     "HISTORY_OFF",

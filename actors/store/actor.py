@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from actors.protocol import (
+from aiway.actors.protocol import (
     Message,
     Notify,
     NotifyLevel,
@@ -48,12 +48,12 @@ from actors.protocol import (
     TaskStatus,
     TaskUpdated,
 )
-from actors.registry import GetStreamingText, StreamingText
-from actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
-from actors.store.commands import CommandDone, run_command
-from actors.store.history import StoreBackend
-from actors.store.messages import StoreCommand
-from actors.store.records import (
+from aiway.actors.registry import GetStreamingText, StreamingText
+from aiway.actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
+from aiway.actors.store.commands import CommandDone, run_command
+from aiway.actors.store.history import StoreBackend
+from aiway.actors.store.messages import StoreCommand
+from aiway.actors.store.records import (
     CreateTask,
     EnsureSession,
     InsertMessage,
@@ -67,7 +67,7 @@ from actors.store.records import (
     metadata_json,
     title_from,
 )
-from actors.store.writes import WRITE_DELAY, Flush, Retry, WriteQueue, Written
+from aiway.actors.store.writes import WRITE_DELAY, Flush, Retry, WriteQueue, Written
 
 log = logging.getLogger(__name__)
 

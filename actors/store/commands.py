@@ -15,13 +15,13 @@ from typing import Final
 
 import attrs
 
-from actors.protocol import Notify, NotifyLevel
-from actors.store.errors import SessionNotFound, StoreError
-from actors.store.export import when
-from actors.store.history import StoreBackend, new_session_id
-from actors.store.messages import ResumeSession
-from actors.store.records import LoadedSession, StoredSession
-from actors.store.resume import resume_message, resumed_note
+from aiway.actors.protocol import Notify, NotifyLevel
+from aiway.actors.store.errors import SessionNotFound, StoreError
+from aiway.actors.store.export import when
+from aiway.actors.store.history import StoreBackend, new_session_id
+from aiway.actors.store.messages import ResumeSession
+from aiway.actors.store.records import LoadedSession, StoredSession
+from aiway.actors.store.resume import resume_message, resumed_note
 
 SESSIONS_LISTED: Final = 20
 """Sessions ``/sessions`` lists (``aiway sessions`` lists them all)."""

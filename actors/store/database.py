@@ -21,15 +21,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from actors.protocol import AnswerStatus, HistoryEntry, Role, TaskStatus
-from actors.store.errors import (
+from aiway.actors.protocol import AnswerStatus, HistoryEntry, Role, TaskStatus
+from aiway.actors.store.errors import (
     SessionNotFound,
     StoreDamaged,
     StoreError,
     StoreLocked,
     StoreTooNew,
 )
-from actors.store.records import (
+from aiway.actors.store.records import (
     CreateTask,
     EnsureSession,
     InsertMessage,
@@ -48,7 +48,7 @@ from actors.store.records import (
     metadata_document,
     response_metadata,
 )
-from actors.store.schema import LATEST, MIGRATIONS, TABLES
+from aiway.actors.store.schema import LATEST, MIGRATIONS, TABLES
 
 log = logging.getLogger(__name__)
 

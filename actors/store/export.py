@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from actors.protocol import Role, TaskStatus
-from actors.store.records import MessageState, StoredMessage, StoredTask, Transcript
+from aiway.actors.protocol import Role, TaskStatus
+from aiway.actors.store.records import MessageState, StoredMessage, StoredTask, Transcript
 
 _SPEAKERS = {Role.USER: "You", Role.ASSISTANT: "Yollayah", Role.SYSTEM: "System"}
 _STATES = {

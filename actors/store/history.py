@@ -21,11 +21,11 @@ from typing import Protocol, TypeVar
 
 import attrs
 
-from actors.store.database import LAST, HistoryDatabase
-from actors.store.errors import StoreError
-from actors.store.export import render_markdown
-from actors.store.records import LoadedSession, StoredSession, Transcript, WriteOp
-from config import Settings
+from aiway.actors.store.database import LAST, HistoryDatabase
+from aiway.actors.store.errors import StoreError
+from aiway.actors.store.export import render_markdown
+from aiway.actors.store.records import LoadedSession, StoredSession, Transcript, WriteOp
+from aiway.config import Settings
 
 log = logging.getLogger(__name__)
 

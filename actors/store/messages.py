@@ -6,8 +6,8 @@ from typing import Final
 
 import attrs
 
-from actors.protocol import HistoryEntry
-from actors.store.records import StoredTask
+from aiway.actors.protocol import HistoryEntry
+from aiway.actors.store.records import StoredTask
 
 STORE_COMMANDS: Final = frozenset({"sessions", "new", "resume", "export", "delete", "title"})
 """Slash commands the Conductor passes on to the Store actor."""

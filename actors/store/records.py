@@ -16,7 +16,7 @@ import enum
 import attrs
 import orjson
 
-from actors.protocol import AnswerStatus, HistoryEntry, ResponseMetadata, Role, TaskStatus
+from aiway.actors.protocol import AnswerStatus, HistoryEntry, ResponseMetadata, Role, TaskStatus
 
 
 class MessageState(enum.Enum):

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
-from actors.protocol import (
+from aiway.actors.protocol import (
     TaskCreated,
     TaskDone,
     TaskFail,
@@ -22,9 +22,9 @@ from actors.protocol import (
     TaskStatus,
     TaskUpdated,
 )
-from actors.store.messages import ResumeSession
-from actors.store.records import LoadedSession, StoredTask
-from actors.tasks import TaskTracker
+from aiway.actors.store.messages import ResumeSession
+from aiway.actors.store.records import LoadedSession, StoredTask
+from aiway.actors.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
 

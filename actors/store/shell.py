@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from actors.store.export import render_markdown, when
-from actors.store.history import HistoryStore
-from actors.store.messages import HISTORY_OFF
-from config import Settings
+from aiway.actors.store.export import render_markdown, when
+from aiway.actors.store.history import HistoryStore
+from aiway.actors.store.messages import HISTORY_OFF
+from aiway.config import Settings
 
 Confirm = Callable[[str], bool]
 """Asks the person a yes/no question; True means yes."""

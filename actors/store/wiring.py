@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from actors.protocol import Capability
-from actors.runtime import ActorRef
-from actors.store.actor import StoreActor
-from actors.store.history import OpenedHistory
+from aiway.actors.protocol import Capability
+from aiway.actors.runtime import ActorRef
+from aiway.actors.store.actor import StoreActor
+from aiway.actors.store.history import OpenedHistory
 
 STORE_CAPABILITIES: Final = frozenset({Capability.TASKS})
 """What the Store actor takes as a surface: the conversation and the task cards, no tokens."""

@@ -18,10 +18,10 @@ from typing import Final
 
 import attrs
 
-from actors.protocol import NotifyLevel
-from actors.runtime import Context
-from actors.store.history import StoreBackend
-from actors.store.records import UpdateMessage, WriteOp
+from aiway.actors.protocol import NotifyLevel
+from aiway.actors.runtime import Context
+from aiway.actors.store.history import StoreBackend
+from aiway.actors.store.records import UpdateMessage, WriteOp
 
 log = logging.getLogger(__name__)
 

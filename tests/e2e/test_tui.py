@@ -3,7 +3,7 @@
 Each test starts ``aiway`` in a tmux server of its own (``tmux -L <unique>``),
 types with ``send-keys`` and reads the screen with ``capture-pane``, polling
 until the expected text appears (never a fixed sleep). ``aiway`` runs inside
-``sh -c '...; echo EXIT=$? > file; stty -a > file; exec cat'`` so its exit
+``sh -c '...; stty -a > file; echo EXIT=$code > file; exec cat'`` so its exit
 code and the terminal modes it leaves behind can be checked after it quits.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeOllamaProcess
+from tests.fakes.isolated import isolated_env
 from tests.tmux import TmuxScreen, exit_code_from
 from tests.waiting import wait_until_sync
 
@@ -37,22 +38,17 @@ class Tui(TmuxScreen):
     def __init__(self, tmp_path: Path, ollama: str, *, width: int = 100, height: int = 30) -> None:
         self.exit_file = tmp_path / "exit"
         self.stty_file = tmp_path / "stty"
-        env = {
-            "TERM": "xterm-256color",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "OLLAMA_HOST": ollama,
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
-        }
+        env = isolated_env(
+            tmp_path, TERM="xterm-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8", OLLAMA_HOST=ollama
+        )
         (tmp_path / "run").mkdir(mode=0o700)
         assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         aiway = f"{shlex.quote(str(AIWAY))} --backend ollama --model {MODEL}"
         script = (
-            f"env {assignments} {aiway}; echo EXIT=$? > {shlex.quote(str(self.exit_file))}; "
-            f"stty -a > {shlex.quote(str(self.stty_file))}; exec cat"
+            # The terminal's modes are saved before the exit code: a test that sees the
+            # exit file may read the stty file at once.
+            f"env {assignments} {aiway}; code=$?; stty -a > {shlex.quote(str(self.stty_file))}; "
+            f"echo EXIT=$code > {shlex.quote(str(self.exit_file))}; exec cat"
         )
         super().__init__(script, width=width, height=height, prefix="aiway-test")
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from actors.runtime.hosts import ThespianConfig, ThespianHost
-from tests.unit.hosts import processes
+from aiway.actors.runtime.thespian import ThespianConfig, ThespianHost
+from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until
 
 

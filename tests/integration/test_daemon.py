@@ -23,15 +23,16 @@ from typing import IO
 import orjson
 import pytest
 
-from actors.protocol import Handshake, RefusalCode, Refused, Welcome, from_wire, to_wire
+from aiway.actors.protocol import Handshake, RefusalCode, Refused, Welcome, from_wire, to_wire
+from aiway.actors.protocol.framing import FrameDecoder, encode_frame
 from tests.fakes import FakeOllamaProcess
+from tests.fakes.isolated import isolated_env
 from tests.waiting import wait_until_sync
-from ui.daemon.framing import FrameDecoder, encode_frame
 
 # A finished answer: its last line, right above its figures ("m · 3 tokens · ...").
 ANSWER_LINE = re.compile(r"^yollayah> (.*)\n   · [^\n]* \d+ tokens · ", re.MULTILINE)
 ROOT = Path(__file__).resolve().parents[2]
-AIWAY = [sys.executable, "-m", "ui.cli"]
+AIWAY = [sys.executable, "-m", "aiway.ui.cli"]
 TOKENS = 40
 RATE = 40.0
 ANSWER = "".join(f" tok{index}" for index in range(1, TOKENS + 1))
@@ -56,18 +57,13 @@ class Processes:
 
     def __init__(self, tmp_path: Path, ollama: FakeOllamaProcess) -> None:
         self.tmp = tmp_path
-        self.env = {
-            **os.environ,
-            "OLLAMA_HOST": ollama.url,
-            "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "XDG_RUNTIME_DIR": str(tmp_path / "run"),
-            "AIWAY_DAEMON_RECONNECT_INITIAL": "0.05",
-            "AIWAY_DAEMON_RECONNECT_MAX": "0.3",
-        }
-        self.env.pop("AIWAY_CONFIG", None)
+        self.env = isolated_env(
+            tmp_path,
+            OLLAMA_HOST=ollama.url,
+            AIWAY_OLLAMA_DEFAULT_MODEL="tiny",
+            AIWAY_DAEMON_RECONNECT_INITIAL="0.05",
+            AIWAY_DAEMON_RECONNECT_MAX="0.3",
+        )
         self.socket = tmp_path / "run" / "aiway" / "aiway.sock"
         self.log = tmp_path / "state" / "aiway" / "aiway.log"
         self.started: list[tuple[subprocess.Popen[bytes], IO[bytes] | None]] = []

@@ -1,7 +1,7 @@
 """The terminal UI attached to a daemon (`aiway --connect`), in tmux, beside a headless surface.
 
 The TUI runs in a tmux server of its own (``tmux -L <unique>``), started as
-``python -m ui.cli --connect`` from the repository; the daemon and the
+``python -m aiway.ui.cli --connect`` from the repository; the daemon and the
 headless surface are processes of the test. Everything is stopped by pid (and
 the tmux server killed) at the end; the screen is polled, never slept on.
 """
@@ -37,7 +37,7 @@ class RemoteTui(TmuxScreen):
         keep = {key: env[key] for key in env if key.startswith(("XDG_", "AIWAY_", "OLLAMA"))}
         keep |= {"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in keep.items())
-        command = f"{shlex.quote(sys.executable)} -m ui.cli --connect"
+        command = f"{shlex.quote(sys.executable)} -m aiway.ui.cli --connect"
         script = (
             f"cd {shlex.quote(str(ROOT))} && env {assignments} {command}; "
             f"echo EXIT=$? > {shlex.quote(str(self.exit_file))}; exec cat"

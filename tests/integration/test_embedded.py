@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.backends.base import BackendError
-from actors.backends.embedded import EmbeddedBackend, locate_model
-from actors.protocol.stream import ChatTurn
+from aiway.actors.backends.base import BackendError
+from aiway.actors.backends.embedded import EmbeddedBackend, locate_model
+from aiway.actors.protocol.stream import ChatTurn
 
 pytestmark = pytest.mark.embedded
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +11,9 @@ import orjson
 import pytest
 
 from tests.fakes import FakeOllamaProcess
+from tests.fakes.isolated import isolated_env
 
-AIWAY = [sys.executable, "-m", "ui.cli"]
+AIWAY = [sys.executable, "-m", "aiway.ui.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,16 +27,7 @@ def server() -> Iterator[FakeOllamaProcess]:
 def run(
     tmp_path: Path, *args: str, host: str, stdin: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OLLAMA_HOST": host,
-        "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
-    }
-    env.pop("AIWAY_CONFIG", None)
+    env = isolated_env(tmp_path, OLLAMA_HOST=host, AIWAY_OLLAMA_DEFAULT_MODEL="tiny")
     return subprocess.run(
         [*AIWAY, *args],
         input=stdin,

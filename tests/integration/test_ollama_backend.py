@@ -13,9 +13,9 @@ import pytest_asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.backends.base import BackendError
-from actors.backends.ollama import OllamaBackend, parse_ollama_host
-from actors.protocol.stream import ChatTurn
+from aiway.actors.backends.base import BackendError
+from aiway.actors.backends.ollama import OllamaBackend, parse_ollama_host
+from aiway.actors.protocol.stream import ChatTurn
 from tests.fakes import Drop, ErrorLine, FakeOllama, FakeOllamaProcess, HugeLine, Raw, Split, Stall
 from tests.fakes.ollama_script import final_line, token_line
 

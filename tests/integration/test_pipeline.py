@@ -16,10 +16,10 @@ import attrs
 import pytest
 import pytest_asyncio
 
-from actors.app import Assistant
-from actors.backends.base import BackendError
-from actors.backends.selection import make_ollama, select_backend
-from actors.protocol import (
+from aiway.actors.app import Assistant
+from aiway.actors.backends.base import BackendError
+from aiway.actors.backends.selection import make_ollama, select_backend
+from aiway.actors.protocol import (
     AnswerStatus,
     Cancel,
     Capability,
@@ -34,8 +34,8 @@ from actors.protocol import (
     Token,
     UserMessage,
 )
-from actors.runtime import Behaviour, Context, handles
-from config import Settings, load_settings
+from aiway.actors.runtime import Behaviour, Context, handles
+from aiway.config import Settings, load_settings
 from tests.fakes import ErrorLine, FakeOllama, Split, Stall
 from tests.waiting import wait_until
 

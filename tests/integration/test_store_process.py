@@ -18,11 +18,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from actors.store.schema import LATEST
+from aiway.actors.store.schema import LATEST
 from tests.fakes import FakeOllamaProcess
+from tests.fakes.isolated import isolated_env
 from tests.waiting import wait_until_sync
 
-AIWAY = [sys.executable, "-m", "ui.cli"]
+AIWAY = [sys.executable, "-m", "aiway.ui.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,18 +35,7 @@ def server() -> Iterator[FakeOllamaProcess]:
 
 
 def environment(tmp_path: Path, host: str, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "OLLAMA_HOST": host,
-        "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
-        **extra,
-    }
-    env.pop("AIWAY_CONFIG", None)
-    return env
+    return isolated_env(tmp_path, OLLAMA_HOST=host, AIWAY_OLLAMA_DEFAULT_MODEL="tiny", **extra)
 
 
 def run(

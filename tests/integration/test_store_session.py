@@ -17,9 +17,9 @@ import attrs
 import pytest
 import pytest_asyncio
 
-from actors.app import Assistant
-from actors.backends.selection import select_backend
-from actors.protocol import (
+from aiway.actors.app import Assistant
+from aiway.actors.backends.selection import select_backend
+from aiway.actors.protocol import (
     Capability,
     HistoryEntry,
     Message,
@@ -34,11 +34,11 @@ from actors.protocol import (
     TaskUpdated,
     UserMessage,
 )
-from actors.registry import GetSurfaceStats, RegisterSurface, SurfaceRegistry
-from actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
-from actors.store import HistoryDatabase, HistoryStore, StoreActor, open_history
-from actors.store.records import WriteOp
-from config import Settings, load_settings
+from aiway.actors.registry import GetSurfaceStats, RegisterSurface, SurfaceRegistry
+from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
+from aiway.actors.store import HistoryDatabase, HistoryStore, StoreActor, open_history
+from aiway.actors.store.records import WriteOp
+from aiway.config import Settings, load_settings
 from tests.fakes import FakeOllama
 from tests.waiting import wait_until
 

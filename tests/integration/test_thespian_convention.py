@@ -19,15 +19,15 @@ import attrs
 import pytest
 import pytest_asyncio
 
-from actors.app import Assistant
-from actors.backends.selection import select_backend
-from actors.protocol import Capability, StreamEnd, TaskCreated, Token, UserMessage
-from actors.runtime.hosts import ThespianConfig, ThespianHost
-from actors.runtime.hosts.member import start_member
-from config import load_settings
+from aiway.actors.app import Assistant
+from aiway.actors.backends.selection import select_backend
+from aiway.actors.protocol import Capability, StreamEnd, TaskCreated, Token, UserMessage
+from aiway.actors.runtime.thespian import ThespianConfig, ThespianHost
+from aiway.actors.runtime.thespian.member import start_member
+from aiway.config import load_settings
 from tests.fakes import FakeOllama
 from tests.integration.test_pipeline import Screen
-from tests.unit.hosts import processes
+from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until
 
 pytestmark = [

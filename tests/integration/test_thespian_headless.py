@@ -20,9 +20,10 @@ import orjson
 import pytest
 
 from tests.fakes import FakeOllamaProcess
+from tests.fakes.isolated import isolated_env
 from tests.integration.test_headless_cli import ROOT
 from tests.integration.test_headless_cli import run as run_aiway
-from tests.unit.hosts import processes
+from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until_sync
 
 SCRIPT = [
@@ -136,17 +137,18 @@ def test_bad_engine_flags_are_named_and_nothing_starts(
 def test_a_killed_aiway_process_takes_its_thespian_system_with_it(
     tmp_path: Path, server: FakeOllamaProcess
 ) -> None:
-    env = {
-        **os.environ,
-        "OLLAMA_HOST": server.url,
-        "AIWAY_OLLAMA_DEFAULT_MODEL": "tiny",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
-    }
+    env = isolated_env(tmp_path, OLLAMA_HOST=server.url, AIWAY_OLLAMA_DEFAULT_MODEL="tiny")
     aiway = subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", "headless", "--backend", "ollama", "--engine", "thespian"],
+        [
+            sys.executable,
+            "-m",
+            "aiway.ui.cli",
+            "headless",
+            "--backend",
+            "ollama",
+            "--engine",
+            "thespian",
+        ],
         cwd=ROOT,
         env=env,
         stdin=subprocess.PIPE,  # open and silent: it waits for prompts

@@ -12,10 +12,10 @@ import asyncio
 
 import pytest
 
-from actors.runtime import MailboxConfig
-from actors.runtime.hosts import BehaviourSpec, ThespianHost
+from aiway.actors.runtime import MailboxConfig
+from aiway.actors.runtime.thespian import BehaviourSpec, ThespianHost
 from profiling.bench_thespian import CHUNK, Counter, Expect, Finish, Produce, Producer
-from tests.unit.hosts.support import Note, Recorder, Reporter
+from tests.unit.actors.runtime.thespian.support import Note, Recorder, Reporter
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes import FakeOllamaProcess
 from tests.integration.test_daemon import ANSWER, RATE, TOKENS, Processes
-from tests.unit.hosts import processes
+from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until_sync
 
 

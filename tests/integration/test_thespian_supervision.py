@@ -15,13 +15,19 @@ import signal
 import attrs
 import pytest
 
-from actors.app import Assistant
-from actors.protocol import ActorFailed, Capability, StreamEnd, UserMessage
-from actors.runtime import ActorRef, SupervisorPolicy
-from actors.runtime.hosts import BehaviourSpec, ThespianHost
-from config import load_settings
+from aiway.actors.app import Assistant
+from aiway.actors.protocol import ActorFailed, Capability, StreamEnd, UserMessage
+from aiway.actors.runtime import ActorRef, SupervisorPolicy
+from aiway.actors.runtime.thespian import BehaviourSpec, ThespianHost
+from aiway.config import load_settings
 from tests.integration.test_pipeline import Screen
-from tests.unit.hosts.support import Boom, Note, Recorder, Reporter, ScriptedBackend
+from tests.unit.actors.runtime.thespian.support import (
+    Boom,
+    Note,
+    Recorder,
+    Reporter,
+    ScriptedBackend,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio

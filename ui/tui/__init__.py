@@ -1,6 +1,6 @@
 """The terminal UI: npyscreen on the main thread, the actor system on a second one.
 
-``run_tui(settings)`` (in ``ui.tui.app``) is the entry point. The pieces, from
+``run_tui(settings)`` (in ``aiway.ui.tui.app``) is the entry point. The pieces, from
 the actors to the terminal: ``surface`` (the surface actor) folds published
 messages into the ``viewmodel``; the UI thread takes the changes into the
 ``render``-er, which lays out the ``conversation`` (wrapped by ``text``), the

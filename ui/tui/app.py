@@ -15,14 +15,14 @@ import sys
 import types
 from typing import TYPE_CHECKING
 
-from actors.errors import AiwayError
-from config import Settings
-from ui.tui.screen import TuiApp, Waker
-from ui.tui.session import Session
-from ui.tui.viewmodel import ViewModel
+from aiway.actors.errors import AiwayError
+from aiway.config import Settings
+from aiway.ui.tui.screen import TuiApp, Waker
+from aiway.ui.tui.session import Session
+from aiway.ui.tui.viewmodel import ViewModel
 
 if TYPE_CHECKING:
-    from ui.daemon.address import Address
+    from aiway.actors.daemon.address import Address
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run_tui(settings: Settings, connect: Address | None = None, resume: str | No
     if connect is None:
         session = Session(settings, view, waker.wake, resume=resume)
     else:
-        from ui.daemon.tui import RemoteSession
+        from aiway.ui.link.tui import RemoteSession
 
         session = RemoteSession(settings, view, waker.wake, connect)
     app = TuiApp(session, view, waker)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ui.tui.text import char_width
+from aiway.ui.tui.text import char_width
 
 
 class Canvas(Protocol):

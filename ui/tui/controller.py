@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from actors.protocol import Cancel, QuitRequested, UserMessage
-from ui.tui.keys import Action, Key
-from ui.tui.render import Renderer, state_is_busy
-from ui.tui.viewmodel import ViewModel
+from aiway.actors.protocol import Cancel, QuitRequested, UserMessage
+from aiway.ui.tui.keys import Action, Key
+from aiway.ui.tui.render import Renderer, state_is_busy
+from aiway.ui.tui.viewmodel import ViewModel
 
 SURFACE_ID = "tui"
 QUIT_COMMANDS = ("/quit", "/exit")

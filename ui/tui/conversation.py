@@ -3,7 +3,7 @@
 An ``EntryLayout`` turns one entry (a message of yours, an answer, a system
 note) into display lines at one width and keeps them. An answer that streams
 keeps its finished lines and re-wraps only its last line as text arrives (see
-``ui.tui.text.wrap``). ``ConversationLayout`` keeps every entry's first line
+``aiway.ui.tui.text.wrap``). ``ConversationLayout`` keeps every entry's first line
 number in a sorted list, so the lines of any window are found with a bisect
 and produced one by one: drawing costs the same with ten messages or ten
 thousand. Only a change of width re-wraps everything, once.
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-from ui.format import metadata_line
-from ui.tui import styles
-from ui.tui.text import fit, sanitize, wrap
-from ui.tui.viewmodel import ASSISTANT, NOTE, STREAMING, USER, Changes, EntryView
+from aiway.ui.format import metadata_line
+from aiway.ui.tui import styles
+from aiway.ui.tui.text import fit, sanitize, wrap
+from aiway.ui.tui.viewmodel import ASSISTANT, NOTE, STREAMING, USER, Changes, EntryView
 
 Line = tuple[str, str]
 """One display line: its text (at most the pane's width) and its style name."""

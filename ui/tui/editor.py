@@ -8,7 +8,7 @@ keeps it, and coming back down past the newest message restores it.
 
 from __future__ import annotations
 
-from ui.tui.text import cell_width, fit
+from aiway.ui.tui.text import cell_width, fit
 
 PROMPT = "› "
 CONTINUATION = "  "

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from actors.protocol import ConversationState, Metrics
-from ui.tui import styles
-from ui.tui.canvas import Canvas
-from ui.tui.editor import PROMPT, Editor
-from ui.tui.layout import MIN_HEIGHT, MIN_WIDTH, Rect
-from ui.tui.text import char_width, fit, pad, wrap
-from ui.tui.viewmodel import StatusView, TaskView
+from aiway.actors.protocol import ConversationState, Metrics
+from aiway.ui.tui import styles
+from aiway.ui.tui.canvas import Canvas
+from aiway.ui.tui.editor import PROMPT, Editor
+from aiway.ui.tui.layout import MIN_HEIGHT, MIN_WIDTH, Rect
+from aiway.ui.tui.text import char_width, fit, pad, wrap
+from aiway.ui.tui.viewmodel import StatusView, TaskView
 
 Line = tuple[str, str]
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from actors.protocol import AvatarFrame, ConversationState, Metrics
-from ui.tui import panels, styles
-from ui.tui.canvas import Canvas
-from ui.tui.conversation import ConversationLayout, Line
-from ui.tui.editor import Editor
-from ui.tui.layout import Layout, Rect, compute_layout
-from ui.tui.text import cell_width, fit, pad
-from ui.tui.viewmodel import Changes, StatusView, TaskView
+from aiway.actors.protocol import AvatarFrame, ConversationState, Metrics
+from aiway.ui.tui import panels, styles
+from aiway.ui.tui.canvas import Canvas
+from aiway.ui.tui.conversation import ConversationLayout, Line
+from aiway.ui.tui.editor import Editor
+from aiway.ui.tui.layout import Layout, Rect, compute_layout
+from aiway.ui.tui.text import cell_width, fit, pad
+from aiway.ui.tui.viewmodel import Changes, StatusView, TaskView
 
 CONVERSATION = "conversation"
 TASKS = "tasks"

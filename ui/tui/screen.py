@@ -29,12 +29,12 @@ from typing import Any
 
 import npyscreen
 
-from ui.tui import render, styles
-from ui.tui.controller import Controller
-from ui.tui.keys import Key, RawKey, decode
-from ui.tui.render import Renderer
-from ui.tui.session import Session
-from ui.tui.viewmodel import ViewModel
+from aiway.ui.tui import render, styles
+from aiway.ui.tui.controller import Controller
+from aiway.ui.tui.keys import Key, RawKey, decode
+from aiway.ui.tui.render import Renderer
+from aiway.ui.tui.session import Session
+from aiway.ui.tui.viewmodel import ViewModel
 
 FRAME_RATE = 20.0
 METRICS_EVERY = 1.0

@@ -20,16 +20,16 @@ import logging
 import threading
 from collections.abc import Callable
 
-from actors.app import Assistant
-from actors.backends.selection import select_backend
-from actors.errors import AiwayError
-from actors.protocol import Resized
-from actors.runtime import ThreadBridge
-from actors.store import open_history
-from config import Settings, load_persona
-from ui.tui.controller import SURFACE_ID
-from ui.tui.surface import CAPABILITIES, TuiSurface
-from ui.tui.viewmodel import ViewModel
+from aiway.actors.app import Assistant
+from aiway.actors.backends.selection import select_backend
+from aiway.actors.errors import AiwayError
+from aiway.actors.protocol import Resized
+from aiway.actors.runtime import ThreadBridge
+from aiway.actors.store import open_history
+from aiway.config import Settings, load_persona
+from aiway.ui.tui.controller import SURFACE_ID
+from aiway.ui.tui.surface import CAPABILITIES, TuiSurface
+from aiway.ui.tui.viewmodel import ViewModel
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ take the pressure.
 
 from __future__ import annotations
 
-from actors.protocol import AvatarFrame, Capability, Metrics, Published, StateSnapshot
-from actors.runtime import Behaviour, Context, handles
-from ui.tui.viewmodel import ViewModel
+from aiway.actors.protocol import AvatarFrame, Capability, Metrics, Published, StateSnapshot
+from aiway.actors.runtime import Behaviour, Context, handles
+from aiway.ui.tui.viewmodel import ViewModel
 
 CAPABILITIES = frozenset(
     {

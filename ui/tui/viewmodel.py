@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import attrs
 
-from actors.protocol import (
+from aiway.actors.protocol import (
     ActorFailed,
     AvatarFrame,
     ConversationState,
@@ -39,7 +39,7 @@ from actors.protocol import (
     TaskUpdated,
     Token,
 )
-from ui.tui.views import (
+from aiway.ui.tui.views import (
     ASSISTANT,
     NOTE,
     STREAMING,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from actors.protocol import AvatarFrame, ConversationState, Metrics, ResponseMetadata
+from aiway.actors.protocol import AvatarFrame, ConversationState, Metrics, ResponseMetadata
 
 USER = "user"
 ASSISTANT = "assistant"

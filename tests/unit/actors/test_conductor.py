@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.conductor import Conductor, ConductorSettings
-from actors.protocol import (
+from aiway.actors.conductor import Conductor, ConductorSettings
+from aiway.actors.protocol import (
     AnswerStatus,
     Cancel,
     CancelStream,
@@ -27,10 +27,10 @@ from actors.protocol import (
     UserCommand,
     UserMessage,
 )
-from actors.protocol.avatar import Gesture, Mood
-from actors.runtime import ActorRef
-from actors.runtime.testing import Probe
-from actors.stream_manager import ListModels, ModelList
+from aiway.actors.protocol.avatar import Gesture, Mood
+from aiway.actors.runtime import ActorRef
+from aiway.actors.runtime.testing import Probe
+from aiway.actors.stream_manager import ListModels, ModelList
 
 META = ResponseMetadata(model="m", tokens=3)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from actors.protocol import (
+from aiway.actors.protocol import (
     AnswerStatus,
     AvatarFrame,
     AvatarViewers,
@@ -24,16 +24,16 @@ from actors.protocol import (
     Token,
     UserMessage,
 )
-from actors.protocol.avatar import Animation, AvatarSize
-from actors.registry import (
+from aiway.actors.protocol.avatar import Animation, AvatarSize
+from aiway.actors.registry import (
     GetSurfaceStats,
     RegisterSurface,
     SurfaceInput,
     SurfaceRegistry,
     SurfaceStats,
 )
-from actors.runtime import ActorSystem, Behaviour, Context, EdgeActor, MailboxConfig, handles
-from actors.runtime.testing import Probe
+from aiway.actors.runtime import ActorSystem, Behaviour, Context, EdgeActor, MailboxConfig, handles
+from aiway.actors.runtime.testing import Probe
 from tests.waiting import wait_until
 
 

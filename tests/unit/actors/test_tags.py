@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.protocol.avatar import (
+from aiway.actors.protocol.avatar import (
     Anchor,
     AvatarSize,
     Gesture,
@@ -25,7 +25,7 @@ from actors.protocol.avatar import (
     SetVisible,
     SetWander,
 )
-from actors.protocol.tasks import (
+from aiway.actors.protocol.tasks import (
     TaskCelebrate,
     TaskDone,
     TaskFail,
@@ -33,7 +33,7 @@ from actors.protocol.tasks import (
     TaskProgress,
     TaskStart,
 )
-from actors.tags import Command, TagParser
+from aiway.actors.tags import Command, TagParser
 
 # What TAGS.md says a tag is, as a regular expression: `[yolla:`, a body without
 # `]`, and `]`, 256 characters at most. The parser must agree with it.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.protocol.avatar import PlayReaction, Reaction
-from actors.protocol.tasks import (
+from aiway.actors.protocol.avatar import PlayReaction, Reaction
+from aiway.actors.protocol.tasks import (
     TaskCelebrate,
     TaskCompleted,
     TaskCreated,
@@ -18,7 +18,7 @@ from actors.protocol.tasks import (
     TaskStatus,
     TaskUpdated,
 )
-from actors.tasks import (
+from aiway.actors.tasks import (
     DEFAULT_AGENTS,
     TaskTracker,
     is_issued_task_id,

@@ -38,8 +38,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from actors.backends.base import OnText
-from actors.protocol import ChatTurn, ResponseMetadata
+from aiway.actors.backends.base import OnText
+from aiway.actors.protocol import ChatTurn, ResponseMetadata
 from profiling.pipeline import MODEL, Pipeline, pipeline_settings
 from profiling.profile import tracker
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from config import SETTING_KEYS, describe, format_value, load_settings
+from aiway.config import SETTING_KEYS, describe, format_value, load_settings
 
 
 def test_describe_prints_one_line_per_key_after_the_file_comment(

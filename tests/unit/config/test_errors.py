@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_settings
+from aiway.config import ConfigError, load_settings
 
 # (section, key, TOML value, what the message says is allowed)
 BAD_FILE_VALUES = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, load_settings
+from aiway.config import ConfigError, Settings, load_settings
 
 
 def test_defaults_apply_when_no_file_env_or_flag(base_env: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.ollama_host import ollama_base_url
+from aiway.config.ollama_host import ollama_base_url
 
 
 @pytest.mark.parametrize(

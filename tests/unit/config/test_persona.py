@@ -6,7 +6,7 @@ import re
 
 import attrs
 
-from config import Settings, load_persona, packaged_persona
+from aiway.config import Settings, load_persona, packaged_persona
 
 
 def test_packaged_persona_is_used_when_no_system_prompt_is_set() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from actors.errors import AiwayError
-from config import (
+from aiway.actors.errors import AiwayError
+from aiway.config import (
     SETTING_KEYS,
     AvatarSettings,
     ConfigError,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.specs import (
+from aiway.config.specs import (
     DIRECT,
     ByteSize,
     Duration,

@@ -1,0 +1,140 @@
+"""``aiway serve``: the session as a long-lived process that surfaces attach to.
+
+Order matters: the socket is claimed first (so a second daemon refuses at
+once, before any model is loaded), then the backend is chosen and the
+session's actors start, then the daemon accepts surfaces. SIGTERM and SIGINT
+stop it gracefully: the answer in flight is cancelled, every surface is told
+``Quit``, connections close, the socket file is removed, the lock released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+from aiway.actors.app import Assistant
+from aiway.actors.backends.selection import select_backend
+from aiway.actors.daemon.address import Address, is_loopback, parse_listen
+from aiway.actors.daemon.auth import default_token_path, ensure_token
+from aiway.actors.daemon.server import DaemonServer
+from aiway.actors.daemon.socketfile import SocketClaim, claim_socket
+from aiway.actors.runtime import ActorSystem
+from aiway.config import Settings, load_persona
+from aiway.ui.output import Output
+
+log = logging.getLogger(__name__)
+
+OpenSystem = Callable[[], Awaitable[ActorSystem | None]]
+"""Opens the host a session runs on; None: the default asyncio host."""
+
+
+def serve(
+    settings: Settings, *, listen: str | None = None, open_system: OpenSystem | None = None
+) -> int:
+    """Run the daemon until SIGTERM or SIGINT; the process's exit code.
+
+    ``open_system`` opens the host the session runs on (``--engine thespian``);
+    by default it is this process's asyncio host.
+
+    Raises ``DaemonRunning`` when another daemon holds the socket, and the
+    backend's errors when no model can answer.
+    """
+    path = settings.daemon.socket_path
+    if path is None:
+        raise ValueError("settings.daemon.socket_path is unset (load settings with the loader)")
+    tcp = parse_listen(listen) if listen is not None else None
+    claim = claim_socket(path)
+    try:
+        token = None
+        if tcp is not None:
+            token = ensure_token(settings.daemon.token_file or default_token_path(path))
+        return asyncio.run(_serve(settings, claim, tcp, token, open_system))
+    finally:
+        claim.release()
+
+
+async def _serve(
+    settings: Settings,
+    claim: SocketClaim,
+    tcp: Address | None,
+    token: str | None,
+    open_system: OpenSystem | None = None,
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    out = await Output.open(None)
+    try:
+        return await _run(settings, claim, tcp, token, stop, out, open_system)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await out.close()
+
+
+async def _run(
+    settings: Settings,
+    claim: SocketClaim,
+    tcp: Address | None,
+    token: str | None,
+    stop: asyncio.Event,
+    out: Output,
+    open_system: OpenSystem | None = None,
+) -> int:
+    selection = await select_backend(settings)
+    persona = await asyncio.to_thread(load_persona, settings)
+    system = None if open_system is None else await open_system()
+    try:
+        assistant = Assistant.start(
+            settings,
+            selection.backend,
+            model=selection.model,
+            backend_reason=selection.reason,
+            system_prompt=persona,
+            session_id=f"daemon-{os.getpid()}-{int(time.time())}",
+            system=system,
+        )
+    except BaseException:
+        if system is not None:
+            await system.stop()
+        raise
+    server = DaemonServer(
+        assistant.system,
+        settings.daemon,
+        registry=assistant.registry,
+        conductor=assistant.conductor,
+        surface_capacity=settings.mailbox.surface_capacity,
+        token=token,
+        avatar=assistant.avatar,
+    )
+    try:
+        addresses = [await server.listen_unix(claim.take_socket())]
+        if tcp is not None:
+            if not is_loopback(tcp.host):
+                log.warning("listening on %s, beyond this machine; the token guards it", tcp)
+            addresses.append(await server.listen_tcp(tcp.host, tcp.port))
+        stale = " (replaced a stale socket)" if claim.replaced_stale else ""
+        where = " and ".join(str(address) for address in addresses)
+        out.write(f"aiway: daemon (pid {os.getpid()}) serving on {where}{stale}\n")
+        out.write(f"aiway: model {selection.model} on {selection.backend.name}\n")
+        log.info("serving on %s", where)
+        await stop.wait()
+        out.write("aiway: stopping; telling surfaces to quit\n")
+    finally:
+        await server.stop()
+        claim.remove_socket_file()
+        await assistant.stop()
+    stats = server.stats()
+    refused = ", ".join(f"{code} {count}" for code, count in stats.refused) or "none"
+    summary = (
+        f"stopped after {stats.accepted} connections; {stats.dead_peers} dropped for missed "
+        f"heartbeats; refused or dropped for bad input: {refused}"
+    )
+    log.info(summary)
+    out.write(f"aiway: {summary}\n")
+    return 0

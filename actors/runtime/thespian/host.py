@@ -1,0 +1,427 @@
+"""The Thespian host: behaviours as Thespian actors, edge actors on asyncio, one bridge.
+
+``ThespianHost`` is an ``ActorSystem`` (the asyncio host) that places
+behaviours given as a ``BehaviourSpec`` on a Thespian actor system instead:
+``spawn("conductor", BehaviourSpec.of(Conductor, ...))`` creates a Thespian
+cell (see ``cell``) and returns a ref that tells it through the bridge. Edge
+actors and plain factories (surfaces, the stream manager with its backend)
+stay on this process's event loop, as before. So ``Assistant.start(...,
+system=host)`` runs the Conductor, the registry and the avatar on Thespian
+and the I/O here, with the same refs and the same messages.
+
+The Thespian system is ``simpleSystemBase`` (in this process, on the driver
+thread), ``multiprocQueueBase`` (one process per actor, this machine) or
+``multiprocTCPBase`` (processes on several machines: an admin port, and the
+convention leader's address). ``require`` places the core on a system of the
+convention that declares those capabilities (Thespian's
+``actorSystemCapabilityCheck``), for example one that has the model.
+
+What it cannot promise as the asyncio host does is listed in docs/RUNTIME.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from thespian.actors import ActorExitRequest
+
+from aiway.actors.runtime.behaviour import Behaviour
+from aiway.actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
+from aiway.actors.runtime.mailbox import Delivery, MailboxConfig, MailboxStats
+from aiway.actors.runtime.messages import ActorFailed
+from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.spec import BehaviourSpec
+from aiway.actors.runtime.supervision import SupervisorPolicy
+from aiway.actors.runtime.system import ActorSystem, ReplyTarget
+from aiway.actors.runtime.thespian import control as c
+from aiway.actors.runtime.thespian.bridge import PENDING, Bridge
+from aiway.actors.runtime.thespian.config import (
+    CellCounters,
+    ThespianConfig,
+    open_system,
+)
+from aiway.actors.runtime.thespian.control import RemoteTarget
+from aiway.actors.runtime.thespian.staging import BridgeStats
+from aiway.actors.runtime.thespian.wire import decode_plain, encode_plain, encode_spec
+
+log = logging.getLogger(__name__)
+
+
+class ThespianHost(ActorSystem):
+    """The asyncio host plus a Thespian system for behaviours given as ``BehaviourSpec``.
+
+    Create it in a running loop, ``await start()``, then use it as an
+    ``ActorSystem``. ``stop`` stops the Thespian cells (gracefully, newest
+    first), then the local actors, then the system (unless
+    ``shutdown_system`` is False) and the bridge's threads.
+    """
+
+    def __init__(
+        self,
+        config: ThespianConfig | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._remote_dead = 0
+        super().__init__(loop=loop, clock=clock)
+        self.config = config or ThespianConfig()
+        self.bridge = Bridge(
+            self,
+            lambda: open_system(self.config),
+            in_process=self.config.in_process,
+            call_timeout=self.config.call_timeout,
+            watch=self.config.shutdown_system,
+        )
+        #: top-level Thespian cells by name, in start order
+        self.remote: dict[str, ActorRef] = {}
+        #: every Thespian cell the guardian announced: name -> pid
+        self.directory: dict[str, int] = {}
+        self.remote_stats: tuple[MailboxStats, ...] = ()
+        #: what each cell counted as a sender, as of the last ``refresh_metrics``
+        self.cell_counters: tuple[CellCounters, ...] = ()
+        #: the other systems of the convention: admin address -> capabilities
+        self.members: dict[str, dict[str, Any]] = {}
+        self._stats_waiters: dict[int, asyncio.Future[c.StatsReport]] = {}
+        self._asks: dict[str, set[asyncio.Future[Any]]] = {}
+        self._members_changed = asyncio.Event()
+        self._started = False
+        self._closing = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, *, wait_for_placement: bool = True) -> None:
+        """Open the Thespian system and the bridge (the blocking part runs on the driver thread).
+
+        With ``require``, also wait until a system of the convention offers it
+        (``wait_for_placement``; pass False to start members first, then call it).
+        """
+        await asyncio.wait_for(self.bridge.start(), self.config.call_timeout + 10.0)
+        self._started = True
+        log.info(
+            "Thespian host on %s (admin port %s, convention %s): guardian pid %d, session %d",
+            self.config.base,
+            self.config.admin_port,
+            self.config.convention or "none",
+            self.bridge.guardian_pid,
+            self.bridge.session,
+        )
+        if wait_for_placement:
+            await self.wait_for_placement()
+
+    async def wait_for_placement(self) -> None:
+        """Wait (up to ``call_timeout``) until some system offers ``require``.
+
+        Raises ``TimeoutError`` naming what is missing. A member must join after
+        this system's admin is up: Thespian retries a failed registration only
+        every few minutes.
+        """
+        wanted = self.config.requirements()
+        if wanted and not _offers(self.config.thespian_capabilities(), wanted):
+            try:
+                await asyncio.wait_for(self._placeable(wanted), self.config.call_timeout)
+            except TimeoutError:
+                names = ", ".join(f"{k}={v}" for k, v in wanted.items())
+                raise TimeoutError(
+                    f"no system of the convention offers {names} after "
+                    f"{self.config.call_timeout}s; start one with that capability that "
+                    f"joins this convention"
+                ) from None
+
+    async def _placeable(self, wanted: Mapping[str, Any]) -> None:
+        while not any(_offers(caps, wanted) for caps in self.members.values()):
+            self._members_changed.clear()
+            await self._members_changed.wait()
+
+    @property
+    def session(self) -> int:
+        """The session id of the Thespian system's processes (multiproc bases), for cleanup."""
+        return self.bridge.session
+
+    def _close_system(self, system: Any) -> None:
+        """Driver thread, last: end our actors, and the system when we own it."""
+        try:
+            if self.config.shutdown_system:
+                system.shutdown()
+            else:
+                system.tell(self.bridge.guardian, ActorExitRequest())
+        except Exception:
+            log.exception("closing the Thespian system failed")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop the Thespian cells, then the local actors, then the Thespian system."""
+        if self._closing:
+            await self.stopped.wait()
+            return
+        self._closing = True
+        deadline = self.loop.time() + timeout
+        if self._started and not self.bridge.closed:
+            token = self.bridge.token()
+            guardian = self.bridge.guardian
+
+            def stop_all(system: Any) -> None:
+                self.bridge.ask(system, guardian, c.StopAll(token), c.AllStopped, timeout)
+
+            try:
+                await asyncio.wait_for(self.bridge.call(stop_all), timeout + 1.0)
+            except (TimeoutError, RuntimeError) as exc:
+                log.warning("the Thespian cells did not stop in time (%s); ending them", exc)
+        await super().stop(max(deadline - self.loop.time(), 0.1))
+        await self.bridge.close(timeout)
+
+    # -- placing actors -------------------------------------------------------------------
+
+    def spawn(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        *,
+        mailbox: MailboxConfig | None = None,
+        policy: SupervisorPolicy | None = None,
+    ) -> ActorRef:
+        """A ``BehaviourSpec`` of a behaviour starts on Thespian; anything else here."""
+        if name in self.remote:
+            raise DuplicateActorName(f"a Thespian cell named {name!r} is already running")
+        if isinstance(factory, BehaviourSpec) and not factory.edge:
+            return self._spawn_remote(name, factory, mailbox, policy)
+        return super().spawn(name, factory, mailbox=mailbox, policy=policy)
+
+    def _remote_ref(self, name: str) -> ActorRef:
+        """Create the cell (on the driver) and point a ref at it: a reserved one if any."""
+        self._require_started()
+        target = self.bridge.proxy(name, PENDING)
+        ref = self._reserved.pop(name, None)
+        if ref is None:
+            ref = ActorRef(name, target, self._dead_letter)
+        else:
+            ref._attach(target)
+        self.remote[name] = ref
+        bridge = self.bridge
+        requirements = self.config.requirements()
+
+        def create(system: Any) -> None:
+            token = bridge.token()
+            try:
+                created = bridge.ask(
+                    system,
+                    bridge.guardian,
+                    c.Create(token, name, requirements),
+                    c.Created,
+                    self.config.call_timeout,
+                )
+            except TimeoutError as exc:
+                created = c.Created(token, None, 0, str(exc))
+            target.address = created.address
+            if created.address is None:
+                failure = ActorFailed(
+                    actor=name,
+                    error=f"CreateFailed: {created.error}",
+                    traceback="",
+                    action="stop",
+                    restarts=0,
+                )
+                self.loop.call_soon_threadsafe(self._report_failure, failure)
+
+        bridge.submit(create)
+        return ref
+
+    def _spawn_remote(
+        self,
+        name: str,
+        spec: BehaviourSpec,
+        mailbox: MailboxConfig | None,
+        policy: SupervisorPolicy | None,
+    ) -> ActorRef:
+        if name in self._cells:
+            raise DuplicateActorName(f"an actor named {name!r} is already running")
+        ref = self._remote_ref(name)
+        target = ref._target
+        assert isinstance(target, RemoteTarget)
+        bridge = self.bridge
+        in_process = self.config.in_process
+
+        def launch(system: Any) -> None:
+            if target.address is None:
+                return  # creating it failed, and was reported
+            data, refs = encode_spec(spec, bridge)
+            start = c.Start(
+                name,
+                spec=data,
+                spec_refs=refs,
+                local_factory=None,
+                mailbox=None if mailbox is None else encode_plain(mailbox),
+                policy=encode_plain(policy or SupervisorPolicy()),
+                in_process=in_process,
+            )
+            system.tell(bridge.guardian, c.Launch(start))
+
+        # Launched on the next loop turn: the refs in its spec may be reserved for actors
+        # spawned later in this same turn (``Assistant.start`` wires a cycle so); by then
+        # each is attached, here or on Thespian, and encodes to the right address.
+        self.loop.call_soon(bridge.submit, launch)
+        return ref
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise RuntimeError("await ThespianHost.start() before spawning on it")
+
+    def lookup(self, name: str) -> ActorRef | None:
+        """A running actor's ref: local, or a Thespian cell the guardian announced."""
+        local = super().lookup(name)
+        if local is not None:
+            return local
+        ref = self.remote.get(name)
+        if ref is not None:
+            return ref if ref._target is not None and _alive(ref) else None
+        target = self.bridge.proxies.get(name)
+        if target is None or target.address is None:
+            return None
+        return ActorRef(name, target, self._dead_letter)
+
+    def stop_actor(self, ref: ActorRef) -> None:
+        """Stop one actor now (a Thespian cell: its queued messages become dead letters)."""
+        target = ref._target
+        if isinstance(target, RemoteTarget):
+            self.bridge.submit(lambda system: _tell_if(system, target.address, c.StopNow()))
+            return
+        super().stop_actor(ref)
+
+    def names(self) -> tuple[str, ...]:
+        """Local actors in start order, then Thespian cells."""
+        return super().names() + tuple(n for n in self.directory if n not in self._cells)
+
+    # -- messaging ------------------------------------------------------------------------
+
+    async def put(self, ref: ActorRef, msg: object, timeout: float | None) -> Delivery:
+        """Local: awaits mailbox space. A Thespian cell: awaits room at the bridge."""
+        target = ref._target
+        if isinstance(target, RemoteTarget):
+            return await self.bridge.put(target, msg, timeout)
+        return await super().put(ref, msg, timeout)
+
+    async def ask(self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float) -> Any:
+        """As ``ActorSystem.ask``; for a Thespian cell the reply comes back through the bridge."""
+        target = ref._target
+        if not isinstance(target, RemoteTarget):
+            return await super().ask(ref, make, timeout)
+        if target.address is None:
+            raise ActorStopped(f"actor {ref.name!r} is not running")
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self._ask_counter += 1
+        reply = ActorRef(
+            f"ask-{self._ask_counter}:{ref.name}", ReplyTarget(self, future), self._dead_letter
+        )
+        waiting = self._asks.setdefault(ref.name, set())
+        waiting.add(future)
+        try:
+            if not ref.tell(make(reply)).ok:
+                raise ActorStopped(f"actor {ref.name!r} is not running")
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise AskTimeout(f"no reply from {ref.name!r} within {timeout}s") from None
+        finally:
+            waiting.discard(future)
+            self.bridge.exports.pop(reply.name, None)
+
+    # -- what the Thespian side tells us --------------------------------------------------
+
+    def _control(self, msg: object) -> None:
+        """Loop side: a control message from the guardian or a cell."""
+        if isinstance(msg, c.Directory):
+            self._directory(msg)
+        elif isinstance(msg, c.StatsReport):
+            waiter = self._stats_waiters.pop(msg.token, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg)
+        elif isinstance(msg, c.Escalated):
+            log.error("the failure of %s escalated to the system: %s", msg.name, msg.error)
+            self._escalated(msg.name)
+        elif isinstance(msg, c.Members):
+            self.members = dict(msg.systems)
+            self._members_changed.set()
+        elif isinstance(msg, c.DrainWatch):
+            self.bridge.watch_drain(msg)
+
+    def _directory(self, msg: c.Directory) -> None:
+        target = self.bridge.proxies.get(msg.name)
+        if msg.address is None:
+            self.directory.pop(msg.name, None)
+            if target is not None:
+                target.address = None
+            stopped = ActorStopped(f"actor {msg.name!r} stopped before replying")
+            for future in self._asks.pop(msg.name, set()):
+                if not future.done():
+                    future.set_exception(stopped)
+            return
+        self.directory[msg.name] = msg.pid
+        if target is not None and target.address is not PENDING:
+            target.address = msg.address
+
+    # -- observing ------------------------------------------------------------------------
+
+    async def refresh_metrics(self, timeout: float = 2.0) -> None:
+        """Fetch every Thespian cell's counters (``metrics`` then includes them)."""
+        if not self._started or self.bridge.closed:
+            return
+        token = self.bridge.token()
+        waiter: asyncio.Future[c.StatsReport] = self.loop.create_future()
+        self._stats_waiters[token] = waiter
+        guardian = self.bridge.guardian
+        self.bridge.submit(lambda system: system.tell(guardian, c.StatsRequest(token)))
+        try:
+            report = await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            self._stats_waiters.pop(token, None)
+            log.warning("no counters from the Thespian cells within %ss", timeout)
+            return
+        cells = sorted(report.cells, key=lambda s: s.name)
+        self.remote_stats = tuple(
+            attrs.evolve(decode_plain(s.mailbox, MailboxStats), name=f"{s.name} (thespian)")
+            for s in cells
+        )
+        self._remote_dead = report.dead_letters + sum(s.dead_letters for s in cells)
+        self.cell_counters = tuple(
+            CellCounters(s.name, s.pid, s.sent, s.refused, s.dead_letters, s.bad_input)
+            for s in cells
+        )
+
+    def metrics(self) -> tuple[MailboxStats, ...]:
+        """Local mailboxes, then the Thespian cells' as of the last ``refresh_metrics``."""
+        return super().metrics() + self.remote_stats
+
+    @property
+    def dead_letters(self) -> int:
+        """Dead letters here, plus those the Thespian side counted (as of the last refresh)."""
+        return self._local_dead + self._remote_dead
+
+    @dead_letters.setter
+    def dead_letters(self, value: int) -> None:
+        self._local_dead = value
+
+    def bridge_stats(self) -> BridgeStats:
+        """The bridge's counters."""
+        return self.bridge.stats()
+
+    def pids(self) -> dict[str, int]:
+        """The process of each Thespian cell (and of the guardian), for tests and tools."""
+        return {"<guardian>": self.bridge.guardian_pid, **self.directory}
+
+
+def _offers(capabilities: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    return all(capabilities.get(key) == value for key, value in wanted.items())
+
+
+def _alive(ref: ActorRef) -> bool:
+    target = ref._target
+    return not isinstance(target, RemoteTarget) or target.address is not None
+
+
+def _tell_if(system: Any, address: object | None, msg: object) -> None:
+    if address is not None and address is not PENDING:
+        system.tell(address, msg)

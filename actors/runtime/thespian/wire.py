@@ -1,0 +1,306 @@
+"""The Thespian host's boundary: messages in the wire form, refs as named address slots.
+
+Every message a behaviour tells across the Thespian boundary is encoded here,
+never pickled by us. Protocol messages use the protocol's one converter
+(``to_wire``/``from_wire``: the same bytes a remote surface sees). The other
+messages actors exchange (``RegisterSurface``, ``ListModels``, a test's
+messages) are attrs classes too; they get the same treatment from a converter
+that extends it: the ``type`` tag is the class's import path
+(``aiway.actors.registry:RegisterSurface``), tuples and plain values are tagged
+``tuple`` and ``value``.
+
+An ``ActorRef`` inside a message is written as ``{"name": ..., "slot": i}``:
+``i`` indexes the Thespian ``ActorAddress``es that travel beside the bytes in
+the ``Envelope`` (``-1``: the ref had no address, its actor had stopped).
+Thespian moves addresses itself (it translates them between transports and
+machines), so they ride next to the JSON, never inside it. Which address a
+ref has, and which ref an address becomes, is the business of each side (a
+Thespian cell, or the bridge in the asyncio process): they pass a
+``RefEncoder``/``RefDecoder``.
+
+The Thespian message itself (``Envelope``: target name, bytes, addresses) is
+pickled by Thespian's transport like every Thespian message.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+import attrs
+import cattrs
+import orjson
+from cattrs.preconf.orjson import make_converter
+
+from aiway.actors.protocol import MESSAGE_TYPES, ProtocolError, from_dict, to_wire
+from aiway.actors.protocol import to_dict as protocol_to_dict
+from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.spec import (
+    BehaviourSpec,
+    SpecError,
+    argument_hints,
+    import_path,
+    resolve,
+)
+
+
+class RefEncoder(Protocol):
+    """How one side turns a ref into a Thespian address."""
+
+    def address_of(self, ref: ActorRef) -> object | None:
+        """The address messages for ``ref`` go to; None when its actor has stopped."""
+        ...
+
+
+class RefDecoder(Protocol):
+    """How one side turns a name and an address back into a ref."""
+
+    def ref_at(self, name: str, address: object | None) -> ActorRef:
+        """A ref that tells ``address`` (a dead ref when ``address`` is None)."""
+        ...
+
+
+class Envelope:
+    """One message across the boundary: the target's name, the wire bytes, the ref addresses."""
+
+    __slots__ = ("data", "refs", "to")
+
+    def __init__(self, to: str, data: bytes, refs: tuple[object, ...]) -> None:
+        self.to = to
+        self.data = data
+        self.refs = refs
+
+    def __repr__(self) -> str:
+        return f"Envelope(to={self.to!r}, {len(self.data)} bytes, {len(self.refs)} refs)"
+
+
+class Batch:
+    """Several envelopes for one Thespian address, sent as one Thespian message.
+
+    ``origin`` is the sending cell's address when the batch goes to the bridge:
+    the bridge tells it when a mailbox of its process rejects what it sent.
+    """
+
+    __slots__ = ("envelopes", "origin")
+
+    def __init__(self, envelopes: Sequence[Envelope], origin: object | None = None) -> None:
+        self.envelopes = tuple(envelopes)
+        self.origin = origin
+
+
+class _Writing:
+    __slots__ = ("addresses", "encoder")
+
+    def __init__(self, encoder: RefEncoder) -> None:
+        self.encoder = encoder
+        self.addresses: list[object] = []
+
+    def slot(self, ref: ActorRef) -> int:
+        address = self.encoder.address_of(ref)
+        if address is None:
+            return -1
+        for index, known in enumerate(self.addresses):
+            if known is address:
+                return index
+        self.addresses.append(address)
+        return len(self.addresses) - 1
+
+
+class _Reading:
+    __slots__ = ("addresses", "decoder")
+
+    def __init__(self, decoder: RefDecoder, addresses: Sequence[object]) -> None:
+        self.decoder = decoder
+        self.addresses = addresses
+
+    def ref(self, data: Any) -> ActorRef:
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            raise ProtocolError(f"a ref must be an object with a name, got {data!r}")
+        slot = data.get("slot", -1)
+        if not isinstance(slot, int) or slot >= len(self.addresses):
+            raise ProtocolError(
+                f"ref {data['name']!r} names slot {slot!r} of {len(self.addresses)}"
+            )
+        return self.decoder.ref_at(data["name"], self.addresses[slot] if slot >= 0 else None)
+
+
+_writing: ContextVar[_Writing] = ContextVar("aiway_wire_writing")
+_reading: ContextVar[_Reading] = ContextVar("aiway_wire_reading")
+
+converter = make_converter()
+"""The boundary converter: the protocol's rules plus refs and import-path tags."""
+
+
+def _unstructure_ref(ref: ActorRef) -> dict[str, Any]:
+    try:
+        writing = _writing.get()
+    except LookupError:
+        raise ProtocolError(f"{ref!r} can only be encoded while sending a message") from None
+    return {"name": ref.name, "slot": writing.slot(ref)}
+
+
+def _structure_ref(data: Any, _: Any) -> ActorRef:
+    try:
+        reading = _reading.get()
+    except LookupError:
+        raise ProtocolError("a ref can only be decoded while receiving a message") from None
+    return reading.ref(data)
+
+
+def _is_open_slot(kind: Any) -> bool:
+    return kind is object
+
+
+_VALUES = (int, float, str, bool, type(None))
+
+#: packages whose classes a message may name; a module already imported is trusted too
+TRUSTED_PACKAGES = ("aiway",)
+
+
+def _trusted(path: str) -> str:
+    """``path`` when its module may be imported because a message names it."""
+    module = path.partition(":")[0]
+    if module in sys.modules or module.partition(".")[0] in TRUSTED_PACKAGES:
+        return path
+    raise SpecError(f"{path!r} names a module outside aiway that this process has not imported")
+
+
+def to_dict(msg: object) -> Any:
+    """The tagged wire dict of any message the boundary can carry."""
+    kind = type(msg)
+    if MESSAGE_TYPES.get(kind.__name__) is kind:
+        return protocol_to_dict(msg)
+    if attrs.has(kind):
+        try:
+            tag = import_path(kind)
+        except SpecError as exc:
+            raise ProtocolError(str(exc)) from None
+        data: dict[str, Any] = converter.unstructure(msg, kind)
+        data["type"] = tag
+        return data
+    if kind is tuple or kind is list:
+        return {"type": "tuple", "items": [to_dict(item) for item in msg]}  # type: ignore[attr-defined]
+    if kind in _VALUES:
+        return {"type": "value", "value": msg}
+    raise ProtocolError(
+        f"{kind.__name__} has no wire form: messages across the Thespian boundary are "
+        "protocol messages, attrs classes, tuples of them, or plain values"
+    )
+
+
+def from_dict_any(data: Any) -> object:
+    """Rebuild any message from its tagged wire dict. Raises ``ProtocolError``."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
+    tag = data.get("type")
+    if tag == "value":
+        return data.get("value")
+    if tag == "tuple":
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise ProtocolError("a tuple needs a list of items")
+        return tuple(from_dict_any(item) for item in items)
+    if isinstance(tag, str) and ":" in tag:
+        try:
+            kind = resolve(_trusted(tag))
+        except SpecError as exc:
+            raise ProtocolError(str(exc)) from None
+        if not isinstance(kind, type) or not attrs.has(kind):
+            raise ProtocolError(f"{tag} is not an attrs message class")
+        fields = {k: v for k, v in data.items() if k != "type"}
+        try:
+            return converter.structure(fields, kind)
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            if isinstance(exc, cattrs.BaseValidationError):
+                reason = "; ".join(cattrs.transform_error(exc))
+            else:
+                reason = str(exc)
+            raise ProtocolError(f"bad fields for {tag}: {reason}") from None
+    return from_dict(data)
+
+
+def _structure_open_slot(data: Any, _: Any) -> object:
+    return from_dict_any(data)
+
+
+converter.register_unstructure_hook(ActorRef, _unstructure_ref)
+converter.register_structure_hook(ActorRef, _structure_ref)
+converter.register_unstructure_hook_func(_is_open_slot, to_dict)
+converter.register_structure_hook_func(_is_open_slot, _structure_open_slot)
+
+
+def encode(msg: object, refs: RefEncoder) -> tuple[bytes, tuple[object, ...]]:
+    """The wire bytes of ``msg`` and the addresses its refs point at."""
+    kind = type(msg)
+    if MESSAGE_TYPES.get(kind.__name__) is kind:  # the common case: no refs inside
+        return to_wire(msg), ()
+    writing = _Writing(refs)
+    token = _writing.set(writing)
+    try:
+        data = orjson.dumps(to_dict(msg))
+    finally:
+        _writing.reset(token)
+    return data, tuple(writing.addresses)
+
+
+def decode(data: bytes, addresses: Sequence[object], refs: RefDecoder) -> object:
+    """The message of ``data``; its refs are rebuilt by ``refs``. Raises ``ProtocolError``."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"malformed JSON: {exc}") from None
+    token = _reading.set(_Reading(refs, addresses))
+    try:
+        return from_dict_any(document)
+    finally:
+        _reading.reset(token)
+
+
+def encode_spec(spec: BehaviourSpec, refs: RefEncoder) -> tuple[bytes, tuple[object, ...]]:
+    """A spec's wire form: its import path and each argument converted by its type hint."""
+    hints = spec.hints()
+    writing = _Writing(refs)
+    token = _writing.set(writing)
+    try:
+        arguments = {
+            name: converter.unstructure(value, unstructure_as=hints[name])
+            for name, value in spec.kwargs.items()
+        }
+        data = orjson.dumps({"target": spec.target, "kwargs": arguments})
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise SpecError(f"an argument of {spec.target} has no wire form: {exc}") from None
+    finally:
+        _writing.reset(token)
+    return data, tuple(writing.addresses)
+
+
+def decode_spec(data: bytes, addresses: Sequence[object], refs: RefDecoder) -> BehaviourSpec:
+    """Rebuild a spec (its refs through ``refs``). Raises ``ProtocolError``."""
+    document = orjson.loads(data)
+    target = document["target"]
+    kwargs = document["kwargs"]
+    try:
+        factory = resolve(_trusted(target))
+    except SpecError as exc:
+        raise ProtocolError(str(exc)) from None
+    hints = argument_hints(factory, kwargs)
+    token = _reading.set(_Reading(refs, addresses))
+    try:
+        values = {name: converter.structure(value, hints[name]) for name, value in kwargs.items()}
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        raise ProtocolError(f"bad arguments for {target}: {exc}") from None
+    finally:
+        _reading.reset(token)
+    return BehaviourSpec(target, values)
+
+
+def encode_plain(value: object) -> bytes:
+    """Wire bytes of a ref-free attrs value (a policy, a mailbox config, stats)."""
+    return orjson.dumps(converter.unstructure(value))
+
+
+def decode_plain(data: bytes, kind: type[Any]) -> Any:
+    """The inverse of ``encode_plain``."""
+    return converter.structure(orjson.loads(data), kind)

@@ -1,0 +1,115 @@
+"""Allocation budget: a steady-state frame allocates nothing in the avatar's own code.
+
+Each avatar plays a full animation cycle first (so every frame of its placement
+is cached), then ticks frames through its handler under ``memray.Tracker`` with
+Python allocators traced. Allocation records are counted by hand (frees skipped,
+see FACTS.md) and kept only when a stack frame lies in ``actors/avatar/``: the
+test context and the sink it tells allocate nothing, and the runtime's dispatch
+is not the avatar's code.
+
+memray watches Python calls through a profile hook, and on Python 3.11 that hook
+makes the interpreter materialise a frame object per call (and a method object
+per builtin method call) that untraced code never creates. Those records are
+told apart by their native stack (``native_traces=True``, the same rule as
+profiling/bench_avatar.py) and left out.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import memray
+import pytest
+
+from aiway.actors.avatar import Avatar
+from aiway.actors.protocol import (
+    AvatarFrame,
+    AvatarSize,
+    AvatarViewers,
+    ConversationState,
+    Mood,
+    SetMood,
+    SetSize,
+    SetWander,
+    State,
+)
+from profiling.bench_avatar import made_by_profiler
+from tests.unit.actors.avatar.support import LeanContext
+
+FRAMES_PER_AVATAR = 300
+_OURS = "/aiway/actors/avatar/"
+
+
+def playing(size: AvatarSize, conversation: ConversationState) -> LeanContext:
+    """A watched avatar of ``size`` playing in place, warmed up for two full cycles."""
+    ctx = LeanContext()
+    avatar = Avatar(ctx.registry, reduce_motion=False, rng=random.Random(0))
+    ctx.behaviour = avatar
+    avatar.on_start(ctx)
+    for msg in (
+        SetWander(False),
+        SetSize(size),
+        SetMood(Mood.CALM),
+        State(conversation),
+        AvatarViewers(1),
+    ):
+        avatar.receive(ctx, msg)
+    for _ in range(2 * 8):  # no animation here has more than 8 frames
+        ctx.fire()
+    return ctx
+
+
+def count_ours(path: Path) -> tuple[int, int, Counter[str]]:
+    """Allocations with a stack frame in the avatar package: (real, profiler-made, top lines)."""
+    total = profiler_made = 0
+    lines: Counter[str] = Counter()
+    frees = {memray.AllocatorType.FREE, memray.AllocatorType.PYMALLOC_FREE}
+    for record in memray.FileReader(path).get_allocation_records():
+        if record.allocator in frees or record.allocator is memray.AllocatorType.MUNMAP:
+            continue
+        ours = [frame for frame in record.stack_trace() if _OURS in frame[1]]
+        if not ours:
+            continue
+        native = [frame[0] for frame in record.native_stack_trace()]
+        if made_by_profiler(native):
+            profiler_made += record.n_allocations
+            continue
+        total += record.n_allocations
+        function, filename, line = ours[0]
+        lines[f"{filename}:{line} ({function}) via {' < '.join(native[:4])}"] += (
+            record.n_allocations
+        )
+    return total, profiler_made, lines
+
+
+def test_steady_state_frames_allocate_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if request.config.getoption("memray", default=False):
+        pytest.skip("memray allows one tracker per process and pytest --memray holds it")
+    contexts = [
+        playing(size, conversation)
+        for size in AvatarSize
+        for conversation in (ConversationState.READY, ConversationState.RESPONDING)
+    ]
+    published_before = [ctx.sink.last for ctx in contexts]
+    path = tmp_path / "avatar-frames.bin"
+    with memray.Tracker(path, trace_python_allocators=True, native_traces=True):
+        for ctx in contexts:
+            for _ in range(FRAMES_PER_AVATAR):
+                ctx.fire()
+    total, profiler_made, lines = count_ours(path)
+    assert total + profiler_made > 0, "memray saw no call into the avatar: nothing was measured"
+    ticked = FRAMES_PER_AVATAR * len(contexts)
+    top = "\n".join(f"  {count:6d}  {where}" for where, count in lines.most_common(8))
+    assert total == 0, (
+        f"the avatar allocated {total} times in {ticked} steady-state frames "
+        f"({total / ticked:.2f} per frame); top lines:\n{top}"
+    )
+    # The frames really were produced and published, each one a cached object.
+    for ctx, before in zip(contexts, published_before, strict=True):
+        assert isinstance(ctx.sink.last, AvatarFrame)
+        assert isinstance(before, AvatarFrame)
+        assert ctx.sink.last.size is before.size

@@ -1,0 +1,92 @@
+"""The input box's editing: word moves, Ctrl+W, Ctrl+U, history that keeps the draft, rows."""
+
+from __future__ import annotations
+
+from aiway.ui.tui.editor import Editor
+
+
+def typed(text: str) -> Editor:
+    editor = Editor()
+    editor.insert(text)
+    return editor
+
+
+def test_history_up_and_back_down_restores_the_draft() -> None:
+    editor = Editor()
+    for sent in ("first", "second"):
+        editor.insert(sent)
+        editor.take()
+    editor.insert("draft in progress")
+    editor.up()
+    assert editor.text == "second"
+    editor.up()
+    assert editor.text == "first"
+    editor.up()
+    assert editor.text == "first"
+    editor.down()
+    editor.down()
+    assert editor.text == "draft in progress"
+    assert editor.cursor == len("draft in progress")
+
+
+def test_take_strips_and_remembers_once() -> None:
+    editor = typed("  hello  ")
+    assert editor.take() == "hello"
+    editor.insert("hello")
+    editor.take()
+    assert editor.history == ["hello"]
+    assert editor.text == ""
+
+
+def test_delete_word_removes_the_word_before_the_cursor() -> None:
+    editor = typed("say hello world")
+    editor.delete_word()
+    assert editor.text == "say hello "
+    editor.word_left()
+    editor.delete_word()
+    assert editor.text == "hello "
+
+
+def test_word_moves_skip_punctuation_and_spaces() -> None:
+    editor = typed("one, two three")
+    editor.word_left()
+    assert editor.cursor == len("one, two ")
+    editor.word_left()
+    assert editor.cursor == len("one, ")
+    editor.word_right()
+    assert editor.cursor == len("one, two")
+
+
+def test_clear_empties_the_box() -> None:
+    editor = typed("something")
+    editor.clear()
+    assert (editor.text, editor.cursor) == ("", 0)
+
+
+def test_home_end_and_up_down_work_on_the_lines_of_a_long_message() -> None:
+    editor = typed("first line\nsecond\nthird line")
+    editor.home()
+    assert editor.cursor == len("first line\nsecond\n")
+    editor.up()
+    assert editor.cursor == len("first line\n")
+    editor.end()
+    assert editor.cursor == len("first line\nsecond")
+    editor.up()
+    assert editor.cursor == len("second")
+    editor.down()
+    editor.down()
+    assert editor.cursor == len("first line\nsecond\nthird ")
+
+
+def test_backspace_and_delete_at_the_edges_do_nothing() -> None:
+    editor = Editor()
+    editor.backspace()
+    editor.delete()
+    assert editor.text == ""
+
+
+def test_rows_break_long_lines_and_place_the_cursor_cell() -> None:
+    editor = typed("abcdefgh\n日本")
+    rows, row, column = editor.rows(7)
+    assert rows == ["› abcde", "  fgh", "  日本"]
+    assert (row, column) == (2, 6)

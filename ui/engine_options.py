@@ -1,0 +1,117 @@
+"""The command-line options that choose the engine, and the host they open.
+
+``--engine asyncio|thespian`` (asyncio: the default, everything on this
+process's loop). With ``thespian``: ``--thespian-base`` picks the Thespian
+system (default ``multiprocQueueBase``; ``multiprocTCPBase`` as soon as an
+admin port or a convention is given), ``--admin-port`` its admin's TCP port,
+``--convention HOST:PORT`` the convention leader to join, ``--capability
+NAME[=VALUE]`` what this system offers, ``--require NAME[=VALUE]`` where the
+session's core must run (a system of the convention offering it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from aiway.actors.errors import AiwayError
+
+if TYPE_CHECKING:
+    from aiway.actors.runtime.thespian.config import ThespianConfig
+    from aiway.actors.runtime.thespian.host import ThespianHost
+
+ENGINES = ("asyncio", "thespian")
+
+
+class EngineError(AiwayError):
+    """The engine the flags ask for cannot be set up (bad flags, or Thespian will not start)."""
+
+
+THESPIAN_BASES = ("simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase")
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Add the engine's flags to a subcommand's parser."""
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="asyncio",
+        help="where the core actors run: asyncio (this process, the default) or thespian",
+    )
+    group.add_argument(
+        "--thespian-base",
+        choices=THESPIAN_BASES,
+        default=None,
+        help="the Thespian system (default: multiprocQueueBase; multiprocTCPBase with "
+        "--admin-port or --convention)",
+    )
+    group.add_argument(
+        "--admin-port", type=int, metavar="PORT", help="the Thespian admin's TCP port"
+    )
+    group.add_argument(
+        "--convention",
+        metavar="HOST:PORT",
+        help="join the Thespian convention led by the admin at HOST:PORT",
+    )
+    group.add_argument(
+        "--capability",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="a capability this Thespian system offers (repeatable), e.g. model",
+    )
+    group.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="run the core on a system of the convention offering this (repeatable)",
+    )
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise ValueError(f"{flag} needs NAME or NAME=VALUE, got {item!r}")
+        found[name] = value if sep else True
+    return found
+
+
+def thespian_config(args: argparse.Namespace, log_file: str | None = None) -> ThespianConfig:
+    """The ``ThespianConfig`` the flags describe. Raises ``EngineError`` naming the bad flag."""
+    from aiway.actors.runtime.thespian.config import ThespianConfig
+
+    base = args.thespian_base
+    if base is None:
+        tcp = args.admin_port is not None or args.convention is not None
+        base = "multiprocTCPBase" if tcp else "multiprocQueueBase"
+    try:
+        return ThespianConfig(
+            base=base,
+            admin_port=args.admin_port,
+            convention=args.convention,
+            capabilities=_pairs(args.capability, "--capability"),
+            require=_pairs(args.require, "--require"),
+            log_file=log_file,
+        )
+    except ValueError as exc:
+        raise EngineError(f"--engine thespian: {exc}") from None
+
+
+async def open_engine(args: argparse.Namespace, log_file: str | None = None) -> ThespianHost | None:
+    """The started Thespian host ``--engine thespian`` asks for; None for the asyncio host."""
+    if getattr(args, "engine", "asyncio") != "thespian":
+        return None
+    from aiway.actors.runtime.thespian.host import ThespianHost
+
+    config = thespian_config(args, log_file)
+    host = ThespianHost(config)
+    try:
+        await host.start()
+    except Exception as exc:
+        await host.stop()
+        raise EngineError(f"the Thespian system ({config.base}) did not start: {exc}") from exc
+    return host
