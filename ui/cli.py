@@ -31,8 +31,14 @@ from aiway.config import (
     load_settings,
 )
 from aiway.ui.engine_options import add_engine_options, open_engine
+from aiway.ui.logfile import PrivateRotatingFileHandler, SafeFormatter
 
 log = logging.getLogger("aiway")
+
+LOG_BYTES = 5 * 1024 * 1024
+"""The log file rotates when it reaches this size."""
+LOG_BACKUPS = 2
+"""How many rotated log files are kept (aiway.log.1, aiway.log.2)."""
 
 EPILOG = """\
 Without a command, aiway opens the terminal UI. The backend is chosen at
@@ -230,13 +236,18 @@ def load(args: argparse.Namespace) -> LoadedSettings:
 
 
 def setup_logging(settings: Settings) -> None:
-    """Log to the file under the XDG state directory, never to the terminal."""
+    """Log to the file under the XDG state directory, never to the terminal.
+
+    The file is the owner's alone (0600, tightened if it exists), rotates at
+    ``LOG_BYTES`` keeping ``LOG_BACKUPS`` old files, and every record is
+    stripped of control sequences and capped, since it may quote a peer.
+    """
     path = settings.log_file
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handler = PrivateRotatingFileHandler(path, LOG_BYTES, LOG_BACKUPS)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
