@@ -46,7 +46,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run(
         [str(home / "bin" / "python"), "-m", "pip", "install", "-q", "--only-binary=:all:",
          "--no-binary=npyscreen,thespian", str(wheel)],
-        capture_output=True, text=True, timeout=600,
+        check=False, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return home / "bin"
@@ -83,7 +83,10 @@ def test_pip_check_passes_and_only_aiway_is_ours_in_site_packages(
     installed: Path, wheel: Path
 ) -> None:
     check = subprocess.run(
-        [str(installed / "python"), "-m", "pip", "check"], capture_output=True, text=True
+        [str(installed / "python"), "-m", "pip", "check"],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stdout
     (site,) = installed.parent.glob("lib/python3*/site-packages")
@@ -98,7 +101,10 @@ def test_pip_check_passes_and_only_aiway_is_ours_in_site_packages(
 
 def test_python_dash_m_aiway_prints_help(installed: Path) -> None:
     done = subprocess.run(
-        [str(installed / "python"), "-m", "aiway", "--help"], capture_output=True, text=True
+        [str(installed / "python"), "-m", "aiway", "--help"],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: aiway")
@@ -110,7 +116,7 @@ def test_the_installed_aiway_answers_from_an_ollama_compatible_server(
 ) -> None:
     done = subprocess.run(
         [str(installed / "aiway"), "headless", "--backend", "ollama", "--prompt", "hi"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
         env=isolated_env(tmp_path, OLLAMA_HOST=server.url, AIWAY_OLLAMA_DEFAULT_MODEL="tiny"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
