@@ -96,6 +96,8 @@ class OllamaSettings:
     connect_timeout: float = _setting(_SECONDS, 5.0)
     #: seconds a stream may go without a line before it is abandoned
     idle_timeout: float = _setting(_SECONDS, 60.0)
+    #: seconds a whole answer may take, request to last line, however steadily it streams
+    total_timeout: float | None = _setting(OrUnset(_SECONDS, "no limit"), 1800.0)
     #: seconds the start-up probe waits for the server to answer
     health_timeout: float = _setting(_SECONDS, 0.5)
     #: how long the server keeps the model loaded after a request (Ollama's duration)

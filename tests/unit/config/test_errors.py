@@ -142,7 +142,7 @@ def test_unknown_key_in_a_section_lists_the_section_keys(
     assert str(caught.value) == (
         f"unknown key ollama.idel_timeout in {path}:3 (did you mean idle_timeout?);"
         " the keys of [ollama] are host, default_model, connect_timeout, idle_timeout,"
-        " health_timeout, keep_alive, options"
+        " total_timeout, health_timeout, keep_alive, options"
     )
 
 
