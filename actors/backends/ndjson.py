@@ -55,16 +55,25 @@ class MalformedLine(NdjsonError):
 
 
 class NdjsonSplitter:
-    """Turns network reads into decoded lines. One splitter per stream; not thread-safe."""
+    """Turns network reads into decoded lines. One splitter per stream; not thread-safe.
 
-    __slots__ = ("_lines_seen", "_max_line_bytes", "_pending")
+    Splitting is linear in the bytes fed, however a line is cut: a read with
+    no newline is only searched once and kept aside, and the held pieces of a
+    line are joined once, when its newline comes (``bytes_scanned`` counts the
+    work).
+    """
+
+    __slots__ = ("_held", "_held_bytes", "_lines_seen", "_max_line_bytes", "_scanned")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be at least 1, got {max_line_bytes}")
         self._max_line_bytes = max_line_bytes
-        self._pending = b""
+        # The unfinished line, in the pieces it came in: joined only when it ends.
+        self._held: list[bytes] = []
+        self._held_bytes = 0
         self._lines_seen = 0
+        self._scanned = 0
 
     @property
     def max_line_bytes(self) -> int:
@@ -74,12 +83,17 @@ class NdjsonSplitter:
     @property
     def pending_bytes(self) -> int:
         """Bytes held of a line not yet complete."""
-        return len(self._pending)
+        return self._held_bytes
 
     @property
     def lines_seen(self) -> int:
         """Complete lines split so far, blank ones included."""
         return self._lines_seen
+
+    @property
+    def bytes_scanned(self) -> int:
+        """Bytes searched for newlines so far: at most twice the bytes fed, whatever the cuts."""
+        return self._scanned
 
     def split(self, data: bytes) -> list[bytes]:
         """The complete lines that ``data`` finishes (blank ones included, newlines removed).
@@ -89,12 +103,35 @@ class NdjsonSplitter:
         This is the hot path's entry: a reader that wants only part of each
         object decodes the lines itself and keeps nothing else alive.
         """
-        if self._pending:
-            data = self._pending + data
-        lines = data.split(b"\n")
-        self._pending = lines.pop()
+        held = self._held
+        newline = data.find(b"\n")
+        if newline < 0:
+            self._scanned += len(data)
+            if data:
+                held.append(data)
+                self._held_bytes += len(data)
+                if self._held_bytes > self._max_line_bytes:
+                    raise LineTooLong(self._lines_seen + 1, self._max_line_bytes)
+            return []
+        if held:
+            # The held part is joined once, with the read that ends it, and never
+            # searched again: the first line runs up to ``newline`` of this read.
+            if self._held_bytes + newline > self._max_line_bytes:
+                raise LineTooLong(self._lines_seen + 1, self._max_line_bytes)
+            held.append(data[:newline])
+            first = b"".join(held)
+            rest = data[newline + 1 :]
+            self._scanned += newline + 1 + len(rest)
+            lines = rest.split(b"\n")
+            lines.insert(0, first)
+        else:
+            self._scanned += len(data)
+            lines = data.split(b"\n")
+        tail = lines.pop()
+        self._held = [tail] if tail else []
+        self._held_bytes = len(tail)
         # One comparison per read covers the common case: no line in a chunk
-        # can be longer than the chunk.
+        # can be longer than the chunk (the held part was checked above).
         if len(data) > self._max_line_bytes:
             self._check_lengths(lines)
         self._lines_seen += len(lines)
@@ -102,8 +139,9 @@ class NdjsonSplitter:
 
     def flush(self) -> list[bytes]:
         """At end of stream: the last line if it had no newline (a list of one), else ``[]``."""
-        rest = self._pending
-        self._pending = b""
+        rest = b"".join(self._held)
+        self._held = []
+        self._held_bytes = 0
         if not rest.strip():
             return []
         self._lines_seen += 1
@@ -161,7 +199,7 @@ class NdjsonSplitter:
         for offset, line in enumerate(lines):
             if len(line) > limit:
                 raise LineTooLong(self._lines_seen + offset + 1, limit)
-        if len(self._pending) > limit:
+        if self._held_bytes > limit:
             raise LineTooLong(self._lines_seen + len(lines) + 1, limit)
 
 

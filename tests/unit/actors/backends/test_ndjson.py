@@ -194,3 +194,41 @@ def test_split_gives_back_every_complete_line_whatever_the_cuts(
 
     assert got == lines
     assert splitter.pending_bytes == 0
+
+
+def _scan_one_line_in_reads(line_bytes: int, read_bytes: int) -> int:
+    splitter = NdjsonSplitter(max_line_bytes=line_bytes + 16)
+    body = b'{"a":"' + b"x" * (line_bytes - 8) + b'"}\n'
+    for start in range(0, len(body), read_bytes):
+        splitter.split(body[start : start + read_bytes])
+    assert splitter.lines_seen == 1
+    return splitter.bytes_scanned
+
+
+def test_a_line_cut_into_many_reads_is_scanned_in_time_linear_in_its_length() -> None:
+    # A line that never seems to end (a hostile or broken server) used to be
+    # re-searched whole on every read: 4x the length cost 16x the work.
+    short = _scan_one_line_in_reads(64 * 1024, 512)
+    long = _scan_one_line_in_reads(256 * 1024, 512)
+
+    assert long <= 4 * short + 1024
+    assert long <= 2 * (256 * 1024 + 1)
+
+
+@given(st.binary(max_size=2000), st.lists(st.integers(min_value=0, max_value=2000), max_size=40))
+def test_bytes_scanned_never_exceed_twice_the_bytes_fed(body: bytes, cuts: list[int]) -> None:
+    splitter = NdjsonSplitter()
+    start = 0
+    for cut in [*sorted(c for c in cuts if c <= len(body)), len(body)]:
+        splitter.split(body[start:cut])
+        start = cut
+
+    assert splitter.bytes_scanned <= 2 * len(body)
+
+
+def test_the_held_part_of_a_line_counts_towards_the_limit_when_its_newline_comes() -> None:
+    splitter = NdjsonSplitter(max_line_bytes=1024)
+    splitter.split(b"x" * 1000)
+
+    with pytest.raises(LineTooLong, match="line 1"):
+        splitter.split(b"y" * 30 + b'\n{"a":1}\n')
