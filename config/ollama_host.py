@@ -7,7 +7,7 @@ bracketed IPv6, and a path after the address.
 
 from __future__ import annotations
 
-from aiway.actors.backends.base import BackendError
+from aiway.actors.errors import BackendError
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 """Where Ollama listens when ``OLLAMA_HOST`` is not set."""

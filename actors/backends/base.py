@@ -5,27 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from aiway.actors.errors import AiwayError
+from aiway.actors.errors import BackendError
 from aiway.actors.protocol.conductor import ResponseMetadata
 from aiway.actors.protocol.stream import ChatTurn
 
 OnText = Callable[[str], Awaitable[None]]
 """Receives model text as it arrives (tags still in). Awaiting it is backpressure."""
-
-
-class BackendError(AiwayError):
-    """A backend could not produce (or finish) an answer.
-
-    ``str(error)`` says what went wrong and where; ``hint`` says what to do.
-    """
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
-
-    def describe(self) -> str:
-        """The message and the hint, in one line for a surface."""
-        return f"{self} ({self.hint})" if self.hint else str(self)
 
 
 class Backend(Protocol):
@@ -55,3 +40,5 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release connections, threads and models."""
         ...
+
+__all__ = ["Backend", "BackendError", "OnText"]
