@@ -24,7 +24,7 @@ from aiway.actors.runtime import (
     OverflowPolicy,
     SupervisorPolicy,
 )
-from aiway.actors.runtime.thespian import BehaviourSpec
+from aiway.actors.runtime.spec import BehaviourSpec
 from aiway.actors.store import (
     STORE_CAPABILITIES,
     STORE_CAPACITY,

@@ -24,9 +24,9 @@ from aiway.actors.runtime.mailbox import (
 )
 from aiway.actors.runtime.messages import ActorFailed
 from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.spec import BehaviourSpec, SpecError
 from aiway.actors.runtime.supervision import Directive, RestartTracker, SupervisorPolicy
 from aiway.actors.runtime.system import ActorSystem
-from aiway.actors.runtime.thespian import BehaviourSpec, SpecError
 
 __all__ = [
     "ActorFailed",
