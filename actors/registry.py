@@ -294,15 +294,18 @@ class SurfaceRegistry(Behaviour):
             # here only what is rare is counted (no int per message per surface).
             result = ctx.tell(surface.ref, out)
             if result is _REJECTED:
-                self._mark_lagging(ctx, surface)
+                # the message just refused (at ``self.seq``) is the first one it missed
+                self._mark_lagging(ctx, surface, self.seq - 1)
             elif result is _DEAD:
                 self._drop_dead(ctx, surface)
 
-    def _mark_lagging(self, ctx: Context, surface: _Surface) -> None:
+    def _mark_lagging(self, ctx: Context, surface: _Surface, delivered_through: int) -> None:
+        """From now on ``surface`` gets nothing until it drains; ``delivered_through`` is
+        the last sequence number it surely has, where its replay starts."""
         surface.lagging = True
         surface.lag_events += 1
         surface.missed += 1
-        surface.lag_seq = self.seq - 1 if self.seq else 0
+        surface.lag_seq = max(delivered_through, 0)
         log.info("surface %s is lagging at seq %d", surface.surface_id, self.seq)
         ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
 
@@ -323,7 +326,8 @@ class SurfaceRegistry(Behaviour):
         surface.lagging = False
         surface.resyncs += 1
         if not ctx.tell(surface.ref, self.mirror.snapshot(self.seq)).ok:
-            self._mark_lagging(ctx, surface)
+            # nothing of the replay went out: it still starts where the surface lagged
+            self._mark_lagging(ctx, surface, surface.lag_seq)
             return
         if len(self.ring) == self.ring.maxlen and self.ring[0].seq > surface.lag_seq + 1:
             self.replay_gaps += 1
@@ -358,7 +362,8 @@ class SurfaceRegistry(Behaviour):
         snapshot = self.mirror.snapshot(self.seq)
         for surface in self._all:
             if not surface.lagging and not ctx.tell(surface.ref, snapshot).ok:
-                self._mark_lagging(ctx, surface)
+                # it had everything up to now; only the snapshot itself is missing
+                self._mark_lagging(ctx, surface, self.seq)
 
     # -- input from remote surfaces --------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -157,48 +156,61 @@ async def test_a_stuck_surface_does_not_slow_the_others_and_resyncs_to_the_same_
     assert by_id["stuck"].lag_events == 1
     assert all(not by_id[f"s{i}"].lagging for i in range(3))
     release.set()
-    await wait_until(lambda: stuck_view.text_of("a1") == final.content, timeout=10)
+    expected = sorted(n.text for n in notices)
+
+    def notices_seen() -> list[str]:
+        return sorted(
+            m.message.text
+            for m in stuck_view.got
+            if isinstance(m, Published) and isinstance(m.message, Notify)
+        )
+
+    # The resync snapshot arrives first; the missed notices are replayed after it, over
+    # several drains of an outbox of 8: wait for the replay, not just for the text.
+    await wait_until(
+        lambda: stuck_view.text_of("a1") == final.content and notices_seen() == expected,
+        timeout=10,
+        what="the stuck surface to resync and receive every notice",
+    )
     stats = await system.ask(registry, GetSurfaceStats, timeout=1)
-    # an outbox of 8 takes the 40 missed notices over several drains
     assert {s.surface_id: s for s in stats}["stuck"].resyncs >= 1
     # the resync snapshot carries the finished answer, marked complete
     snapshots = [m for m in stuck_view.got if isinstance(m, StateSnapshot)]
     assert snapshots[-1].history[-1].status is AnswerStatus.COMPLETE
-    # and no notice was lost: each arrived directly or was replayed after the resync
-    seen = {
-        m.message.text
-        for m in stuck_view.got
-        if isinstance(m, Published) and isinstance(m.message, Notify)
-    }
-    assert seen == {n.text for n in notices}
+    # no notice was lost and none came twice: each arrived directly or was replayed
+    assert notices_seen() == expected
     await system.stop()
 
 
 @pytest.mark.asyncio
-async def test_publisher_rate_is_not_held_back_by_a_stuck_surface() -> None:
-    async def publish_rate(with_stuck: bool) -> float:
-        system = ActorSystem()
-        registry, collectors = await start(system, 2)
-        if with_stuck:
-            stuck = system.spawn(
-                "stuck",
-                lambda: Stuck(asyncio.Event(), Collector()),
-                mailbox=MailboxConfig(capacity=8),
-            )
-            registry.tell(RegisterSurface("stuck", stuck, "t", frozenset({Capability.STREAMING})))
-        messages = [Notify(NotifyLevel.INFO, "n", str(i)) for i in range(3000)]
-        started = time.perf_counter()
-        for msg in messages:
-            registry.tell(msg)
-        await wait_until(lambda: all(len(c.got) == len(messages) + 1 for c in collectors))
-        elapsed = time.perf_counter() - started
-        await system.stop(timeout=0.5)
-        return len(messages) / elapsed
+async def test_publisher_is_not_held_back_by_a_stuck_surface() -> None:
+    """Every publish is accepted at once and reaches the healthy surfaces while one is stuck.
 
-    # Not a timing assertion on absolute speed: a stuck surface must not stall the
-    # others (with blocking fan-out this would never finish, and wait_until would fail).
-    rates = [await publish_rate(False), await publish_rate(True)]
-    assert rates[1] > 0
+    No timing: with a fan-out that waited on the stuck outbox the healthy surfaces
+    would never get all the notices (wait_until fails), and the publisher's tells
+    would be refused once the registry's own mailbox filled behind it.
+    """
+    system = ActorSystem()
+    registry, collectors = await start(system, 2)
+    release = asyncio.Event()
+    stuck_view = Collector()
+    stuck = system.spawn(
+        "stuck", lambda: Stuck(release, stuck_view), mailbox=MailboxConfig(capacity=8)
+    )
+    registry.tell(RegisterSurface("stuck", stuck, "t", frozenset({Capability.STREAMING})))
+    messages = [Notify(NotifyLevel.INFO, "n", str(i)) for i in range(3000)]
+    deliveries = [registry.tell(msg) for msg in messages]
+    assert all(d.ok for d in deliveries)
+    await wait_until(lambda: all(len(c.got) == len(messages) + 1 for c in collectors))
+    # the stuck surface still holds its first message and took nothing else
+    assert stuck_view.got == []
+    stats: tuple[SurfaceStats, ...] = await system.ask(registry, GetSurfaceStats, timeout=1)
+    stuck_stats = {s.surface_id: s for s in stats}["stuck"]
+    assert stuck_stats.lagging
+    # its outbox is bounded: whatever did not fit was counted as missed, not queued
+    assert stuck_stats.missed >= len(messages) - 8
+    release.set()
+    await system.stop(timeout=0.5)
 
 
 @pytest.mark.asyncio
