@@ -212,7 +212,7 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("aiway")
+        return version("aiway-assistant")  # the distribution; "aiway" on the index is another
     except PackageNotFoundError:
         return "unknown"
 
