@@ -20,6 +20,11 @@ messages in the history, the time of one wake-up (a token arrives: the view
 model takes it, the renderer applies it and paints onto a canvas that keeps
 nothing), medians of interleaved rounds.
 
+Paste: in process, the key reader, the controller and the input box take a
+bracketed paste of 10,000 lines of code, fed in the batches the screen reads
+(8,192 keys), then the box is painted; the time per pasted line beside the
+same with 100 lines says whether the cost stays linear.
+
 ``python -m profiling.bench_tui [--quick]`` prints the rows with the report's table.
 """
 
@@ -245,6 +250,65 @@ def render_rows(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+# -- a long paste ---------------------------------------------------------------------------------
+
+PASTE_LINES = 10_000
+PASTE_SMALL_LINES = 100
+PASTE_TARGET = 1.5
+PASTE_BATCH = 8192
+
+
+def paste_seconds(lines: int) -> float:
+    """Seconds to take a bracketed paste of ``lines`` lines into the input and paint the box."""
+    from aiway.ui.tui.controller import Controller
+    from aiway.ui.tui.keys import KeyReader
+    from aiway.ui.tui.render import INPUT, Renderer
+    from aiway.ui.tui.viewmodel import ViewModel
+
+    code = "".join(
+        f"    value_{n} = compute(value_{n - 1}, {n})  # step {n}\r" for n in range(lines)
+    )
+    raw = list("\x1b[200~" + code + "\x1b[201~")
+    renderer = Renderer(120, 40, clock=lambda: 0.0)
+    controller = Controller(renderer, ViewModel(), lambda message: None)
+    reader = KeyReader(lambda code: b"")
+    canvas = _NullCanvas()
+    renderer.paint(canvas)
+    started = perf_counter()
+    for start in range(0, len(raw), PASTE_BATCH):
+        for action in reader.feed(raw[start : start + PASTE_BATCH]):
+            controller.handle(action)
+        renderer.paint_region(INPUT, canvas, 0.0)
+    elapsed = perf_counter() - started
+    assert renderer.editor.text.count("\n") == lines
+    return elapsed
+
+
+def paste_rows(quick: bool) -> list[dict[str, Any]]:
+    rounds = QUICK_RENDER_ROUNDS if quick else RENDER_ROUNDS
+    large: list[float] = []
+    small: list[float] = []
+    for _ in range(rounds):
+        large.append(paste_seconds(PASTE_LINES) / PASTE_LINES)
+        small.append(paste_seconds(PASTE_SMALL_LINES) / PASTE_SMALL_LINES)
+    ratio = median_ratio(large, small)
+    return [
+        row(
+            name="TUI paste 10,000 lines: time to insert",
+            unit="ms",
+            ours=median(large) * PASTE_LINES * 1e3,
+            baseline="100 lines, scaled per line",
+            baseline_value=median(small) * PASTE_LINES * 1e3,
+            ratio=ratio,
+            target=f"<= {PASTE_TARGET}x (linear)",
+            met=ratio is not None and ratio <= PASTE_TARGET,
+            better="lower",
+            note="bracketed paste of lines of code in 8,192-key batches through the key reader, "
+            f"the controller and the input box, painted; {rounds} interleaved rounds",
+        )
+    ]
+
+
 # -- the rows ---------------------------------------------------------------------------------
 
 
@@ -297,7 +361,7 @@ def cpu_rows(quick: bool) -> list[dict[str, Any]]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Every row of this benchmark (see the module docstring)."""
-    return [*cpu_rows(quick), *render_rows(quick)]
+    return [*cpu_rows(quick), *render_rows(quick), *paste_rows(quick)]
 
 
 def main(argv: list[str] | None = None) -> int:

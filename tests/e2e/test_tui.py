@@ -155,6 +155,26 @@ def test_resize_lays_everything_out_again(tui: Tui, ollama: FakeOllamaProcess) -
     assert tui.exit_code() == 0
 
 
+def test_a_pasted_indented_block_is_one_message_that_keeps_its_indentation(
+    tui: Tui, ollama: FakeOllamaProcess
+) -> None:
+    block = "def f(x):\n    if x:\n        return 1\n    return 0"
+    tui.tmux("set-buffer", block)
+    tui.tmux("paste-buffer", "-p", "-t", "main")  # bracketed, as a terminal pastes
+    tui.wait_for("          return 1")  # in the input box, nothing sent yet
+    assert "You" not in tui.screen()
+    requests_before = len(ollama.stats()["requests"])
+    tui.keys("Enter")
+    tui.wait_for("tok/s · ")
+    chats = [
+        request["body"]["messages"][-1]["content"]
+        for request in ollama.stats()["requests"][requests_before:]
+        if isinstance(request.get("body"), dict) and "messages" in request["body"]
+    ]
+    assert chats == [block]
+    assert tui.screen().count("You") == 1
+
+
 def test_no_backend_prints_a_clear_message_and_exits_non_zero(tmp_path: Path) -> None:
     tui = Tui(tmp_path, "127.0.0.1:9")  # the discard port: nothing answers
     try:

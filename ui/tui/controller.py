@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiway.actors.protocol import Cancel, QuitRequested, UserMessage
-from aiway.ui.tui.keys import Action, Key
+from aiway.ui.tui.keys import Action, Key, Paste
 from aiway.ui.tui.render import Renderer, state_is_busy
 from aiway.ui.tui.viewmodel import ViewModel
 
@@ -49,6 +49,14 @@ class Controller:
         if isinstance(action, str):
             self.editor.insert(action)
             renderer.touch_input()
+            return
+        if isinstance(action, Paste):
+            self.editor.insert(action.text)  # one edit: its newlines never send
+            renderer.touch_input()
+            if action.truncated:
+                self.view.note(
+                    "warning", "paste", "the paste was too long: only its start was kept"
+                )
             return
         edit = self._edits.get(action)
         if edit is not None:

@@ -4,6 +4,10 @@ Pure text and a cursor (an index into the text), no curses. Up and Down move
 between the lines of a message of several lines, and through the history when
 the cursor is on the first or last line; leaving the draft for the history
 keeps it, and coming back down past the newest message restores it.
+
+Drawing costs what the box shows, not what it holds: ``window`` lays out
+only the lines around the cursor, so a 10,000-line paste edits and redraws
+as fast as a short message (``rows`` lays out everything, for tests).
 """
 
 from __future__ import annotations
@@ -52,8 +56,12 @@ class Editor:
         self.cursor = start
 
     def take(self) -> str:
-        """Enter: the text to send (stripped; empty sends nothing), remembered in the history."""
-        text = self.text.strip()
+        """Enter: the text to send, remembered in the history (blank sends nothing).
+
+        One line is stripped; a message of several lines loses only its blank
+        lines at either end and trailing spaces, so pasted code keeps its indentation.
+        """
+        text = _trim(self.text)
         self.text = ""
         self.cursor = 0
         self._browsing = None
@@ -129,32 +137,67 @@ class Editor:
     # -- drawing -----------------------------------------------------------------------
 
     def rows(self, width: int) -> tuple[list[str], int, int]:
-        """The text as display rows of ``width`` cells (prompt included), and the cursor's cell.
+        """All of the text as rows of ``width`` cells (prompt included), and the cursor's cell.
 
         Each line of the message is broken by cells (not words), so the cursor
         maps to exactly one cell. Returns ``(rows, cursor_row, cursor_column)``.
         """
+        laid = self._lay_out(width, 0, len(self.text))
+        return [row for row, _ in laid.rows], laid.cursor_row, laid.cursor_col
+
+    def window(self, width: int, height: int, anchor: int) -> tuple[list[str], int, int, int]:
+        """The ``height`` rows the box shows, laying out only the lines near the cursor.
+
+        ``anchor`` is the text offset where the box's first row started last
+        time (0 at first): the box keeps it while the cursor stays inside, and
+        scrolls just enough when the cursor leaves. Returns ``(rows,
+        cursor_row, cursor_column, anchor)`` with ``cursor_row`` inside the box.
+        """
+        height = max(1, height)
+        text, cursor = self.text, self.cursor
+        if 0 <= anchor <= cursor:
+            start = text.rfind("\n", 0, anchor) + 1
+            stop = _line_end(text, start, height)
+            laid = self._lay_out(width, start, stop)
+            first = laid.row_starting_at(anchor)
+            if first is not None and 0 <= first <= laid.cursor_row < first + height:
+                shown = laid.rows[first : first + height]
+                return [row for row, _ in shown], laid.cursor_row - first, laid.cursor_col, anchor
+        start = text.rfind("\n", 0, cursor) + 1
+        for _ in range(height - 1):
+            if start == 0:
+                break
+            start = text.rfind("\n", 0, start - 1) + 1
+        laid = self._lay_out(width, start, _line_end(text, cursor, height))
+        # moving up puts the cursor on the box's first row, anything else on its last
+        first = laid.cursor_row if cursor < anchor else max(0, laid.cursor_row - height + 1)
+        shown = laid.rows[first : first + height]
+        return [row for row, _ in shown], laid.cursor_row - first, laid.cursor_col, shown[0][1]
+
+    def _lay_out(self, width: int, start: int, stop: int) -> _Laid:
+        """Rows of the lines in ``text[start:stop]`` (``start`` begins a line)."""
         room = max(1, width - len(PROMPT))
-        rows: list[str] = []
-        cursor_row = cursor_col = 0
-        offset = 0
-        for number, line in enumerate(self.text.split("\n")):
-            prefix = PROMPT if number == 0 else CONTINUATION
+        laid = _Laid()
+        rows = laid.rows
+        cursor = self.cursor
+        offset = start
+        for line in self.text[start:stop].split("\n"):
+            prefix = PROMPT if offset == 0 else CONTINUATION
             pieces = _break_cells(line, room)
             position = 0
             for piece_number, piece in enumerate(pieces):
-                start = offset + position
-                end = start + len(piece)
+                begin = offset + position
+                end = begin + len(piece)
                 last = piece_number == len(pieces) - 1
-                if start <= self.cursor <= end and (self.cursor < end or last):
-                    cursor_row = len(rows)
-                    cursor_col = len(prefix) + cell_width(piece[: self.cursor - start])
-                rows.append((prefix if piece_number == 0 else CONTINUATION) + piece)
+                if begin <= cursor <= end and (cursor < end or last):
+                    laid.cursor_row = len(rows)
+                    laid.cursor_col = len(prefix) + cell_width(piece[: cursor - begin])
+                rows.append(((prefix if piece_number == 0 else CONTINUATION) + piece, begin))
                 position += len(piece)
             offset += len(line) + 1
-        if cursor_col >= width:
-            cursor_col = width - 1
-        return rows, cursor_row, cursor_col
+        if laid.cursor_col >= width:
+            laid.cursor_col = width - 1
+        return laid
 
     # -- internals -------------------------------------------------------------------------
 
@@ -169,6 +212,45 @@ class Editor:
         while index > 0 and _is_word(text[index - 1]):
             index -= 1
         return index
+
+
+class _Laid:
+    """Display rows (each with the text offset it starts at) and the cursor's cell among them."""
+
+    __slots__ = ("cursor_col", "cursor_row", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, int]] = []
+        #: -1 while the cursor is not on any row laid out
+        self.cursor_row = -1
+        self.cursor_col = 0
+
+    def row_starting_at(self, offset: int) -> int | None:
+        for index, (_, begin) in enumerate(self.rows):
+            if begin == offset:
+                return index
+            if begin > offset:
+                break
+        return None
+
+
+def _line_end(text: str, index: int, lines: int) -> int:
+    """The end of the ``lines``-th line from the one holding ``index`` (counting that one)."""
+    end = text.find("\n", index)
+    for _ in range(lines - 1):
+        if end < 0:
+            break
+        end = text.find("\n", end + 1)
+    return len(text) if end < 0 else end
+
+
+def _trim(text: str) -> str:
+    if "\n" not in text.strip():
+        return text.strip()
+    lines = text.rstrip().split("\n")
+    while lines and not lines[0].strip():
+        del lines[0]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _is_word(char: str) -> bool:

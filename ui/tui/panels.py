@@ -125,16 +125,11 @@ def rule_line(width: int) -> str:
 # -- input box ------------------------------------------------------------------------------
 
 
-def paint_input(canvas: Canvas, rect: Rect, editor: Editor, first_row: int) -> int:
-    """Paint the input box; returns the first row shown (kept so the box does not jump)."""
-    rows, cursor_row, cursor_col = editor.rows(rect.width)
-    if cursor_row < first_row:
-        first_row = cursor_row
-    elif cursor_row >= first_row + rect.height:
-        first_row = cursor_row - rect.height + 1
-    for offset in range(rect.height):
-        index = first_row + offset
-        y = rect.y + offset
+def paint_input(canvas: Canvas, rect: Rect, editor: Editor, anchor: int) -> int:
+    """Paint the input box; returns where its first row starts (kept so the box does not jump)."""
+    rows, cursor_row, cursor_col, anchor = editor.window(rect.width, rect.height, anchor)
+    for index in range(rect.height):
+        y = rect.y + index
         if index < len(rows):
             row = rows[index]
             prefix = row[: len(PROMPT)]
@@ -156,8 +151,8 @@ def paint_input(canvas: Canvas, rect: Rect, editor: Editor, first_row: int) -> i
         )
     row_text = rows[cursor_row][len(PROMPT) :] if cursor_row < len(rows) else ""
     under = _char_at_cell(row_text, cursor_col - len(PROMPT))
-    canvas.put(rect.y + cursor_row - first_row, rect.x + cursor_col, under, styles.CURSOR)
-    return first_row
+    canvas.put(rect.y + cursor_row, rect.x + cursor_col, under, styles.CURSOR)
+    return anchor
 
 
 def _char_at_cell(text: str, column: int) -> str:

@@ -54,7 +54,7 @@ class Renderer:
         self.dirty: set[str] = set(REGIONS)
         self._painted: list[Line | None] = [None] * self.layout.conversation.height
         self._anchor: int | None = None
-        self._input_row = 0
+        self._input_anchor = 0
         self._status_text: tuple[str, str, str] | None = None
         self._frame: AvatarFrame | None = None
         self._avatar_rect: Rect | None = None
@@ -218,7 +218,9 @@ class Renderer:
         elif region == RULE:
             canvas.put(layout.rule.y, 0, panels.rule_line(layout.width), styles.RULE)
         elif region == INPUT:
-            self._input_row = panels.paint_input(canvas, layout.input, self.editor, self._input_row)
+            self._input_anchor = panels.paint_input(
+                canvas, layout.input, self.editor, self._input_anchor
+            )
         return True
 
     def rect_of(self, region: str) -> Rect:

@@ -31,7 +31,7 @@ import npyscreen
 
 from aiway.ui.tui import render, styles
 from aiway.ui.tui.controller import Controller
-from aiway.ui.tui.keys import Key, RawKey, decode
+from aiway.ui.tui.keys import Key, KeyReader, RawKey
 from aiway.ui.tui.render import Renderer
 from aiway.ui.tui.session import Session
 from aiway.ui.tui.viewmodel import ViewModel
@@ -41,6 +41,8 @@ METRICS_EVERY = 1.0
 ESCAPE_DELAY_MS = 25
 _FIRST_PAIR = 20  # npyscreen's own theme uses the pairs below this
 _MAX_KEYS_PER_WAKE = 8192
+BRACKETED_PASTE_ON = "\x1b[?2004h"
+BRACKETED_PASTE_OFF = "\x1b[?2004l"
 
 
 class Theme(npyscreen.ThemeManager):  # type: ignore[misc]
@@ -145,6 +147,16 @@ def terminal_size() -> tuple[int, int]:
     return 80, 24
 
 
+def _terminal_mode(sequence: str) -> None:
+    """Write a mode switch straight to the terminal (curses has no call for it)."""
+    stream = sys.__stdout__
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(sequence)
+        stream.flush()
+
+
 class RegionWidget(npyscreen.widget.Widget):  # type: ignore[misc]
     """One region of the screen; ``update`` paints it through the renderer if it changed."""
 
@@ -181,6 +193,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         self.waker = waker
         self.renderer = Renderer(columns, rows)
         self.controller = Controller(self.renderer, view, session.send)
+        self.keys = KeyReader()
         self.paint_time = 0.0
         self.resize_pending = False
         self.stop_requested = False
@@ -207,6 +220,13 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
 
     def run(self) -> None:
         """Draw, wait, react, until quit (Ctrl+Q, /quit, a Quit message, or a failed start)."""
+        _terminal_mode(BRACKETED_PASTE_ON)
+        try:
+            self._loop()
+        finally:
+            _terminal_mode(BRACKETED_PASTE_OFF)
+
+    def _loop(self) -> None:
         curses.raw()
         curses.noecho()
         with contextlib.suppress(curses.error):
@@ -285,7 +305,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
                 raw.append(pad.get_wch())
             except curses.error:
                 break
-        for action in decode(raw):
+        for action in self.keys.feed(raw):
             if action is Key.RESIZE:
                 self._resize()
             elif action is Key.REDRAW:

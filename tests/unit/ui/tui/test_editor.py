@@ -90,3 +90,31 @@ def test_rows_break_long_lines_and_place_the_cursor_cell() -> None:
     rows, row, column = editor.rows(7)
     assert rows == ["› abcde", "  fgh", "  日本"]
     assert (row, column) == (2, 6)
+
+
+def test_take_keeps_the_indentation_of_a_block_of_several_lines() -> None:
+    editor = typed("\n    def f():\n        return 1   \n\n")
+    assert editor.take() == "    def f():\n        return 1"
+
+
+def test_window_shows_the_cursor_and_lays_out_only_nearby_lines() -> None:
+    editor = typed("\n".join(f"line {n}" for n in range(10_000)))
+    rows, cursor_row, cursor_col, anchor = editor.window(40, 3, 0)
+    assert rows == ["  line 9997", "  line 9998", "  line 9999"]
+    assert (cursor_row, cursor_col) == (2, len("  line 9999"))
+    editor.up()
+    rows, cursor_row, _, anchor = editor.window(40, 3, anchor)
+    assert rows[0] == "  line 9997" and cursor_row == 1  # the box did not jump
+    editor.up()
+    editor.up()
+    rows, cursor_row, _, anchor = editor.window(40, 3, anchor)
+    assert rows[0] == "  line 9996" and cursor_row == 0  # scrolled by one row
+
+
+def test_window_agrees_with_the_full_layout_on_wrapped_lines() -> None:
+    editor = typed("x" * 100 + "\nshort")
+    editor.up()
+    full, full_row, full_col = editor.rows(30)
+    rows, cursor_row, cursor_col, _ = editor.window(30, 3, 0)
+    assert rows == full[full_row - cursor_row : full_row - cursor_row + 3]
+    assert cursor_col == full_col
