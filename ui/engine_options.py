@@ -6,7 +6,12 @@ system (default ``multiprocQueueBase``; ``multiprocTCPBase`` as soon as an
 admin port or a convention is given), ``--admin-port`` its admin's TCP port,
 ``--convention HOST:PORT`` the convention leader to join, ``--capability
 NAME[=VALUE]`` what this system offers, ``--require NAME[=VALUE]`` where the
-session's core must run (a system of the convention offering it).
+session's core must run (a system of the convention offering it). On
+``multiprocTCPBase`` every Thespian listener binds ``--ip`` only (default
+127.0.0.1; across machines, this machine's address on the convention's
+network), and every frame is signed with the convention's secret
+(``--secret-file``, default ``$XDG_CONFIG_HOME/aiway/thespian.secret``, made
+on first use): see docs/SECURITY.md.
 """
 
 from __future__ import annotations
@@ -55,6 +60,20 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help="join the Thespian convention led by the admin at HOST:PORT",
     )
     group.add_argument(
+        "--ip",
+        metavar="ADDRESS",
+        default="127.0.0.1",
+        help="the one address Thespian listens on and announces (default 127.0.0.1; across "
+        "machines: this machine's address on the convention's network)",
+    )
+    group.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        default=None,
+        help="the convention's shared secret, mode 0600 (default: "
+        "$XDG_CONFIG_HOME/aiway/thespian.secret, made on first use; copy it to every member)",
+    )
+    group.add_argument(
         "--capability",
         action="append",
         default=[],
@@ -93,6 +112,8 @@ def thespian_config(args: argparse.Namespace, log_file: str | None = None) -> Th
             base=base,
             admin_port=args.admin_port,
             convention=args.convention,
+            ip_address=getattr(args, "ip", "127.0.0.1"),
+            secret_file=getattr(args, "secret_file", None),
             capabilities=_pairs(args.capability, "--capability"),
             require=_pairs(args.require, "--require"),
             log_file=log_file,

@@ -244,6 +244,9 @@ class Bridge:
             if self._watchdog is not None:
                 self._watchdog.settimeout(self.call_timeout)
                 self._watched, _ = self._watchdog.accept()
+                # one connection is all it serves: listen no longer
+                self._watchdog.close()
+                self._watchdog = None
             self._listener.start()
             self._run(system)
         except BaseException as exc:

@@ -48,6 +48,7 @@ from aiway.actors.runtime.supervision import (
     judge_failure,
 )
 from aiway.actors.runtime.thespian import control as c
+from aiway.actors.runtime.thespian import seam
 from aiway.actors.runtime.thespian.context import EdgeOnThespian, ThespianContext
 from aiway.actors.runtime.thespian.control import RemoteTarget
 from aiway.actors.runtime.thespian.supervise import Child, Children
@@ -62,6 +63,8 @@ from aiway.actors.runtime.thespian.wire import (
 )
 
 log = logging.getLogger(__name__)
+
+seam.install_inherited()  # a child process not forked from a signing one still signs
 
 #: messages a cell keeps while it waits for its ``Start`` (more are dead letters)
 EARLY_LIMIT = 1024

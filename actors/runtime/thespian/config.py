@@ -7,12 +7,16 @@ line. ``CellCounters`` is what a cell reports of itself as a sender.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 from thespian.actors import ActorSystem as ThespianSystem
+
+from aiway.actors.runtime.thespian.secret import default_secret_path
 
 BASES = ("simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase")
 
@@ -32,8 +36,12 @@ class ThespianConfig:
     admin_port: int | None = None
     #: ``host:port`` of the convention leader's admin (multiprocTCPBase; None: lead it)
     convention: str | None = None
-    #: the address Thespian binds and announces (THESPIAN_BASE_IPADDR)
+    #: the one address Thespian's listeners bind and announce (multiprocTCPBase): loopback
+    #: on one machine; across machines, this machine's address on the convention's network
     ip_address: str = "127.0.0.1"
+    #: the convention's shared secret (multiprocTCPBase; None: the default under
+    #: ``$XDG_CONFIG_HOME/aiway/``, created on first use; see ``secret``)
+    secret_file: str | None = None
     #: capabilities this system declares, for example ``{"model": True}``
     capabilities: Mapping[str, Any] = attrs.field(factory=dict)
     #: capabilities the system hosting the core must have (placement in a convention)
@@ -50,6 +58,19 @@ class ThespianConfig:
             raise ValueError(f"unknown Thespian base {self.base!r}; use one of {', '.join(BASES)}")
         if self.base == "multiprocTCPBase" and self.admin_port is None:
             raise ValueError("multiprocTCPBase needs an explicit admin port (--admin-port)")
+        try:
+            address = ipaddress.IPv4Address(self.ip_address)
+        except ValueError:
+            raise ValueError(
+                f"the Thespian address must be an IPv4 address of this machine "
+                f"(127.0.0.1, or its address on the convention's network), got "
+                f"{self.ip_address!r}"
+            ) from None
+        if address.is_unspecified:
+            raise ValueError(
+                "the Thespian address 0.0.0.0 would listen on every interface: name one "
+                "(127.0.0.1 on one machine, or this machine's address on the convention's network)"
+            )
         if self.convention is not None:
             if self.base != "multiprocTCPBase":
                 raise ValueError("a convention needs multiprocTCPBase")
@@ -96,9 +117,18 @@ class ThespianConfig:
 
 
 def open_system(config: ThespianConfig) -> Any:
-    """Open (or join) the Thespian system of ``config``: blocking, call it off the loop."""
+    """Open (or join) the Thespian system of ``config``: blocking, call it off the loop.
+
+    On ``multiprocTCPBase`` every frame is signed with the convention's secret
+    and every listener binds ``ip_address`` only (``seam``); raises
+    ``SecretFileError`` when the secret cannot be made, read or trusted.
+    """
     if config.base == "multiprocTCPBase":
-        # read by Thespian when its TCP transport is imported: keep every address on it
+        from aiway.actors.runtime.thespian import seam
+
+        path = config.secret_file
+        seam.install_from_file(Path(path) if path is not None else default_secret_path(os.environ))
+        # read by Thespian whenever it makes an address: what it announces and binds
         os.environ["THESPIAN_BASE_IPADDR"] = config.ip_address
     return ThespianSystem(
         config.base,

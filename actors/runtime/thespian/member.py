@@ -8,16 +8,21 @@ is shut down); ``--stop`` shuts it down. An aiway process started with
 ``--engine thespian --admin-port 1900 --require model`` then places its core
 on that system. Start members after the leader: Thespian retries a failed
 registration only every few minutes.
+
+Every member signs its frames with the convention's secret (``--secret-file``,
+default ``$XDG_CONFIG_HOME/aiway/thespian.secret``): copy the leader's file to
+each member's machine. A member listens on ``--ip`` only (default 127.0.0.1):
+across machines, give it this machine's address on the convention's network.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from aiway.actors.errors import AiwayError
 from aiway.actors.runtime.thespian.config import ThespianConfig, open_system
 
 
@@ -26,10 +31,17 @@ def start_member(config: ThespianConfig) -> Any:
     return open_system(config)
 
 
-def stop_member(admin_port: int, ip_address: str = "127.0.0.1") -> None:
+def stop_member(
+    admin_port: int, ip_address: str = "127.0.0.1", secret_file: str | None = None
+) -> None:
     """Shut down the TCP system whose admin listens on ``admin_port``. Blocks."""
     handle = open_system(
-        ThespianConfig(base="multiprocTCPBase", admin_port=admin_port, ip_address=ip_address)
+        ThespianConfig(
+            base="multiprocTCPBase",
+            admin_port=admin_port,
+            ip_address=ip_address,
+            secret_file=secret_file,
+        )
     )
     handle.shutdown()
 
@@ -41,12 +53,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--admin-port", type=int, required=True, metavar="PORT")
     parser.add_argument("--convention", metavar="HOST:PORT", help="the leader's admin")
     parser.add_argument("--capability", action="append", default=[], metavar="NAME[=VALUE]")
-    parser.add_argument("--ip", default=os.environ.get("THESPIAN_BASE_IPADDR", "127.0.0.1"))
+    parser.add_argument(
+        "--ip",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="the one address to listen on and announce (default 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="the convention's shared secret (default $XDG_CONFIG_HOME/aiway/thespian.secret)",
+    )
     parser.add_argument("--stop", action="store_true", help="shut the system down")
     args = parser.parse_args(argv)
-    if args.stop:
-        stop_member(args.admin_port, args.ip)
-        return 0
+    try:
+        if args.stop:
+            stop_member(args.admin_port, args.ip, args.secret_file)
+            return 0
+    except AiwayError as exc:
+        print(f"member: {exc}", file=sys.stderr)
+        return 2
     capabilities: dict[str, Any] = {}
     for item in args.capability:
         name, sep, value = item.partition("=")
@@ -57,12 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             admin_port=args.admin_port,
             convention=args.convention,
             ip_address=args.ip,
+            secret_file=args.secret_file,
             capabilities=capabilities,
         )
-    except ValueError as exc:
+        start_member(config)
+    except (ValueError, AiwayError) as exc:
         print(f"member: {exc}", file=sys.stderr)
         return 2
-    start_member(config)
     print(f"member: Thespian admin on {args.ip}:{args.admin_port}", flush=True)
     return 0
 

@@ -1,0 +1,139 @@
+"""A hostile peer against `aiway serve --engine thespian`: pickles sent to every listening port.
+
+The daemon runs its core on ``multiprocTCPBase`` (an admin port, a process per
+actor, each with its own listener). The test finds every TCP listener of the
+daemon's process tree (``/proc/net/tcp`` and the processes' socket inodes),
+checks where each is bound, and sends each one a Thespian frame holding a
+pickle that would create a marker file when unpickled. Nothing may run, and
+the daemon must still answer afterwards.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import pickle
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeOllamaProcess
+from tests.integration.test_daemon import ANSWER, RATE, TOKENS, Processes
+from tests.unit.actors.runtime.thespian import processes
+from tests.waiting import wait_until_sync
+
+pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+
+
+class Payload:
+    """Unpickling this opens (creates) ``path``: proof that a frame was unpickled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return builtins.open, (str(self.path), "a")
+
+
+def frame(payload: object) -> bytes:
+    """A Thespian TCP frame: ``<length>>`` then the pickle."""
+    body = pickle.dumps(payload)
+    return b"%d>" % len(body) + body
+
+
+def listeners(pids: list[int]) -> dict[int, str]:
+    """Listening TCP ports of ``pids``: port -> bound address (IPv4 dotted, or IPv6 hex)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    found: dict[int, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state != "0A" or inode not in inodes:  # 0A: LISTEN
+                    continue
+                address, port = local.split(":")
+                if len(address) == 8:
+                    address = socket.inet_ntoa(bytes.fromhex(address)[::-1])
+                found[int(port, 16)] = address
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def drops_logged(log: str) -> int:
+    return log.count("dropped a Thespian frame")
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllamaProcess]:
+    with FakeOllamaProcess("--models", "tiny:latest") as server:
+        server.configure(tokens=TOKENS, rate=RATE, script=["x"])
+        yield server
+
+
+@pytest.fixture
+def procs(tmp_path: Path, fake: FakeOllamaProcess) -> Iterator[Processes]:
+    started = Processes(tmp_path, fake)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        wait_until_sync(
+            lambda: not processes.with_marker(str(tmp_path)),
+            timeout=15,
+            what="every process of the test to exit",
+        )
+
+
+def test_a_pickle_sent_to_every_thespian_port_of_serve_runs_nothing(
+    procs: Processes, tmp_path: Path
+) -> None:
+    admin = free_port()
+    daemon = procs.daemon("--engine", "thespian", "--admin-port", str(admin))
+    tree = processes.with_marker(str(tmp_path))
+    ports = listeners(tree)
+    assert admin in ports, ports
+    assert len(ports) >= 4, f"the admin and the actors' listeners: {ports}"
+    assert set(ports.values()) == {"127.0.0.1"}, f"a listener beyond loopback: {ports}"
+
+    markers = {port: tmp_path / f"ran-{port}" for port in ports}
+    attacks = []
+    try:
+        for port, marker in markers.items():
+            attack = socket.create_connection(("127.0.0.1", port), timeout=10)
+            attacks.append(attack)
+            attack.sendall(frame(Payload(marker)))
+        # nothing else is lost: the daemon still answers (and its own Thespian handle,
+        # which reads its socket only while it talks to the system, reads the frame)
+        surface = procs.surface()
+        surface.type("still there?")
+        assert surface.wait_for_answers(1) == [ANSWER]
+        wait_until_sync(
+            lambda: drops_logged(procs.log_text()) >= len(ports),
+            timeout=15,
+            what=f"every one of the {len(ports)} listeners to drop its frame",
+        )
+    finally:
+        for attack in attacks:
+            attack.close()
+    assert daemon.stop() == 0
+
+    ran = sorted(port for port, marker in markers.items() if marker.exists())
+    assert ran == [], f"a pickle ran in the process listening on {ran}"
+    assert drops_logged(procs.log_text()) == len(ports)
