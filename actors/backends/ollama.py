@@ -4,18 +4,24 @@
 bytes, handing ``on_text`` one piece of text per network read (all the complete
 lines of that read, joined), never one per token. It owns one aiohttp session,
 created on first use and closed by ``close()``. Every failure (no server, no
-such model, an error line mid-stream, silence past the idle timeout, a stream
-cut short, a bad line) becomes a ``BackendError`` that says what and where,
-with a hint saying what to do. ``parse_ollama_host`` reads ``OLLAMA_HOST`` the
-way Ollama does.
+such model, an error line mid-stream, silence past the idle timeout, an answer
+past the total timeout, a stream cut short, a bad line, a redirect, a body past
+its cap) becomes a ``BackendError`` that says what and where, with a hint
+saying what to do. The server is not trusted further than it must be: no
+redirect is ever followed (a 307 would re-send the whole conversation to
+wherever it points), every body read is capped, and every text the server
+chose (error strings, a redirect's target) is stripped of control sequences
+and cut short before it goes anywhere. ``parse_ollama_host`` reads
+``OLLAMA_HOST`` the way Ollama does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -30,6 +36,7 @@ from aiway.actors.backends.ndjson import (
 )
 from aiway.actors.protocol.conductor import ResponseMetadata
 from aiway.actors.protocol.stream import ChatTurn
+from aiway.actors.untrusted import capped
 from aiway.config.ollama_host import parse_ollama_host
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,11 @@ _UNREACHABLE_HINT = (
     "start it with `ollama serve`, or set OLLAMA_HOST to where it runs, or use the embedded backend"
 )
 _ERROR_BODY_LIMIT = 64 * 1024
+_READ_SLICE = 64 * 1024
+_NOT_OLLAMA_HINT = "check that OLLAMA_HOST points at an Ollama server"
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""The largest ``/api/tags`` or ``/api/ps`` body read (4 MiB: thousands of models)."""
 
 
 class OllamaBackend:
@@ -47,9 +59,10 @@ class OllamaBackend:
 
     ``connect_timeout`` bounds connecting; ``idle_timeout`` bounds the silence
     between two reads (headers included: a model that loads longer than this
-    fails). There is no total timeout: an answer may stream for as long as the
-    model keeps talking. ``options`` and ``keep_alive`` are sent as is with
-    every chat request when given.
+    fails); ``total_timeout`` (None: no limit) bounds a whole request, however
+    steadily it streams. ``max_line_bytes`` caps one NDJSON line and
+    ``max_body_bytes`` a listing's body. ``options`` and ``keep_alive`` are sent
+    as is with every chat request when given.
     """
 
     def __init__(
@@ -58,14 +71,18 @@ class OllamaBackend:
         *,
         connect_timeout: float = 5.0,
         idle_timeout: float = 120.0,
+        total_timeout: float | None = None,
         options: Mapping[str, object] | None = None,
         keep_alive: str | float | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self._base_url = parse_ollama_host(host)
         self._where = self._base_url.partition("://")[2]
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
+        self._total_timeout = total_timeout
+        self._max_body_bytes = max_body_bytes
         self._options = dict(options) if options else None
         self._keep_alive = keep_alive
         self._max_line_bytes = max_line_bytes
@@ -85,8 +102,9 @@ class OllamaBackend:
     ) -> ResponseMetadata:
         """Stream one answer; ``on_text`` is awaited once per network read that holds text.
 
-        Raises ``BackendError`` on any failure. Cancelling the calling task
-        closes the HTTP response at once, which makes Ollama stop generating.
+        Raises ``BackendError`` on any failure, ``total_timeout`` included.
+        Cancelling the calling task closes the HTTP response at once, which
+        makes Ollama stop generating.
         """
         body: dict[str, object] = {
             "model": model,
@@ -101,9 +119,15 @@ class OllamaBackend:
         started = time.perf_counter()
         failure: tuple[int, str] | None = None
         with self._translate_errors():
-            async with session.post(
-                self._base_url + "/api/chat", data=orjson.dumps(body), headers=_JSON_HEADERS
-            ) as response:
+            async with (
+                self._within_total("the answer"),
+                session.post(
+                    self._base_url + "/api/chat",
+                    data=orjson.dumps(body),
+                    headers=_JSON_HEADERS,
+                    allow_redirects=False,
+                ) as response,
+            ):
                 if response.status == 200:
                     return await self._read_answer(response, model, on_text, started)
                 failure = (response.status, await _error_text(response))
@@ -121,15 +145,19 @@ class OllamaBackend:
     async def health(self, timeout: float = 2.0) -> bool:
         """Whether the server answers ``/api/tags`` with 200 within ``timeout`` seconds.
 
-        Never raises (except on cancellation of the caller).
+        A redirect or a body past ``max_body_bytes`` is not healthy. Never
+        raises (except on cancellation of the caller).
         """
         session = self._open_session()
         try:
             async with session.get(
-                self._base_url + "/api/tags", timeout=aiohttp.ClientTimeout(total=timeout)
+                self._base_url + "/api/tags",
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
             ) as response:
-                await response.read()
-                return response.status == 200
+                if response.status != 200:
+                    return False
+                return await _read_capped(response, self._max_body_bytes) is not None
         except (aiohttp.ClientError, TimeoutError, OSError):
             return False
 
@@ -179,7 +207,7 @@ class OllamaBackend:
                 if last is not None:
                     if "error" in last:
                         raise BackendError(
-                            f"Ollama reported an error mid-answer: {last['error']}",
+                            f"Ollama reported an error mid-answer: {capped(str(last['error']))}",
                             "see the Ollama server's log; try again or pick another model",
                         )
                     final = last
@@ -199,22 +227,38 @@ class OllamaBackend:
     async def _get_json(self, path: str) -> Any:
         session = self._open_session()
         with self._translate_errors():
-            async with session.get(self._base_url + path) as response:
+            async with (
+                self._within_total(f"reading {path}"),
+                session.get(self._base_url + path, allow_redirects=False) as response,
+            ):
                 if response.status != 200:
+                    status = response.status
+                    detail = await _error_text(response)
                     raise BackendError(
-                        f"Ollama at {self._where} answered {path} with HTTP {response.status}: "
-                        f"{await _error_text(response)}",
-                        "check that OLLAMA_HOST points at an Ollama server",
+                        f"Ollama at {self._where} answered {path} with HTTP {status}"
+                        f"{detail if 300 <= status < 400 else ': ' + detail}",
+                        _hint_for(status),
+                    )
+                raw = await _read_capped(response, self._max_body_bytes)
+                if raw is None:
+                    raise BackendError(
+                        f"Ollama at {self._where} answered {path} with a body larger than "
+                        f"{_describe_size(self._max_body_bytes)}; it was not read",
+                        _NOT_OLLAMA_HINT,
                     )
                 try:
-                    return orjson.loads(await response.read())
+                    return orjson.loads(raw)
                 except orjson.JSONDecodeError as error:
                     raise BackendError(
                         f"Ollama at {self._where} answered {path} with invalid JSON ({error})",
-                        "check that OLLAMA_HOST points at an Ollama server",
+                        _NOT_OLLAMA_HINT,
                     ) from None
 
     async def _request_failed(self, status: int, error: str, model: str) -> BackendError:
+        if 300 <= status < 400:
+            return BackendError(
+                f"Ollama at {self._where} answered HTTP {status}{error}", _hint_for(status)
+            )
         if status == 404 and "not found" in error:
             try:
                 installed = ", ".join(await self.list_models()) or "none"
@@ -228,6 +272,21 @@ class OllamaBackend:
             f"Ollama at {self._where} answered HTTP {status}: {error}",
             "see the Ollama server's log",
         )
+
+    @contextlib.asynccontextmanager
+    async def _within_total(self, what: str) -> AsyncIterator[None]:
+        """Bound the block by ``total_timeout``: past it, a ``BackendError`` naming ``what``."""
+        scope = asyncio.timeout(self._total_timeout)
+        try:
+            async with scope:
+                yield
+        except TimeoutError:
+            if not scope.expired():  # an idle or connect timeout: _translate_errors says which
+                raise
+            raise BackendError(
+                f"{what} took longer than the total timeout of {self._total_timeout:g}s",
+                "raise ollama.total_timeout, or unset it for no limit",
+            ) from None
 
     @contextlib.contextmanager
     def _translate_errors(self) -> Iterator[None]:
@@ -251,7 +310,8 @@ class OllamaBackend:
             raise _ended_early() from None
         except aiohttp.ClientError as error:
             raise BackendError(
-                f"talking to Ollama at {self._where} failed: {error}", "see the Ollama server's log"
+                f"talking to Ollama at {self._where} failed: {capped(str(error))}",
+                "see the Ollama server's log",
             ) from None
 
 
@@ -309,20 +369,72 @@ def _take_text(objects: list[JsonObject]) -> tuple[str, int, JsonObject | None]:
 
 
 async def _error_text(response: aiohttp.ClientResponse) -> str:
-    """Ollama's ``error`` field of a failed response, or the start of its body."""
+    """Ollama's ``error`` field of a failed response, or the start of its body; safe to show.
+
+    A redirect's body is not read: its note says what it was.
+    """
+    if 300 <= response.status < 400:
+        return _redirect_note(response)
     raw = await response.content.read(_ERROR_BODY_LIMIT)
     with contextlib.suppress(orjson.JSONDecodeError):
         decoded = orjson.loads(raw)
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
-            return str(decoded["error"])
-    return raw.decode("utf-8", "replace").strip() or response.reason or "no details"
+            return capped(str(decoded["error"]))
+    text = raw.decode("utf-8", "replace").strip() or response.reason or "no details"
+    return capped(text)
+
+
+def _redirect_note(response: aiohttp.ClientResponse) -> str:
+    """`` (a redirect to X, not followed)`` for a 3xx response, else ``""``."""
+    if not 300 <= response.status < 400:
+        return ""
+    target = capped(response.headers.get("Location", "nowhere"), 200)
+    return f" (a redirect to {target}, which aiway does not follow)"
+
+
+def _hint_for(status: int) -> str:
+    if 300 <= status < 400:
+        return (
+            "point OLLAMA_HOST at the Ollama server itself: aiway never follows a redirect, "
+            "which would send the conversation to another address"
+        )
+    return _NOT_OLLAMA_HINT
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or None (and the connection dropped) as soon as it passes ``limit``."""
+    length = response.content_length
+    if length is None or length <= limit:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_READ_SLICE):
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    response.close()
+    return None
+
+
+def _describe_size(size: int) -> str:
+    if size >= 1024 * 1024 and size % (1024 * 1024) == 0:
+        return f"{size // (1024 * 1024)} MiB"
+    if size >= 1024 and size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} bytes"
 
 
 def _model_names(document: Any) -> list[str]:
     models = document.get("models") if isinstance(document, dict) else None
     if not isinstance(models, list):
         return []
-    return [str(entry["name"]) for entry in models if isinstance(entry, dict) and "name" in entry]
+    return [
+        capped(str(entry["name"]), 200)
+        for entry in models
+        if isinstance(entry, dict) and "name" in entry
+    ]
 
 
 def _metadata(

@@ -34,6 +34,7 @@ def make_ollama(settings: Settings) -> OllamaBackend:
         ollama.host,
         connect_timeout=ollama.connect_timeout,
         idle_timeout=ollama.idle_timeout,
+        total_timeout=ollama.total_timeout,
         options=dict(ollama.options) or None,
         keep_alive=ollama.keep_alive,
         max_line_bytes=settings.conversation.max_line_bytes,

@@ -98,6 +98,10 @@ class FakeConfig:
     prompt_eval_duration_ns: int = 23_456_789
     done_reason: str = "stop"
     version: str = "0.6.8"
+    redirect_to: str | None = None
+    """A base URL: every ``/api`` request is answered ``307`` to the same path there."""
+    padding: int = 0
+    """Bytes of filler streamed inside ``/api/tags`` and ``/api/ps`` bodies (size-cap tests)."""
 
 
 def is_installed(model: str, installed: tuple[str, ...]) -> bool:

@@ -176,6 +176,8 @@ class FakeOllama:
             self._record(request, None)
             return web.json_response({"error": "invalid JSON in request body"}, status=400)
         self._record(request, body)
+        if self.config.redirect_to is not None:
+            return _redirect(self.config.redirect_to, request)
         model = body.get("model") if isinstance(body, dict) else None
         if not model:
             return web.json_response({"error": "model is required"}, status=400)
@@ -296,17 +298,43 @@ class FakeOllama:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _tags(self, request: web.Request) -> web.Response:
+    async def _tags(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
-        return web.json_response({"models": [model_entry(name) for name in self.config.models]})
+        if self.config.redirect_to is not None:
+            return _redirect(self.config.redirect_to, request)
+        models = [model_entry(name) for name in self.config.models]
+        return await self._listing(request, models)
 
-    async def _ps(self, request: web.Request) -> web.Response:
+    async def _ps(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
+        if self.config.redirect_to is not None:
+            return _redirect(self.config.redirect_to, request)
         loaded = [
             {**model_entry(name), "expires_at": "2030-01-01T00:00:00Z", "size_vram": 0}
             for name in self.config.loaded
         ]
-        return web.json_response({"models": loaded})
+        return await self._listing(request, loaded)
+
+    async def _listing(
+        self, request: web.Request, models: list[dict[str, object]]
+    ) -> web.StreamResponse:
+        """``{"models": [...]}``; with ``padding``, streamed with that many filler bytes inside."""
+        padding = self.config.padding
+        if padding <= 0:
+            return web.json_response({"models": models})
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)  # chunked: no Content-Length to refuse early on
+        head = orjson.dumps({"models": models})[:-1] + b', "padding": "'
+        try:
+            await response.write(head)
+            filler = b"x" * _WRITE_SLICE
+            for offset in range(0, padding, _WRITE_SLICE):
+                await response.write(filler[: min(_WRITE_SLICE, padding - offset)])
+            await response.write(b'"}')
+            await response.write_eof()
+        except ConnectionResetError:
+            self._client_left()
+        return response
 
     async def _version(self, request: web.Request) -> web.Response:
         self._record(request, None)
@@ -328,6 +356,10 @@ class FakeOllama:
                 "disconnects": self.disconnects,
             }
         )
+
+
+def _redirect(base_url: str, request: web.Request) -> web.Response:
+    return web.Response(status=307, headers={"Location": base_url + request.path})
 
 
 def _abort(request: web.Request) -> None:

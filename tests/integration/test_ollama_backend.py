@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tracemalloc
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -455,3 +456,121 @@ def test_parse_ollama_host_keeps_host_and_port_and_is_idempotent(
 
     assert parsed == f"{scheme or 'http://'}{host}:{port}"
     assert parse_ollama_host(parsed) == parsed
+
+
+# -- hostile servers: each of these failed before the fix it guards --
+
+
+@pytest.mark.asyncio
+async def test_a_redirect_is_refused_and_the_conversation_goes_nowhere_else(
+    server: FakeOllama, backend: OllamaBackend
+) -> None:
+    async with FakeOllama() as elsewhere:
+        server.configure(redirect_to=elsewhere.url)
+
+        with pytest.raises(BackendError, match=r"answered HTTP 307 \(a redirect to http"):
+            await backend.stream(MODEL, PROMPT, Collector())
+
+        assert elsewhere.chat_bodies == []
+
+
+@pytest.mark.parametrize("path", ["/api/tags", "/api/ps"])
+@pytest.mark.asyncio
+async def test_a_redirect_of_a_listing_is_refused_and_not_followed(
+    server: FakeOllama, backend: OllamaBackend, path: str
+) -> None:
+    async with FakeOllama() as elsewhere:
+        server.configure(redirect_to=elsewhere.url)
+        listing = backend.list_models if path == "/api/tags" else backend.loaded_models
+
+        with pytest.raises(BackendError, match="redirect"):
+            await listing()
+        healthy = await backend.health(timeout=2.0)
+
+        assert healthy is False
+        assert elsewhere.requests == []
+
+
+@pytest.mark.parametrize("path", ["/api/tags", "/api/ps"])
+@pytest.mark.asyncio
+async def test_a_listing_body_past_the_cap_is_refused_in_bounded_memory(
+    server: FakeOllama, path: str
+) -> None:
+    server.configure(padding=64 * 1024 * 1024, loaded=("a:1b",))
+    ollama = OllamaBackend(server.url, max_body_bytes=1024 * 1024)
+    listing = ollama.list_models if path == "/api/tags" else ollama.loaded_models
+    tracemalloc.start()
+    try:
+        with pytest.raises(BackendError, match=rf"{path} with a body larger than 1 MiB"):
+            await listing()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await ollama.close()
+
+    assert peak < 8 * 1024 * 1024
+
+
+@pytest.mark.asyncio
+async def test_health_reads_no_more_than_the_cap(server: FakeOllama) -> None:
+    server.configure(padding=64 * 1024 * 1024)
+    ollama = OllamaBackend(server.url, max_body_bytes=1024 * 1024)
+    try:
+        assert await ollama.health(timeout=5.0) is False
+    finally:
+        await ollama.close()
+
+
+@pytest.mark.asyncio
+async def test_a_listing_within_the_cap_still_reads(server: FakeOllama) -> None:
+    server.configure(padding=100_000, models=("a:1b",))
+    ollama = OllamaBackend(server.url, max_body_bytes=1024 * 1024)
+    try:
+        assert await ollama.list_models() == ["a:1b"]
+    finally:
+        await ollama.close()
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_streams_past_the_total_timeout_is_cut_and_closed(
+    server: FakeOllama,
+) -> None:
+    # Steady tokens never trip the idle timeout; only the total bounds them.
+    server.configure(tokens=10_000, rate=50)
+    ollama = OllamaBackend(server.url, idle_timeout=5.0, total_timeout=0.3)
+    on_text = Collector()
+    try:
+        with pytest.raises(BackendError, match=r"longer than the total timeout of 0\.3s"):
+            await ollama.stream(MODEL, PROMPT, on_text)
+        await server.wait_for_disconnects(1)
+    finally:
+        await ollama.close()
+
+    assert on_text.texts  # it streamed until the limit
+
+
+@pytest.mark.asyncio
+async def test_an_error_line_with_escape_sequences_reaches_no_one_with_them(
+    server: FakeOllama, backend: OllamaBackend
+) -> None:
+    server.configure(script=("a", ErrorLine("boom \x1b]0;pwned\x07\x1b[2J\x1b]52;c;aGk=\x07 end")))
+
+    with pytest.raises(BackendError) as caught:
+        await backend.stream(MODEL, PROMPT, Collector())
+
+    assert "\x1b" not in caught.value.describe()
+    assert "boom" in str(caught.value) and "end" in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_model_names_with_escape_sequences_are_stripped_in_listings_and_errors(
+    server: FakeOllama, backend: OllamaBackend
+) -> None:
+    server.configure(models=("\x1b]0;pwned\x07evil:latest", "\x1b[2Jok:1b"))
+
+    with pytest.raises(BackendError) as caught:
+        await backend.stream("llama9", PROMPT, Collector())
+    names = await backend.list_models()
+
+    assert "\x1b" not in caught.value.describe() and "\x07" not in caught.value.describe()
+    assert names == ["evil:latest", "ok:1b"]
