@@ -237,6 +237,10 @@ class DaemonSettings:
     input_burst: int = _setting(Integer(minimum=1), 200)
     #: seconds a new connection has to send its handshake
     handshake_timeout: float = _setting(_SECONDS, 5.0)
+    #: TCP peers that may be authenticating at once (the owner's Unix surfaces never wait)
+    max_unauthenticated: int = _setting(Integer(minimum=1), 8)
+    #: seconds a TCP peer has to answer the challenge (at most handshake_timeout)
+    unauthenticated_timeout: float = _setting(_SECONDS, 2.0)
     #: bytes waiting to be written to a connection before its surface stops taking messages
     write_buffer_bytes: int = _setting(ByteSize(minimum=1024), 256 * 1024)
     #: a client's first delay before reconnecting, in seconds; it doubles on each failure
