@@ -12,7 +12,15 @@ reply is read by:
 
 Each figure is tokens per second of wall time from sending the request to the
 final line; rows report medians over rounds and the median of per-round
-ratios. ``python -m profiling.bench_ndjson`` prints the table.
+ratios.
+
+A second measure is the cost of a line that never seems to end (a broken or
+hostile server): one line of N bytes and one of 4N bytes, fed to
+``NdjsonSplitter.split`` in 4 KiB reads, CPU time each, in interleaved rounds
+beside the splitter it replaced (which joined the held part to every read and
+split it all again: quadratic). The row is the CPU ratio of the 4N line to the
+N line: linear splitting gives about 4. ``python -m profiling.bench_ndjson``
+prints the table.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import aiohttp
 import ollama
 import orjson
 
+from aiway.actors.backends.ndjson import NdjsonSplitter
 from aiway.actors.backends.ollama import OllamaBackend
 from aiway.actors.protocol.stream import ChatTurn
 from profiling import median, median_ratio, row
@@ -38,6 +47,93 @@ QUICK_TOKENS = 20_000
 QUICK_REPEATS = 3
 
 Reader = Callable[[str, int], Awaitable[None]]
+
+LONG_LINE_BYTES = 1024 * 1024
+QUICK_LONG_LINE_BYTES = 256 * 1024
+LONG_LINE_READ = 4096
+
+
+class RejoiningSplitter:
+    """The splitter before the fix: the held part is joined to every read and split again."""
+
+    def __init__(self, max_line_bytes: int) -> None:
+        self._max_line_bytes = max_line_bytes
+        self._pending = b""
+
+    def split(self, data: bytes) -> list[bytes]:
+        if self._pending:
+            data = self._pending + data
+        lines = data.split(b"\n")
+        self._pending = lines.pop()
+        if len(self._pending) > self._max_line_bytes:
+            raise ValueError("line too long")
+        return lines
+
+
+def _long_line_cpu(make: Callable[[int], Any], size: int) -> float:
+    """CPU seconds to split one ``size``-byte line arriving in 4 KiB reads."""
+    splitter = make(size + 1)
+    read = b"x" * LONG_LINE_READ
+    started = time.process_time()
+    for _ in range(size // LONG_LINE_READ):
+        splitter.split(read)
+    lines = splitter.split(b"\n")
+    spent = time.process_time() - started
+    assert len(lines) == 1
+    return spent
+
+
+def long_line_rows(size: int, repeats: int) -> list[dict[str, Any]]:
+    """CPU of a line of ``size`` and ``4 * size`` bytes, ours beside the rejoining splitter."""
+    makers: dict[str, Callable[[int], Any]] = {"ours": NdjsonSplitter, "old": RejoiningSplitter}
+    cpu: dict[tuple[str, int], list[float]] = {
+        (name, n): [] for name in makers for n in (size, 4 * size)
+    }
+    keys = list(cpu)
+    for index in range(repeats):
+        shift = index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            cpu[key].append(_long_line_cpu(makers[key[0]], key[1]))
+    growth = {
+        name: [
+            long / short
+            for short, long in zip(cpu[(name, size)], cpu[(name, 4 * size)], strict=True)
+        ]
+        for name in makers
+    }
+    note = (
+        f"one line of {size // 1024} KiB and of {4 * size // 1024} KiB in 4 KiB reads, "
+        f"CPU time of NdjsonSplitter.split; medians of {repeats} interleaved rounds; "
+        "the baseline joins the held part to every read and splits it again"
+    )
+    ours_growth = median(growth["ours"])
+    rows = [
+        row(
+            name="NDJSON endless line: CPU growth for 4x the length",
+            unit="x",
+            ours=ours_growth,
+            baseline="the rejoining splitter it replaced",
+            baseline_value=median(growth["old"]),
+            ratio=median_ratio(growth["ours"], growth["old"]),
+            target="<= 5x (linear)",
+            met=ours_growth <= 5.0,
+            better="lower",
+            note=note,
+        ),
+        row(
+            name=f"NDJSON endless line: CPU for {4 * size // 1024} KiB",
+            unit="ms",
+            ours=median(cpu[("ours", 4 * size)]) * 1000,
+            baseline="the rejoining splitter it replaced",
+            baseline_value=median(cpu[("old", 4 * size)]) * 1000,
+            ratio=median_ratio(cpu[("ours", 4 * size)], cpu[("old", 4 * size)]),
+            target="< 1.0x",
+            met=median(cpu[("ours", 4 * size)]) < median(cpu[("old", 4 * size)]),
+            better="lower",
+            note=note,
+        ),
+    ]
+    return rows
 
 
 async def _no_op(text: str) -> None:
@@ -107,6 +203,7 @@ def run(tokens: int = 100_000, repeats: int = 5, quick: bool = False) -> list[di
         f"a {tokens}-token reply from the fake server in another process, at full speed; "
         f"tokens/s from request to final line, medians of {repeats} interleaved rounds"
     )
+    long_line = QUICK_LONG_LINE_BYTES if quick else LONG_LINE_BYTES
     official_ratio = median_ratio(ours, results["official"])
     bare_ratio = median_ratio(ours, results["bare"])
     return [
@@ -134,6 +231,7 @@ def run(tokens: int = 100_000, repeats: int = 5, quick: bool = False) -> list[di
             better="higher",
             note=note,
         ),
+        *long_line_rows(long_line, repeats),
     ]
 
 
