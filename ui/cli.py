@@ -117,6 +117,9 @@ def _history_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     _common(export, sub=True)
     export.add_argument("id", metavar="ID", help="its id (a prefix is enough), or `last`")
     export.add_argument("path", metavar="PATH", nargs="?", type=Path, help="the file to write")
+    export.add_argument(
+        "--force", action="store_true", help="replace PATH if it is a file that exists"
+    )
     forget = commands.add_parser(
         "forget",
         help="delete every saved conversation (asks first)",
@@ -329,7 +332,9 @@ def _history(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "sessions":
         return shell.list_sessions(settings, sys.stdout, sys.stderr)
     if args.command == "export":
-        return shell.export_session(settings, args.id, args.path, sys.stdout, sys.stderr)
+        return shell.export_session(
+            settings, args.id, args.path, sys.stdout, sys.stderr, force=args.force
+        )
     return shell.forget(settings, yes=args.yes, confirm=_ask, out=sys.stdout, err=sys.stderr)
 
 

@@ -75,9 +75,19 @@ def list_sessions(settings: Settings, out: TextIO, err: TextIO) -> int:
 
 
 def export_session(
-    settings: Settings, selector: str, target: Path | None, out: TextIO, err: TextIO
+    settings: Settings,
+    selector: str,
+    target: Path | None,
+    out: TextIO,
+    err: TextIO,
+    *,
+    force: bool = False,
 ) -> int:
-    """``aiway export ID [PATH]``: Markdown to ``PATH``, or to standard output without it."""
+    """``aiway export ID [PATH] [--force]``: Markdown to ``PATH``, or to standard output.
+
+    ``PATH`` is a new private (0600) file; an existing one is replaced only
+    with ``force``, and never a link, a FIFO or a device (``ExportRefused``).
+    """
     path = _history_path(settings, err)
     if path is None:
         return 1
@@ -91,7 +101,7 @@ def export_session(
         try:
             if file is None:
                 return render_markdown(await store.transcript(selector))
-            transcript = await store.export(selector, file)
+            transcript = await store.export(selector, file, force=force)
         finally:
             await store.close()
         return f"{len(transcript.messages)} messages of {transcript.session.id} written to {file}\n"
