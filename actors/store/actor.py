@@ -19,7 +19,9 @@ actor then saves what the snapshot has and it had missed.
 History slash commands (``/sessions``, ``/new``, ``/resume``, ``/export``,
 ``/delete``, ``/title``) arrive from the Conductor as ``StoreCommand``s; they
 run (``commands.py``) as tasks once the writes queued before them are handed
-over, and report back to the actor as a message.
+over, and report back to the actor as a message. ``/export`` from a surface
+outside this process (not in ``local_surfaces``) writes only into the
+``exports`` folder beside the database.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from aiway.actors.registry import GetStreamingText, StreamingText
 from aiway.actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
 from aiway.actors.store.commands import CommandDone, run_command
 from aiway.actors.store.history import StoreBackend
-from aiway.actors.store.messages import StoreCommand
+from aiway.actors.store.messages import LOCAL_SURFACES, StoreCommand
 from aiway.actors.store.records import (
     CreateTask,
     EnsureSession,
@@ -120,6 +122,7 @@ class StoreActor(EdgeActor):
         resume_messages: int = 50,
         resumed: LoadedSession | None = None,
         export_dir: Path | None = None,
+        local_surfaces: frozenset[str] = LOCAL_SURFACES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -132,6 +135,8 @@ class StoreActor(EdgeActor):
         self.checkpoint_interval = max(checkpoint_interval - write_delay, write_delay)
         self.resume_messages = resume_messages
         self.export_dir = export_dir or Path.cwd()
+        #: surfaces whose /export writes where they say (others: the exports folder only)
+        self.local_surfaces = local_surfaces
         self.clock = clock
         #: Conductor message id -> write key, for every message this actor saved
         self.rows: dict[str, int] = {}
@@ -150,7 +155,7 @@ class StoreActor(EdgeActor):
         self.writes = WriteQueue(store, self._notify, write_delay=write_delay)
         self.last_seq = 0
         #: history commands waiting for the writes queued before them
-        self._commands: list[tuple[StoreCommand, str, Path]] = []
+        self._commands: list[tuple[StoreCommand, str]] = []
 
     def _remember(self, loaded: LoadedSession) -> None:
         session = loaded.session.id
@@ -451,11 +456,7 @@ class StoreActor(EdgeActor):
 
     @handles(StoreCommand)
     def on_command(self, ctx: EdgeContext, msg: StoreCommand) -> None:
-        args = msg.args.strip()
-        export_to = Path(args).expanduser() if args else Path(f"aiway-{self.session_id}.md")
-        if not export_to.is_absolute():
-            export_to = self.export_dir / export_to
-        self._commands.append((msg, self.session_id, export_to))
+        self._commands.append((msg, self.session_id))
         self._run_commands(ctx)
 
     def _run_commands(self, ctx: EdgeContext) -> None:
@@ -467,21 +468,20 @@ class StoreActor(EdgeActor):
         if not self.writes.handed_over:
             return  # after the transaction in flight (on_written)
         commands, self._commands = self._commands, []
-        for msg, current, export_to in commands:
+        for msg, current in commands:
             ctx.create_task(
-                self._command(ctx.self_ref, msg, current, export_to),
+                self._command(ctx.self_ref, msg, current),
                 name=f"command {msg.command}",
             )
 
-    async def _command(
-        self, me: ActorRef, msg: StoreCommand, current: str, export_to: Path
-    ) -> None:
+    async def _command(self, me: ActorRef, msg: StoreCommand, current: str) -> None:
         done = await run_command(
             self.store,
             msg.command,
             msg.args.strip(),
             current=current,
-            export_to=export_to,
+            local=msg.surface_id in self.local_surfaces,
+            export_dir=self.export_dir,
             resume_messages=self.resume_messages,
         )
         me.tell(done)

@@ -18,6 +18,7 @@ import attrs
 from aiway.actors.protocol import Notify, NotifyLevel
 from aiway.actors.store.errors import SessionNotFound, StoreError
 from aiway.actors.store.export import when
+from aiway.actors.store.files import remote_export_path
 from aiway.actors.store.history import StoreBackend, new_session_id
 from aiway.actors.store.messages import ResumeSession
 from aiway.actors.store.records import LoadedSession, StoredSession
@@ -39,18 +40,58 @@ class CommandDone:
     title: str | None = None
 
 
+@attrs.frozen(slots=True)
+class ExportTarget:
+    """Where ``/export`` writes, and under which rules (see ``files.write_export``)."""
+
+    path: Path
+    force: bool = False
+    #: a remote surface's export: only a file name, inside the exports folder
+    confined: bool = False
+
+
+FORCE: Final = "--force"
+"""The ``/export`` word that lets it replace an existing file."""
+
+
+def export_target(
+    args: str, *, current: str, local: bool, folder: Path, database: Path
+) -> ExportTarget:
+    """``/export [--force] [PATH]`` read for the session ``current``.
+
+    A local surface's relative path is taken from ``folder``; a remote
+    surface's is a file name in the exports folder beside ``database``
+    (raises ``ExportRefused`` otherwise).
+    """
+    # The path is taken as typed (it may hold spaces); the flag goes first or last.
+    name = args.strip()
+    force = name == FORCE or name.startswith(f"{FORCE} ") or name.endswith(f" {FORCE}")
+    if force:
+        name = name.removeprefix(FORCE) if name.startswith(FORCE) else name.removesuffix(FORCE)
+        name = name.strip()
+    name = name or f"aiway-{current}.md"
+    if not local:
+        return ExportTarget(remote_export_path(database, name), force, confined=True)
+    path = Path(name).expanduser()
+    return ExportTarget(path if path.is_absolute() else folder / path, force)
+
+
 async def run_command(
     store: StoreBackend,
     name: str,
     args: str,
     *,
     current: str,
-    export_to: Path,
+    local: bool,
+    export_dir: Path,
     resume_messages: int,
 ) -> CommandDone:
-    """Carry out one history command for the session ``current``; never raises ``StoreError``."""
+    """Carry out one history command for the session ``current``; never raises ``StoreError``.
+
+    ``local``: it came from a surface in this process (see ``LOCAL_SURFACES``).
+    """
     try:
-        return await _run(store, name, args, current, export_to, resume_messages)
+        return await _run(store, name, args, current, local, export_dir, resume_messages)
     except StoreError as exc:
         return CommandDone(notify=Notify(NotifyLevel.ERROR, f"/{name}", str(exc)))
 
@@ -60,7 +101,8 @@ async def _run(
     name: str,
     args: str,
     current: str,
-    export_to: Path,
+    local: bool,
+    export_dir: Path,
     resume_messages: int,
 ) -> CommandDone:
     if name == "sessions":
@@ -73,12 +115,17 @@ async def _run(
         note = "resumed: " + resumed_note(loaded)
         return CommandDone(resume=resume_message(loaded, note), loaded=loaded)
     if name == "export":
+        target = export_target(
+            args, current=current, local=local, folder=export_dir, database=store.path
+        )
         try:
-            transcript = await store.export(current, export_to)
+            transcript = await store.export(
+                current, target.path, force=target.force, confined=target.confined
+            )
         except SessionNotFound:
             text = "nothing to export yet: this conversation has no saved message"
             return CommandDone(notify=Notify(NotifyLevel.INFO, "/export", text))
-        text = f"{len(transcript.messages)} messages written to {export_to}"
+        text = f"{len(transcript.messages)} messages written to {target.path}"
         return CommandDone(notify=Notify(NotifyLevel.INFO, "export", text))
     if name == "delete":
         return await _delete(store, args, current)

@@ -29,6 +29,7 @@ from aiway.actors.store.errors import (
     StoreLocked,
     StoreTooNew,
 )
+from aiway.actors.store.files import PRIVATE_FILE, private_directory, tighten
 from aiway.actors.store.records import (
     CreateTask,
     EnsureSession,
@@ -102,11 +103,14 @@ class HistoryDatabase:
     def open(self) -> None:
         """Open (creating, repairing or migrating as needed). Raises ``StoreError``."""
         try:
-            # Conversations are private: a new directory and file are the owner's alone
-            # (SQLite gives its -wal and -shm files the database file's mode).
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Conversations are private: the directory and every file are the owner's alone,
+            # and a file an older aiway (or a loose umask) left readable is tightened now.
+            # SQLite gives the -wal and -shm files it creates the database file's mode.
+            private_directory(self.path.parent)
             if not self.path.exists():
-                self.path.touch(mode=0o600)
+                self.path.touch(mode=PRIVATE_FILE)
+            for file in (self.path, *self._journal()):
+                tighten(file, PRIVATE_FILE)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the history directory {self.path.parent}: {exc.strerror}; "
@@ -121,8 +125,12 @@ class HistoryDatabase:
                 f"it was kept as {kept} and a new, empty history was started"
             )
             log.warning("%s", self.notes[-1])
-            self.path.touch(mode=0o600)
+            self.path.touch(mode=PRIVATE_FILE)
             self._conn = self._connect()
+
+    def _journal(self) -> tuple[Path, Path]:
+        """SQLite's write-ahead log and shared-memory index beside the file."""
+        return Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
 
     def close(self) -> None:
         """Close the connection (pending WAL frames are checkpointed by SQLite)."""
@@ -166,6 +174,8 @@ class HistoryDatabase:
     def _migrate(self, conn: sqlite3.Connection, version: int, tables: set[str]) -> None:
         if version > 0:
             backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+            backup.touch(mode=PRIVATE_FILE)
+            tighten(backup, PRIVATE_FILE)
             target = sqlite3.connect(backup)
             try:
                 conn.backup(target)
@@ -201,10 +211,12 @@ class HistoryDatabase:
             number += 1
             target = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{number}")
         os.replace(self.path, target)
-        for suffix in ("-wal", "-shm"):
-            side = Path(f"{self.path}{suffix}")
+        tighten(target, PRIVATE_FILE)
+        for side in self._journal():
             if side.exists():
-                os.replace(side, Path(f"{target}{suffix}"))
+                kept = Path(f"{target}{side.name[len(self.path.name) :]}")
+                os.replace(side, kept)
+                tighten(kept, PRIVATE_FILE)
         return target
 
     @contextlib.contextmanager

@@ -3,6 +3,9 @@
 Each message is a second-level heading (who spoke) and its clean text as it
 was saved; an answer is followed by one italic line of its figures and how it
 ended, and by the task cards it opened. The system prompt closes the file.
+Every text in it came from a person, a model or a peer: the document is
+stripped of escape sequences and control characters (``strip_controls``), so
+that ``cat`` on an export cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 
 from aiway.actors.protocol import Role, TaskStatus
 from aiway.actors.store.records import MessageState, StoredMessage, StoredTask, Transcript
+from aiway.actors.untrusted import strip_controls
 
 _SPEAKERS = {Role.USER: "You", Role.ASSISTANT: "Yollayah", Role.SYSTEM: "System"}
 _STATES = {
@@ -28,7 +32,7 @@ def when(seconds: float) -> str:
 
 
 def render_markdown(transcript: Transcript) -> str:
-    """The whole conversation as one Markdown document."""
+    """The whole conversation as one Markdown document, free of control sequences."""
     session = transcript.session
     lines = [
         f"# {session.title or 'Untitled conversation'}",
@@ -51,7 +55,7 @@ def render_markdown(transcript: Transcript) -> str:
         lines += ["## Tasks", "", *(_task(task) for task in leftover), ""]
     if session.system_prompt:
         lines += ["## System prompt", "", "```text", session.system_prompt, "```", ""]
-    return "\n".join(lines)
+    return strip_controls("\n".join(lines))
 
 
 def _message(message: StoredMessage, tasks: list[StoredTask]) -> list[str]:

@@ -24,6 +24,7 @@ import attrs
 from aiway.actors.store.database import LAST, HistoryDatabase
 from aiway.actors.store.errors import StoreError
 from aiway.actors.store.export import render_markdown
+from aiway.actors.store.files import write_export
 from aiway.actors.store.records import LoadedSession, StoredSession, Transcript, WriteOp
 from aiway.config import Settings
 
@@ -57,7 +58,9 @@ class StoreBackend(Protocol):
 
     async def session(self, selector: str) -> StoredSession: ...
 
-    async def export(self, selector: str, path: Path) -> Transcript: ...
+    async def export(
+        self, selector: str, path: Path, *, force: bool = False, confined: bool = False
+    ) -> Transcript: ...
 
     async def delete_session(self, session_id: str) -> int: ...
 
@@ -156,9 +159,17 @@ class HistoryStore:
         """Every message and task of one session."""
         return await self._call(self._db.transcript, selector)
 
-    async def export(self, selector: str, path: Path) -> Transcript:
-        """Write one session as Markdown to ``path`` (in the worker: no file I/O on the loop)."""
-        return await self._call(_export, self._db, selector, path)
+    async def export(
+        self, selector: str, path: Path, *, force: bool = False, confined: bool = False
+    ) -> Transcript:
+        """Write one session as Markdown to ``path``, a new 0600 file (see ``files.write_export``).
+
+        Runs in the worker: no file I/O on the loop, and nothing there blocks
+        (a FIFO is refused at once). ``force`` replaces an existing regular
+        file; ``confined`` requires ``path``'s folder to be a real directory.
+        Raises ``ExportRefused``, ``SessionNotFound`` or ``StoreError``.
+        """
+        return await self._call(_export, self._db, selector, path, force, confined)
 
     async def delete_session(self, session_id: str) -> int:
         """Delete one session with its messages and tasks; how many messages went."""
@@ -175,13 +186,11 @@ class HistoryStore:
             self._executor.shutdown(wait=False)
 
 
-def _export(db: HistoryDatabase, selector: str, path: Path) -> Transcript:
+def _export(
+    db: HistoryDatabase, selector: str, path: Path, force: bool, confined: bool
+) -> Transcript:
     transcript = db.transcript(selector)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_markdown(transcript), encoding="utf-8")
-    except OSError as exc:
-        raise StoreError(f"could not write the export to {path}: {exc.strerror}") from None
+    write_export(path, render_markdown(transcript), force=force, confined=confined)
     return transcript
 
 

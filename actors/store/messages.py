@@ -18,9 +18,23 @@ HISTORY_OFF: Final = (
 )
 
 
+LOCAL_SURFACES: Final = frozenset({"tui", "headless"})
+"""Surface ids of the surfaces that run in aiway's own process (``ui/tui``, ``ui/headless``).
+
+A history command from one of them is the person at this machine's: ``/export``
+writes where they say. Any other id (a daemon's surfaces are ``TYPE-N``, and
+the daemon stamps every message with the id it gave) is remote: its exports go
+only into the ``exports`` folder beside the database.
+"""
+
+
 @attrs.frozen(slots=True)
 class StoreCommand:
-    """Conductor -> Store: a history slash command (``command`` without the slash)."""
+    """Conductor -> Store: a history slash command (``command`` without the slash).
+
+    ``surface_id`` is who sent it, as stamped on its way in: it decides whether
+    ``/export`` may write anywhere (``LOCAL_SURFACES``) or only under ``exports``.
+    """
 
     command: str
     args: str = ""

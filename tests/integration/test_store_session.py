@@ -114,9 +114,12 @@ async def ask(assistant: Assistant, screen: Screen, text: str) -> StreamEnd:
     return end
 
 
-async def command(assistant: Assistant, screen: Screen, text: str) -> Notify:
+async def command(
+    assistant: Assistant, screen: Screen, text: str, surface_id: str = "headless"
+) -> Notify:
+    """Send ``text`` as ``surface_id`` (a local surface by default); wait for a notice."""
     count = len(screen.of(Notify))
-    assistant.conductor.tell(UserMessage(text))
+    assistant.conductor.tell(UserMessage(text, surface_id))
     await wait_until(lambda: len(screen.of(Notify)) > count, what=f"an answer to {text}")
     notice: Notify = screen.of(Notify)[count]
     return notice
@@ -359,3 +362,37 @@ def count_rows(path: Path, table: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     finally:
         conn.close()
+
+
+async def test_a_remote_surface_exports_only_into_the_exports_folder(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    settings = settings_for(fake.url, tmp_path / "data")
+    fake.configure(script=("Hola",))
+    assistant, screen = await start(settings)
+    await ask(assistant, screen, "a secret chat")
+    path = settings.history.path
+    assert path is not None
+    outside = tmp_path / "outside.md"
+
+    absolute = await command(assistant, screen, f"/export {outside}", "tui-1")
+    climbing = await command(assistant, screen, "/export ../../outside.md", "tui-1")
+    named = await command(assistant, screen, "/export chat.md", "tui-1")
+    again = await command(assistant, screen, "/export chat.md", "tui-1")
+    forced = await command(assistant, screen, "/export --force chat.md", "tui-1")
+    local = await command(assistant, screen, f"/export {outside}", "tui")
+    await assistant.stop()
+
+    exports = path.parent / "exports"
+    assert absolute.level is NotifyLevel.ERROR and "file name only" in absolute.text
+    assert climbing.level is NotifyLevel.ERROR and "file name only" in climbing.text
+    assert named.text.endswith(f"2 messages written to {exports / 'chat.md'}")
+    assert again.level is NotifyLevel.ERROR and "--force" in again.text
+    assert forced.level is NotifyLevel.INFO
+    assert sorted(p.name for p in exports.iterdir()) == ["chat.md"]
+    assert (exports.stat().st_mode & 0o777, (exports / "chat.md").stat().st_mode & 0o777) == (
+        0o700,
+        0o600,
+    )
+    assert local.level is NotifyLevel.INFO, "the person at this machine writes where they say"
+    assert "a secret chat" in outside.read_text(encoding="utf-8")
