@@ -138,6 +138,12 @@ class ConversationSettings:
     max_line_bytes: int = _setting(ByteSize(minimum=1024), 4 * 1024 * 1024)
     #: answers streamed at the same time
     concurrent_streams: int = _setting(Integer(minimum=1), 2)
+    #: messages queued while an answer streams; one more is refused, to its sender only
+    max_queued: int = _setting(Integer(minimum=0), 16)
+    #: longest message a person (or an attached surface) may send, in bytes of UTF-8
+    max_message_bytes: int = _setting(ByteSize(minimum=1024), 64 * 1024)
+    #: longest answer, in bytes of UTF-8: past it the answer is cut with a marker and stopped
+    max_answer_bytes: int = _setting(ByteSize(minimum=1024), 256 * 1024)
 
 
 @attrs.frozen(slots=True)
