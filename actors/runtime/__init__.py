@@ -13,7 +13,13 @@ from aiway.actors.runtime.behaviour import (
     handles,
 )
 from aiway.actors.runtime.bridge import ThreadBridge
-from aiway.actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName, MailboxFull
+from aiway.actors.runtime.errors import (
+    ActorRuntimeError,
+    ActorStopped,
+    AskTimeout,
+    DuplicateActorName,
+    MailboxFull,
+)
 from aiway.actors.runtime.mailbox import (
     Delivery,
     LatencyHistogram,
@@ -31,6 +37,7 @@ from aiway.actors.runtime.system import ActorSystem
 __all__ = [
     "ActorFailed",
     "ActorRef",
+    "ActorRuntimeError",
     "ActorStopped",
     "ActorSystem",
     "AskTimeout",

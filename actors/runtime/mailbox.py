@@ -188,6 +188,8 @@ _CONTROL = 1
 _MERGES = 2
 _KEYED_TYPE = 3
 _FLAGS: dict[type, int] = {}
+#: the plain types seen so far: ``offer``'s fast path is one set lookup
+_PLAIN_KINDS: set[type] = set()
 
 
 def _flags_of(kind: type) -> int:
@@ -199,6 +201,7 @@ def _flags_of(kind: type) -> int:
         flags = _KEYED_TYPE
     else:
         flags = _PLAIN
+        _PLAIN_KINDS.add(kind)
     _FLAGS[kind] = flags
     return flags
 
@@ -208,6 +211,10 @@ _ACCEPTED = Delivery.ACCEPTED
 _COALESCED = Delivery.COALESCED
 _REJECTED = Delivery.REJECTED
 _DEAD = Delivery.DEAD
+
+
+def _nothing() -> None:
+    """The ``on_ready`` of a mailbox nobody drives (tests and tools call ``take``)."""
 
 
 class Mailbox:
@@ -259,7 +266,7 @@ class Mailbox:
         self.name = name
         self.config = config or MailboxConfig()
         self._capacity = self.config.capacity
-        self.on_ready = on_ready
+        self.on_ready: Callable[[], None] = on_ready or _nothing
         self.on_dead = on_dead
         # True while empty and nobody is scheduled to drain it: the next offer wakes the owner
         self._asleep = True
@@ -296,29 +303,32 @@ class Mailbox:
 
         A closed mailbox returns DEAD (and reports it to ``on_dead``).
         """
+        # The common case, kept to a few bytecodes: a plain message, below the mark.
+        if type(msg) in _PLAIN_KINDS:
+            queue = self._queue
+            if len(queue) < self._mark:  # a closed mailbox's mark is -1: never here
+                tick = self._tick
+                if tick:  # most entries are the bare message: no allocation per entry
+                    self._tick = tick - 1
+                    queue.append(msg)
+                else:  # every eighth is stamped, for the latency histogram
+                    self._tick = 7
+                    queue.append(_Entry(msg, perf_counter(), None))
+                if self._asleep:
+                    self._asleep = False
+                    self.on_ready()
+                return _ACCEPTED
+        return self._offer(msg)
+
+    def _offer(self, msg: object) -> Delivery:
+        """``offer`` for everything but a plain message below the mark."""
         kind = type(msg)
         flags = _FLAGS.get(kind)
         if flags is None:
             flags = _flags_of(kind)
-        queue = self._queue
-        if not flags:  # a plain message: the common case, kept short
-            depth = len(queue)
-            if depth >= self._mark:  # a closed mailbox's mark is -1: always here
-                refused = self._refuse(msg, depth)
-                if refused is not None:
-                    return refused
-            tick = self._tick
-            if tick:  # most entries are the bare message: no allocation per entry
-                self._tick = tick - 1
-                queue.append(msg)
-            else:  # every eighth is stamped, for the latency histogram
-                self._tick = 7
-                queue.append(_Entry(msg, perf_counter(), None))
-            if self._asleep:
-                self._wake()
-            return _ACCEPTED
         if self.closed:
             return self._refuse(msg, 0) or _DEAD
+        queue = self._queue
         if flags == _CONTROL:
             self._control.append(_Entry(msg, perf_counter(), None))
             if self._asleep:
@@ -339,7 +349,7 @@ class Mailbox:
                             queue[-1] = merged
                         self._coalesced += 1
                         return _COALESCED
-        else:  # a coalesce key: a newer message replaces the queued one in place
+        elif flags == _KEYED_TYPE:  # a newer message replaces the queued one in place
             key = msg.coalesce_key  # type: ignore[attr-defined]
             if key is not None:
                 slot = (kind, key)
@@ -394,8 +404,7 @@ class Mailbox:
     def _wake(self) -> None:
         """The mailbox was empty and idle: its owner must schedule a run."""
         self._asleep = False
-        if self.on_ready is not None:
-            self.on_ready()
+        self.on_ready()
 
     async def put(self, msg: object, timeout: float | None) -> Delivery:
         """Enqueue, waiting up to ``timeout`` seconds for space (edge producers only).
@@ -481,66 +490,69 @@ class Mailbox:
         returned to the caller), or when the lanes are emptied under it
         (``close`` and ``drain_all``: how an actor that stops itself ends the
         batch). An exception from a handler propagates after the message is
-        counted. This is the runtime's hot loop: it dispatches inline, works on
-        locals, and touches the watermark state once per batch. Latency goes
-        into the histogram for the stamped entries: every eighth ordinary
-        message, and every control or keyed one (see ``offer``).
+        counted.
+
+        This is the runtime's hot loop: it dispatches inline, works on locals,
+        and touches the clock and the shared counters only at the stamped
+        entries (every eighth ordinary message, every control or keyed one)
+        and once at the end of the batch. The time between two clock readings
+        is one handler call's upper bound for ``handler_seconds_max`` (exact
+        when a single message lies between them).
         """
         control = self._control
         queue = self._queue
-        keyed = self._keyed
-        counts = self._latency.counts
-        bucket = bisect_right
-        bounds = _BOUNDS
+        popleft = queue.popleft
         lookup = handlers.get
         last_kind: type | None = None
         handler: Callable[[Any, Any, Any], object] | None = None
         entry_type = _Entry
+        clock = perf_counter
         handled = 0
         sampled = 0
-        total = 0.0
         longest = self._handler_max
         result: object = None
-        started = perf_counter()
+        started = mark = clock()
         try:
             for _ in self._slots:
                 if control:
                     item = control.popleft()
                 elif queue:
-                    item = queue.popleft()
+                    item = popleft()
                 else:
                     break
                 if type(item) is entry_type:
                     msg = item.msg
                     if item.slot is not None:
-                        del keyed[item.slot]
-                    counts[bucket(bounds, started - item.at)] += 1
+                        del self._keyed[item.slot]
+                    now = clock()
+                    self._latency.counts[bisect_right(_BOUNDS, now - item.at)] += 1
                     sampled += 1
+                    if now - mark > longest:
+                        longest = now - mark
+                    mark = now
                 else:
                     msg = item
                 handled += 1
-                try:
-                    kind = type(msg)
-                    if kind is not last_kind:  # runs of one type skip the lookup
-                        last_kind = kind
-                        handler = lookup(kind)
-                    result = fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
-                finally:
-                    finished = perf_counter()
-                    spent = finished - started
-                    total += spent
-                    if spent > longest:
-                        longest = spent
-                    started = finished
+                kind = type(msg)
+                if kind is not last_kind:  # runs of one type skip the lookup
+                    last_kind = kind
+                    handler = lookup(kind)
+                result = fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
                 if result is not None:
                     break
         finally:
+            now = clock()
+            if now - mark > longest:
+                longest = now - mark
             self._processed += handled
-            self._latency.count += sampled
-            self._handler_total += total
-            self._handler_max = longest
+            if sampled:
+                self._latency.count += sampled
+            self._handler_total += now - started
+            if longest > self._handler_max:
+                self._handler_max = longest
             if len(queue) <= self._low:
-                self._after_take()
+                if self.pressured or self._putters or self._drain_callbacks:
+                    self._after_take()
                 if not queue and not control:
                     self._asleep = True
         return result

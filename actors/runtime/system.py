@@ -9,12 +9,13 @@ task waits per idle actor and nothing polls, so an idle system never wakes up.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import logging
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from aiway.actors.runtime.behaviour import Behaviour, TimerId
@@ -30,6 +31,10 @@ from aiway.actors.runtime.supervision import (
 )
 
 log = logging.getLogger(__name__)
+
+_ACCEPTED = Delivery.ACCEPTED
+_DEAD = Delivery.DEAD
+_CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 R = TypeVar("R")
 
@@ -55,7 +60,10 @@ class _Cell:
         self.children: list[_Cell] = []
         self.mailbox = Mailbox(name, mailbox, self._on_ready, system._dead_letter)
         self.ref = ActorRef(name, self.mailbox, system._dead_letter)
-        self.behaviour = factory()
+        self.behaviour: Behaviour
+        self.handlers: Mapping[type, Callable[[Any, Any, Any], object]]
+        self.receive: Callable[[Any, Any], object]
+        self._adopt(factory())
         self.ctx = _AsyncioContext(self)
         self.timers: dict[TimerId, asyncio.TimerHandle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -81,7 +89,11 @@ class _Cell:
     def _on_ready(self) -> None:
         if not self.scheduled and not self.running and not self.suspended:
             self.scheduled = True
-            self.system._enqueue(self)
+            system = self.system
+            system._ready.append(self)
+            if not system._ready_scheduled:
+                system._ready_scheduled = True
+                system.loop.call_soon(system._run_ready)
 
     def _run(self) -> None:
         self.scheduled = False
@@ -89,10 +101,7 @@ class _Cell:
             return
         self.running = True
         try:
-            behaviour = self.behaviour
-            result = self.mailbox.process(
-                type(behaviour)._handlers, behaviour, self.ctx, behaviour.receive
-            )
+            result = self.mailbox.process(self.handlers, self.behaviour, self.ctx, self.receive)
         except Exception as exc:
             self.running = False
             self._failed(exc)
@@ -105,6 +114,12 @@ class _Cell:
             self._await_handler(result)
             return
         self._after_run()
+
+    def _adopt(self, behaviour: Behaviour) -> None:
+        """Take ``behaviour`` as this actor's (at start and on restart)."""
+        self.behaviour = behaviour
+        self.handlers = type(behaviour)._handlers
+        self.receive = behaviour.receive
 
     def _after_run(self) -> None:
         if self.stopped:
@@ -159,7 +174,7 @@ class _Cell:
     def _restart(self) -> None:
         if self.stopped:
             return
-        self.behaviour = self.factory()
+        self._adopt(self.factory())
         self.suspended = False
         try:
             self.behaviour.on_start(self.ctx)
@@ -323,6 +338,36 @@ class ReplyTarget:
         return Delivery.ACCEPTED
 
 
+class _ReplyRef(ActorRef):
+    """The reply ref of one ask: one object that is both the ref and its target.
+
+    Telling it resolves the ask's future once; a later reply is counted in the
+    system's ``late_replies`` and returns DEAD.
+    """
+
+    __slots__ = ("_future", "_system")
+
+    def __init__(self, name: str, system: ActorSystem, future: asyncio.Future[Any]) -> None:
+        self.name = name
+        self._dead = system._dead_letter
+        self._target = None
+        self._system = system
+        self._future = future
+
+    def tell(self, msg: object) -> Delivery:
+        future = self._future
+        if future.done():
+            self._system.late_replies += 1
+            return _DEAD
+        future.set_result(msg)
+        return _ACCEPTED
+
+    @property
+    def alive(self) -> bool:
+        """True until the ask has its answer (or gave up)."""
+        return not self._future.done()
+
+
 class ActorSystem:
     """The asyncio host: spawns actors, delivers messages, asks, stops gracefully.
 
@@ -354,6 +399,11 @@ class ActorSystem:
         self.stopped = asyncio.Event()
         self._stopping = False
         self._ask_counter = 0
+        # Deadlines of the open asks: (when, ask number, future), earliest first,
+        # answered ones dropped lazily; one loop timer for all of them.
+        self._deadlines: list[tuple[float, int, asyncio.Future[Any]]] = []
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._asks_open = 0
 
     def _enqueue(self, cell: _Cell) -> None:
         self._ready.append(cell)
@@ -367,6 +417,8 @@ class ActorSystem:
         ready = self._ready
         for _ in range(len(ready)):
             ready.popleft()._run()
+        if not self._asks_open and self._deadline_timer is not None:
+            self._disarm_deadlines()
 
     # -- actors ----------------------------------------------------------------
 
@@ -458,15 +510,13 @@ class ActorSystem:
         cell = self._cells.get(ref.name)
         if cell is None:
             raise ActorStopped(f"actor {ref.name!r} is not running")
-        future: asyncio.Future[Any] = self.loop.create_future()
+        loop = self.loop
+        future: asyncio.Future[Any] = loop.create_future()
         self._ask_counter += 1
-        reply = ActorRef(
-            f"ask-{self._ask_counter}:{ref.name}", ReplyTarget(self, future), self._dead_letter
-        )
-        cell.pending_asks.add(future)
-        # One loop timer per ask, not wait_for(shield(...)): that costs two extra
-        # futures and loop iterations per round trip.
-        timer = self.loop.call_later(timeout, _expire, future)
+        reply = _ReplyRef(f"ask-{self._ask_counter}:{ref.name}", self, future)
+        pending = cell.pending_asks
+        pending.add(future)
+        self._arm_deadline(loop.time() + timeout, future)
         try:
             if not ref.tell(make(reply)).ok:
                 raise ActorStopped(f"actor {ref.name!r} did not accept the ask (mailbox full)")
@@ -475,10 +525,50 @@ class ActorSystem:
             except _Expired:
                 raise AskTimeout(f"no reply from {ref.name!r} within {timeout}s") from None
         finally:
-            timer.cancel()
-            cell.pending_asks.discard(future)
+            pending.discard(future)
             if not future.done():
                 future.cancel()
+            self._asks_open -= 1
+            if not self._asks_open and not self._ready_scheduled:
+                # The shared deadline timer goes with the next run of the ready
+                # queue (see ``_run_ready``): usually the next ask's delivery.
+                self._ready_scheduled = True
+                self.loop.call_soon(self._run_ready)
+
+    def _arm_deadline(self, deadline: float, future: asyncio.Future[Any]) -> None:
+        """Put one ask's deadline on the shared timer (one ``TimerHandle`` for every ask).
+
+        A timer per ask costs a handle and a cancel per round trip; this one is
+        re-armed only for an earlier deadline, and cancelled once no ask is open.
+        """
+        self._asks_open += 1
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][2].done():  # answered asks at the head
+            heapq.heappop(deadlines)
+        heapq.heappush(deadlines, (deadline, self._ask_counter, future))
+        timer = self._deadline_timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._deadline_timer = self.loop.call_at(deadline, self._expire_asks)
+
+    def _expire_asks(self) -> None:
+        """The shared timer came due: fail every ask past its deadline, re-arm for the next."""
+        self._deadline_timer = None
+        deadlines = self._deadlines
+        # asyncio runs a timer up to one clock tick early: count that tick as due
+        now = self.loop.time() + _CLOCK_RESOLUTION
+        while deadlines and (deadlines[0][0] <= now or deadlines[0][2].done()):
+            _expire(heapq.heappop(deadlines)[2])
+        if deadlines:
+            self._deadline_timer = self.loop.call_at(deadlines[0][0], self._expire_asks)
+
+    def _disarm_deadlines(self) -> None:
+        """No ask is open: drop the shared timer, so an idle system sleeps."""
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        self._deadlines.clear()
 
     def _dead_letter(self, name: str, msg: object) -> None:
         self.dead_letters += 1
