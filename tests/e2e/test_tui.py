@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aiway.ui.tui.layout import AVATAR_LANE_WIDTH
 from tests.fakes import FakeOllamaProcess
 from tests.fakes.isolated import isolated_env
 from tests.tmux import TmuxScreen, exit_code_from
@@ -103,9 +104,35 @@ def test_an_answer_streams_in_without_tags_then_ctrl_q_exits_and_restores_the_te
 
 
 def test_the_avatar_is_drawn_and_moves(tui: Tui) -> None:
+    # her first frame follows the lane's size, which the UI reports once it has drawn
+    wait_until_sync(lambda: len(avatar_rows(tui.screen())) >= 3, timeout=10, what="the avatar")
     first = avatar_rows(tui.screen())
-    assert len(first) >= 3
     wait_until_sync(lambda: avatar_rows(tui.screen()) != first, timeout=10, what="a new frame")
+
+
+def test_the_avatar_stays_in_her_lane_while_an_answer_fills_the_screen(
+    tui: Tui, ollama: FakeOllamaProcess
+) -> None:
+    ollama.configure(script=["word " * 300], rate=0)
+    tui.say("fill the screen")
+    tui.wait_for("tok/s · ")
+    lane = 100 - AVATAR_LANE_WIDTH
+    screens = []
+    for _ in range(3):  # a few frames: she moves, the text stays whole
+        before = tui.screen()
+        wait_until_sync(
+            lambda before=before: tui.screen() != before,  # type: ignore[misc]
+            timeout=10,
+            what="a new frame",
+        )
+        screens.append(tui.screen())
+    for screen in screens:
+        rows = screen.split("\n")
+        assert avatar_rows(screen)
+        assert all(not any(g in row[:lane] for g in AVATAR_GLYPHS) for row in rows)
+        words = [row for row in rows if row.startswith("  word")]
+        assert len(words) >= 10
+        assert all(row[:lane].rstrip().endswith("word") for row in words[:-1])
 
 
 def test_esc_cancels_mid_stream_and_the_app_keeps_running(

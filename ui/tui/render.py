@@ -5,8 +5,10 @@ the task cards, the latest metrics and the avatar frame. ``apply`` folds in a
 ``Changes`` from the view model; ``paint`` paints onto a canvas only the
 regions marked dirty and, in the conversation pane, only the rows whose line
 differs from what is already there (the pane keeps what it last painted per
-row). The avatar is painted over the pane with one call per colour run; rows
-it leaves are repainted from the conversation. Nothing here touches curses.
+row). The avatar has a lane of its own beside the pane (see ``layout``) and is
+painted only there, one call per colour run, clipped to the lane: it never
+covers the conversation, the input, the status or a metadata line. Rows it
+leaves are blanked. Nothing here touches curses.
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ from aiway.ui.tui import panels, styles
 from aiway.ui.tui.canvas import Canvas
 from aiway.ui.tui.conversation import ConversationLayout, Line
 from aiway.ui.tui.editor import Editor
-from aiway.ui.tui.layout import Layout, Rect, compute_layout
+from aiway.ui.tui.layout import AVATAR_LANE_WIDTH, EMPTY, Layout, Rect, compute_layout
 from aiway.ui.tui.text import cell_width, fit, pad
 from aiway.ui.tui.viewmodel import Changes, StatusView, TaskView
 
 CONVERSATION = "conversation"
 TASKS = "tasks"
+AVATAR = "avatar"
 RULE = "rule"
 INPUT = "input"
 STATUS = "status"
-REGIONS = (CONVERSATION, TASKS, RULE, INPUT, STATUS)
+REGIONS = (CONVERSATION, TASKS, AVATAR, RULE, INPUT, STATUS)
 
 TASK_LINGER = 3.0
 """Seconds a finished task card stays before the panel lets it go."""
@@ -58,9 +61,12 @@ class Renderer:
         self._status_text: tuple[str, str, str] | None = None
         self._frame: AvatarFrame | None = None
         self._avatar_rect: Rect | None = None
-        self._avatar_dirty = False
+        #: the lane the avatar wants: its sprite's width and some air
+        self._avatar_width = AVATAR_LANE_WIDTH
+        #: lane rows holding avatar cells now (blanked when she leaves them)
+        self._avatar_rows: set[int] = set()
         self._metrics_lines: list[Line] = []
-        #: set when the conversation pane (the avatar's area) changed size
+        #: set when the avatar's lane (her area) changed size
         self.area_changed = True
 
     # -- input from the view model ---------------------------------------------------
@@ -88,7 +94,6 @@ class Renderer:
         """A new avatar frame: the rows it covered are restored, then it is painted."""
         if frame is self._frame:
             return
-        self._forget_avatar_rows()
         self._frame = frame
         self._avatar_rect = None
         if frame.visible and frame.rows:
@@ -97,7 +102,11 @@ class Renderer:
                 default=0,
             )
             self._avatar_rect = Rect(frame.y, frame.x, len(frame.rows), width)
-        self._avatar_dirty = True
+            wanted = max(AVATAR_LANE_WIDTH, width + 2)
+            if wanted != self._avatar_width:
+                self._avatar_width = wanted  # a larger (or smaller again) sprite: a new lane
+                self._relayout()
+        self.dirty.add(AVATAR)
 
     # -- input from the person ---------------------------------------------------------
 
@@ -112,7 +121,7 @@ class Renderer:
         self.dirty.update(REGIONS)
         self._painted = [None] * self.layout.conversation.height
         self._status_text = None
-        self._avatar_dirty = True
+        self._avatar_rows = set(range(self.layout.avatar.height))
 
     def touch_input(self) -> None:
         self.dirty.add(INPUT)
@@ -121,7 +130,6 @@ class Renderer:
         self.show_metrics = not self.show_metrics if show is None else show
         self._metrics_lines = []
         self._painted = [None] * self.layout.conversation.height
-        self._avatar_dirty = True
 
     def scroll(self, lines: int) -> None:
         """Scroll the pane: negative is up (older), positive down; down to the end follows."""
@@ -215,6 +223,8 @@ class Renderer:
             if not layout.shows_tasks:
                 return False
             panels.paint_tasks(canvas, layout.tasks, self.visible_tasks(now))
+        elif region == AVATAR:
+            return self._paint_avatar(canvas, layout.avatar)
         elif region == RULE:
             canvas.put(layout.rule.y, 0, panels.rule_line(layout.width), styles.RULE)
         elif region == INPUT:
@@ -244,7 +254,7 @@ class Renderer:
             lines = self.conversation.lines(self.top(), pane.height)
         painted = self._painted
         blank: Line = ("", styles.TEXT)
-        repainted: list[int] = []
+        repainted = False
         for row in range(pane.height):
             line = lines[row] if row < len(lines) else blank
             before = painted[row]
@@ -252,43 +262,32 @@ class Renderer:
                 continue
             canvas.put(pane.y + row, pane.x, pad(line[0], pane.width), line[1])
             painted[row] = line
-            repainted.append(row)
-        if not self.show_metrics:
-            self._paint_avatar(canvas, pane, repainted)
-        self._avatar_dirty = False
-        return bool(repainted)
+            repainted = True
+        return repainted
 
-    def _paint_avatar(self, canvas: Canvas, pane: Rect, repainted: list[int]) -> None:
+    def _paint_avatar(self, canvas: Canvas, lane: Rect) -> bool:
+        """Blank the lane rows the avatar leaves, paint her runs clipped to the lane."""
+        if lane.width <= 0 or lane.height <= 0:
+            self._avatar_rows = set()
+            return False
         frame, rect = self._frame, self._avatar_rect
+        showing: set[int] = set()
+        if frame is not None and rect is not None:
+            showing = {y for y in range(rect.y, rect.y + rect.height) if 0 <= y < lane.height}
+        blank = " " * lane.width
+        for y in sorted(self._avatar_rows | showing):
+            canvas.put(lane.y + y, lane.x, blank, styles.TEXT)
+        self._avatar_rows = showing
         if frame is None or rect is None:
-            return
-        rows: range | list[int]
-        if self._avatar_dirty:
-            rows = range(rect.height)
-        else:
-            rows = [row - rect.y for row in repainted if rect.y <= row < rect.y + rect.height]
-        top = pane.y + rect.y
-        left = pane.x + rect.x
-        for index in rows:
-            y = rect.y + index
-            if not 0 <= y < pane.height:
-                continue
-            for column, run, colour in frame.rows[index]:
+            return True
+        for y in sorted(showing):
+            for column, run, colour in frame.rows[y - rect.y]:
                 x = rect.x + column
-                if x < 0 or x >= pane.width:
+                if x < 0 or x >= lane.width:
                     continue
-                text = run if x + len(run) <= pane.width else fit(run, pane.width - x)
-                canvas.put(
-                    top + index, left + column, text, _AVATAR_STYLES.get(colour, styles.TEXT)
-                )
-
-    def _forget_avatar_rows(self) -> None:
-        rect = self._avatar_rect
-        if rect is None:
-            return
-        painted = self._painted
-        for row in range(max(0, rect.y), min(len(painted), rect.y + rect.height)):
-            painted[row] = None
+                text = run if x + len(run) <= lane.width else fit(run, lane.width - x)
+                canvas.put(lane.y + y, lane.x + x, text, _AVATAR_STYLES.get(colour, styles.TEXT))
+        return True
 
     def _paint_status(self, canvas: Canvas, rect: Rect, now: float, dirty: bool) -> bool:
         height = self.layout.conversation.height
@@ -330,15 +329,22 @@ class Renderer:
             old.width if width is None else width,
             old.height if height is None else height,
             tasks=wanted,
+            avatar_width=self._avatar_width,
         )
         if layout == old and not force:
             return
         self.layout = layout
-        if layout.conversation != old.conversation:
+        if layout.avatar != old.avatar:
             self.area_changed = True
+        if layout.conversation != old.conversation:
             self.conversation.resize(max(1, layout.conversation.width))
             self._metrics_lines = []
         self.invalidate()
+
+    @property
+    def avatar_area(self) -> Rect:
+        """The avatar's lane (empty when the terminal has no room for one)."""
+        return EMPTY if self.layout.too_small else self.layout.avatar
 
 
 def state_is_busy(status: StatusView | None) -> bool:

@@ -284,9 +284,9 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         renderer = self.renderer
         if renderer.area_changed:
             renderer.area_changed = False
-            pane = renderer.layout.conversation
+            lane = renderer.avatar_area
             if not renderer.layout.too_small:
-                self.session.resized(pane.width, pane.height)
+                self.session.resized(lane.width, lane.height)
         self.paint_time = renderer.prepare()
         if renderer.expired_tasks(self.paint_time):
             self.view.forget_finished_tasks(before=self.paint_time - render.TASK_LINGER)

@@ -20,6 +20,7 @@ from aiway.actors.protocol import (
 )
 from aiway.actors.protocol.avatar import Animation, AvatarSize
 from aiway.actors.runtime import Mailbox
+from aiway.ui.format import metadata_line
 from aiway.ui.tui import styles
 from aiway.ui.tui.canvas import TextGrid
 from aiway.ui.tui.render import Renderer
@@ -132,21 +133,98 @@ def frame(x: int, y: int) -> AvatarFrame:
     return AvatarFrame(AvatarSize.SMALL, Animation.IDLE, 0, x, y, True, rows)
 
 
-def test_the_avatar_is_painted_over_the_pane_one_call_per_run_and_its_old_cells_restored() -> None:
-    screen = mid_answer()
-    first = frame(40, 5)
+def sized_frame(size: AvatarSize, x: int, y: int) -> AvatarFrame:
+    sheet = default_sprites().sheet(size)
+    return AvatarFrame(size, Animation.IDLE, 0, x, y, True, sheet.frames(Animation.IDLE)[0].rows)
+
+
+def busy_screen(width: int = 100, height: int = 30) -> Screen:
+    """A screen full of text: answers, a metadata line, an answer streaming, typed input."""
+    screen = Screen(width, height)
+    screen.publish(SessionInfo("s", "smollm2", "ollama"))
+    for turn in range(6):
+        screen.publish(
+            Message(f"u{turn}", Role.USER, "tell me " * 20),
+            Message(f"a{turn}", Role.ASSISTANT, ""),
+            StreamEnd(f"a{turn}", "an answer that fills the line " * 6, ResponseMetadata("m")),
+        )
+    screen.publish(Message("live", Role.ASSISTANT, ""), Token("live", "streaming words " * 12))
+    screen.renderer.editor.insert("typed text " * 12)
+    screen.paint()
+    return screen
+
+
+def avatar_cells(grid: TextGrid) -> set[tuple[int, int]]:
+    return {
+        (y, x)
+        for y in range(grid.height)
+        for x in range(grid.width)
+        if grid.style_at(y, x).startswith(styles.AVATAR_PREFIX)
+    }
+
+
+def test_the_avatar_never_covers_text_at_any_position_it_can_wander_to() -> None:
+    screen = busy_screen()
+    without = screen.grid.text().split("\n")
+    lane = screen.renderer.avatar_area
+    assert lane.width > 0 and screen.renderer.layout.conversation.width <= 100 - lane.width
+    for size in (AvatarSize.SMALL, AvatarSize.MEDIUM, AvatarSize.LARGE):
+        sheet = default_sprites().sheet(size)
+        # every position wandering can reach in the area she was given, and beyond it
+        for y in range(-1, lane.height - sheet.height + 2):
+            for x in range(-1, max(0, lane.width - sheet.width) + 2):
+                screen.view.avatar(sized_frame(size, x, y))
+                screen.paint()
+                lane = screen.renderer.avatar_area
+                cells = avatar_cells(screen.grid)
+                assert cells, (size, x, y)
+                assert all(lane.contains(row, column) for row, column in cells), (size, x, y)
+                if size is not AvatarSize.LARGE:  # (a large sprite widens the lane: re-wrap)
+                    left = lane.x
+                    shown = [row[:left].rstrip() for row in screen.grid.text().split("\n")]
+                    assert shown == [row[:left].rstrip() for row in without], (size, x, y)
+
+
+def test_the_conversation_input_status_and_metadata_are_the_same_with_or_without_her() -> None:
+    screen = busy_screen()
+    lane = screen.renderer.avatar_area
+    before = [row[: lane.x].rstrip() for row in screen.grid.text().split("\n")]
+    assert any(row == "  " + metadata_line(ResponseMetadata("m")) for row in before)
+    for y in range(lane.height - 4):
+        screen.view.avatar(sized_frame(AvatarSize.MEDIUM, 1, y))
+        screen.paint()
+        assert [row[: lane.x].rstrip() for row in screen.grid.text().split("\n")] == before
+
+
+def test_a_frame_that_moves_blanks_the_rows_it_left_with_one_call_per_run() -> None:
+    screen = busy_screen()
+    first = sized_frame(AvatarSize.SMALL, 2, 4)
     screen.view.avatar(first)
+    screen.paint()
     runs = sum(len(row) for row in first.rows)
-    assert screen.paint() == runs
-    assert screen.grid.style_at(5 + 0, 40 + first.rows[0][0][0]).startswith(styles.AVATAR_PREFIX)
-    screen.view.avatar(frame(0, 8))
-    assert screen.paint() == len(first.rows) + runs  # the rows it left are restored
-    assert screen.grid.row(6).startswith("  I am Yollayah, an axolotl who lives in your terminal")
-    assert not any(
-        screen.grid.style_at(y, x).startswith(styles.AVATAR_PREFIX)
-        for y in range(5, 8)
-        for x in range(40, 60)
-    )
+    screen.view.avatar(sized_frame(AvatarSize.SMALL, 2, 12))
+    calls = screen.paint()
+    assert calls == 2 * len(first.rows) + runs  # old rows blanked, new rows blanked, runs
+    assert all(y >= 12 for y, _ in avatar_cells(screen.grid))
+
+
+def test_a_narrow_terminal_has_no_avatar_lane_and_draws_no_avatar() -> None:
+    screen = mid_answer()  # 60 columns: all of them for text
+    assert screen.renderer.avatar_area.width == 0
+    screen.view.avatar(frame(40, 5))
+    screen.paint()
+    assert not avatar_cells(screen.grid)
+    assert screen.grid.text() == MID_ANSWER
+
+
+def test_a_large_sprite_widens_her_lane_and_reports_the_new_area() -> None:
+    screen = busy_screen(120, 30)
+    screen.renderer.area_changed = False
+    screen.view.avatar(sized_frame(AvatarSize.LARGE, 0, 0))
+    screen.paint()
+    large = default_sprites().sheet(AvatarSize.LARGE)
+    assert screen.renderer.avatar_area.width >= large.width
+    assert screen.renderer.area_changed
 
 
 def test_a_terminal_too_small_shows_a_message_instead_of_the_layout() -> None:
@@ -163,10 +241,11 @@ def test_a_terminal_too_small_shows_a_message_instead_of_the_layout() -> None:
 def test_resizing_rewraps_and_reports_the_new_avatar_area() -> None:
     screen = mid_answer()
     screen.renderer.area_changed = False
-    screen.resize(80, 20)
+    screen.resize(100, 20)
     screen.paint()
     assert screen.renderer.area_changed
-    assert screen.renderer.layout.conversation.width == 80
+    lane = screen.renderer.avatar_area
+    assert lane.width > 0 and screen.renderer.layout.conversation.width == 100 - lane.width
     assert "answers▍" in screen.grid.row(6)
 
 
