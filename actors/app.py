@@ -1,7 +1,7 @@
 """The assembled assistant: one session's actors on the asyncio host.
 
 ``Assistant.start`` spawns the registry, the avatar, the stream manager (with
-its backend) and the Conductor, wired as DESIGN.md draws them; surfaces attach
+its backend) and the Conductor, wired as docs/ARCHITECTURE.md draws them; surfaces attach
 with ``attach``. Every mailbox bound comes from the settings.
 """
 
@@ -146,6 +146,9 @@ class Assistant:
             session_id=session_id,
             context_messages=settings.conversation.context_messages,
             history_limit=settings.conversation.history_limit,
+            max_queued=settings.conversation.max_queued,
+            max_message_bytes=settings.conversation.max_message_bytes,
+            max_answer_bytes=settings.conversation.max_answer_bytes,
             max_commands=settings.tags.max_commands,
             max_active_tasks=settings.tags.max_active_tasks,
             max_tasks=settings.tags.max_tasks,

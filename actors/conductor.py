@@ -47,6 +47,7 @@ from aiway.actors.protocol import (
     StreamEnd,
     StreamError,
     StreamFailed,
+    SurfaceNotice,
     TaskCelebrate,
     TaskCommand,
     TaskFocus,
@@ -58,12 +59,14 @@ from aiway.actors.protocol import (
 from aiway.actors.protocol.avatar import Anchor, MoveTo
 from aiway.actors.protocol.tasks import TaskCelebrate as _Celebrate
 from aiway.actors.runtime import ActorRef, Behaviour, Context, handles
+from aiway.actors.sizes import format_size, utf8_size, utf8_size_over
 from aiway.actors.store.messages import ResumeSession
 from aiway.actors.stream_manager import ModelList
 from aiway.actors.tags import TagParser
 from aiway.actors.tasks import DEFAULT_AGENTS, TaskTracker
 
 log = logging.getLogger(__name__)
+
 
 _TASK_COMMANDS = TaskCommand.__args__
 
@@ -81,8 +84,12 @@ class ConductorSettings:
     context_messages: int = 20
     #: messages kept in memory
     history_limit: int = 1000
-    #: pending user messages queued while an answer streams
+    #: pending user messages queued while an answer streams; more are refused
     max_queued: int = 16
+    #: longest user message (UTF-8 bytes) taken; a longer one is refused unpublished
+    max_message_bytes: int = 64 * 1024
+    #: longest answer (UTF-8 bytes of clean text); past it the answer is cut and cancelled
+    max_answer_bytes: int = 256 * 1024
     max_commands: int = 10
     #: task cards: open at once, in all per session, and how long finished ones are kept
     max_active_tasks: int = 20
@@ -104,7 +111,16 @@ class Turn:
 class _Answer:
     """The answer in flight."""
 
-    __slots__ = ("cancelling", "message_id", "parser", "pieces", "request_id", "responding")
+    __slots__ = (
+        "cancelling",
+        "cut",
+        "message_id",
+        "parser",
+        "pieces",
+        "request_id",
+        "responding",
+        "size",
+    )
 
     def __init__(self, request_id: str, message_id: str, parser: TagParser) -> None:
         self.request_id = request_id
@@ -113,6 +129,14 @@ class _Answer:
         self.pieces: list[str] = []
         self.responding = False
         self.cancelling = False
+        #: UTF-8 bytes of clean text so far, and whether the cap cut the answer
+        self.size = 0
+        self.cut = False
+
+    @property
+    def closed(self) -> bool:
+        """No more text is taken: the person cancelled it, or it reached its cap."""
+        return self.cancelling or self.cut
 
 
 class Conductor(Behaviour):
@@ -178,6 +202,18 @@ class Conductor(Behaviour):
 
     @handles(UserMessage)
     def on_user_message(self, ctx: Context, msg: UserMessage) -> None:
+        # Checked before anything is published: a refused message reaches no mirror,
+        # no store and no other surface, and only its sender hears why.
+        limit = self.settings.max_message_bytes
+        if utf8_size_over(msg.text, limit):
+            self._notify_sender(
+                ctx,
+                msg.surface_id,
+                "message too long",
+                f"it is over {format_size(limit)} (conversation.max_message_bytes) and was "
+                "not sent: shorten it or send it in parts",
+            )
+            return
         text = msg.text.strip()
         if not text:
             return
@@ -185,20 +221,27 @@ class Conductor(Behaviour):
             name, _, args = text[1:].partition(" ")
             self.on_command(ctx, UserCommand(name, args.strip(), msg.surface_id))
             return
+        if self.answer is not None and len(self.pending) >= self.settings.max_queued:
+            self._notify_sender(
+                ctx,
+                msg.surface_id,
+                "queue full",
+                f"{len(self.pending)} messages already wait (conversation.max_queued); this "
+                "one was not sent: wait for the answers, or /cancel",
+            )
+            return
         turn = Turn(self._next_id("u"), Role.USER, text)
         self._publish(ctx, Message(turn.id, Role.USER, text))
         if self.answer is not None:
-            if len(self.pending) >= self.settings.max_queued:
-                self._notify(
-                    ctx,
-                    NotifyLevel.WARNING,
-                    "queue full",
-                    f"{len(self.pending)} messages already wait; this one was not queued",
-                )
-                return
             # it joins the history when its turn comes, after the answer in flight
             self.pending.append(turn)
-            self._notify(ctx, NotifyLevel.INFO, "queued", "answering this after the current reply")
+            self._notify_sender(
+                ctx,
+                msg.surface_id,
+                "queued",
+                "answering this after the current reply",
+                NotifyLevel.INFO,
+            )
             return
         self.history.append(turn)
         self._start_answer(ctx)
@@ -261,17 +304,40 @@ class Conductor(Behaviour):
     @handles(StreamChunk)
     def on_chunk(self, ctx: Context, msg: StreamChunk) -> None:
         answer = self.answer
-        if answer is None or answer.request_id != msg.request_id or answer.cancelling:
+        if answer is None or answer.request_id != msg.request_id or answer.closed:
             return
         if not answer.responding:
             answer.responding = True
             self._set_state(ctx, ConversationState.RESPONDING)
         text, commands = answer.parser.feed(msg.text)
         if text:
+            self._emit(ctx, answer, text)
+        if commands and not answer.cut:
+            self._apply_commands(ctx, commands)
+
+    def _emit(self, ctx: Context, answer: _Answer, text: str) -> None:
+        """Publish clean text of the answer, cutting it at ``max_answer_bytes``."""
+        cap = self.settings.max_answer_bytes
+        room = cap - answer.size
+        if not utf8_size_over(text, room):
+            answer.size += utf8_size(text)
             answer.pieces.append(text)
             ctx.tell(self.registry, Token(answer.message_id, text))
-        if commands:
-            self._apply_commands(ctx, commands)
+            return
+        kept = text.encode()[:room].decode(errors="ignore")
+        marker = f"\n\n[answer cut at {format_size(cap)}]"
+        answer.cut = True
+        answer.size = cap
+        answer.pieces.append(kept + marker)
+        ctx.tell(self.registry, Token(answer.message_id, kept + marker))
+        ctx.tell(self.stream_manager, CancelStream(answer.request_id))
+        self._notify(
+            ctx,
+            NotifyLevel.WARNING,
+            "answer cut",
+            f"the answer reached {format_size(cap)} (conversation.max_answer_bytes) "
+            "and was stopped there",
+        )
 
     def _apply_commands(self, ctx: Context, commands: tuple[object, ...]) -> None:
         for command in commands:
@@ -296,10 +362,9 @@ class Conductor(Behaviour):
 
     def _finish_parser(self, ctx: Context, answer: _Answer) -> str:
         text, commands = answer.parser.finish()
-        if text and not answer.cancelling:
-            answer.pieces.append(text)
-            ctx.tell(self.registry, Token(answer.message_id, text))
-        if commands and not answer.cancelling:
+        if text and not answer.closed:
+            self._emit(ctx, answer, text)
+        if commands and not answer.closed:
             self._apply_commands(ctx, commands)
         self.dropped_tags += answer.parser.dropped_total
         return "".join(answer.pieces)
@@ -310,7 +375,7 @@ class Conductor(Behaviour):
         if answer is None or answer.request_id != msg.request_id:
             return
         content = self._finish_parser(ctx, answer)
-        cancelled = answer.cancelling or msg.metadata.done_reason == "cancelled"
+        cancelled = answer.closed or msg.metadata.done_reason == "cancelled"
         status = AnswerStatus.CANCELLED if cancelled else AnswerStatus.COMPLETE
         self.history.append(Turn(answer.message_id, Role.ASSISTANT, content, status, msg.metadata))
         self._publish(ctx, StreamEnd(answer.message_id, content, msg.metadata, status))
@@ -358,6 +423,17 @@ class Conductor(Behaviour):
 
     def _notify(self, ctx: Context, level: NotifyLevel, title: str, text: str) -> None:
         self._publish(ctx, Notify(level, title, text))
+
+    def _notify_sender(
+        self,
+        ctx: Context,
+        surface_id: str,
+        title: str,
+        text: str,
+        level: NotifyLevel = NotifyLevel.WARNING,
+    ) -> None:
+        """A notice for the surface that sent a message, and no other (not kept or replayed)."""
+        ctx.tell(self.registry, SurfaceNotice(surface_id, Notify(level, title, text)))
 
     def _set_state(self, ctx: Context, state: ConversationState) -> None:
         if state is self.state:

@@ -40,6 +40,7 @@ from aiway.actors.protocol import (
     State,
     StreamEnd,
     StreamError,
+    SurfaceNotice,
     TaskCompleted,
     TaskCreated,
     TaskFailed,
@@ -345,6 +346,23 @@ class SurfaceRegistry(Behaviour):
                 surface.lag_seq = published.seq - 1
                 ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
                 return
+
+    @handles(SurfaceNotice)
+    def on_surface_notice(self, ctx: Context, msg: SurfaceNotice) -> None:
+        """A notice for one surface (its message was refused); with no sender named, for all.
+
+        Not sequenced, mirrored or replayed: a surface too far behind to take it now
+        has lost the moment it was about.
+        """
+        if msg.surface_id:
+            surface = self.surfaces.get(msg.surface_id)
+            targets: tuple[_Surface, ...] = () if surface is None else (surface,)
+        else:
+            targets = self._all
+        out = Published(self.seq, msg.notice)
+        for surface in targets:
+            if not surface.lagging and ctx.tell(surface.ref, out) is _DEAD:
+                self._drop_dead(ctx, surface)
 
     @handles(GetStreamingText)
     def on_get_streaming(self, ctx: Context, msg: GetStreamingText) -> None:

@@ -39,6 +39,7 @@ from aiway.actors.protocol.conductor import (
     StateSnapshot,
     StreamEnd,
     StreamError,
+    SurfaceNotice,
     Token,
 )
 from aiway.actors.protocol.converter import (
@@ -154,6 +155,7 @@ __all__ = [
     "StreamEnd",
     "StreamError",
     "StreamFailed",
+    "SurfaceNotice",
     "TaskCelebrate",
     "TaskCommand",
     "TaskCompleted",

@@ -115,6 +115,17 @@ class Notify(WireMessage):
 
 
 @attrs.frozen(slots=True)
+class SurfaceNotice(WireMessage):
+    """A notice for one surface only (why its message was refused); the registry delivers it.
+
+    It is not sequenced, mirrored or replayed: it concerns that surface now, no other.
+    """
+
+    surface_id: str
+    notice: Notify
+
+
+@attrs.frozen(slots=True)
 class SessionInfo(WireMessage):
     """Which session, model and backend are live."""
 

@@ -20,6 +20,7 @@ from aiway.actors.protocol import (
     Role,
     StateSnapshot,
     StreamEnd,
+    SurfaceNotice,
     Token,
     UserMessage,
 )
@@ -259,4 +260,20 @@ async def test_bad_surface_input_is_named_counted_and_the_registry_keeps_running
     behaviour = system._cells["registry"].behaviour
     assert isinstance(behaviour, SurfaceRegistry)
     assert behaviour.bad_input == 1
+    await system.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_surface_notice_reaches_its_surface_only_and_is_not_replayed() -> None:
+    system = ActorSystem()
+    registry, (sender, other) = await start(system, 2)
+    notice = Notify(NotifyLevel.WARNING, "message too long", "not sent")
+    registry.tell(SurfaceNotice("s0", notice))
+    registry.tell(Notify(NotifyLevel.INFO, "for all", "x"))
+    await wait_until(lambda: len(other.got) == 2 and len(sender.got) == 3)
+    assert [m.message for m in sender.got[1:]] == [notice, Notify(NotifyLevel.INFO, "for all", "x")]  # type: ignore[attr-defined]
+    assert notice not in [m.message for m in other.got[1:]]  # type: ignore[attr-defined]
+    behaviour = system._cells["registry"].behaviour
+    assert isinstance(behaviour, SurfaceRegistry)
+    assert all(p.message is not notice for p in behaviour.ring)
     await system.stop()
