@@ -5,11 +5,17 @@
 ``run(quick=False) -> list[dict]`` (rows as described in ``profiling``); one
 that fails to import or run becomes a failed row and the others still run.
 
-``--check`` compares each row's ratio with the committed ``baseline.json`` and
-fails when one moved more than 20% (``--tolerance``; a row may allow more with
-its own ``tolerance``) in its bad direction, or
-when a row without a ratio met its target in the baseline and misses it now.
-``--update-baseline`` merges this run's rows into ``baseline.json``.
+Each row's ``met`` is evaluated in one place (``profiling.evaluate``) from the
+target the row declares as data (``goal``).
+
+``--check`` compares the run with the committed ``baseline.json`` and fails when
+a row met its target in the baseline and misses it now (ratio or not); when a
+ratio moved more than 20% (``--tolerance``; a row may allow more with its own
+``tolerance``) in its bad direction; when a row of a module that ran is missing
+(its key is its figure and its baseline, which a skipped side keeps); and when
+a side was skipped, unless the row says it is ``optional``.
+``--update-baseline`` writes this run's rows into ``baseline.json``, replacing
+every stored row of the modules that ran, so stale rows leave.
 
 Exit status: 0; 1 when a benchmark module failed or ``--check`` found a
 regression; 2 on bad arguments.
@@ -32,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from profiling import NOISE_NOTE
+from profiling import NOISE_NOTE, evaluate
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "baseline.json"
@@ -123,6 +129,7 @@ def run_bench(module: str, run: Callable[..., Any], quick: bool) -> list[Row]:
             one["better_inferred"] = True
         if texts:
             one["warnings"] = texts
+        one["met"] = evaluate(one)
         result.append(one)
     return result
 
@@ -170,7 +177,9 @@ def fmt(value: object) -> str:
     return f"{number:.3g}"
 
 
-def fmt_met(met: object) -> str:
+def fmt_met(met: object, skipped: object = None) -> str:
+    if skipped:
+        return "skipped"
     return "-" if met is None else ("yes" if met else "NO")
 
 
@@ -195,7 +204,7 @@ def format_table(rows: Sequence[Row]) -> str:
                 fmt(one["baseline_value"]),
                 "-" if ratio is None else f"{ratio:.2f}x",
                 str(one["target"]),
-                fmt_met(one["met"]),
+                fmt_met(one["met"], one.get("skipped")),
             ]
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
@@ -216,6 +225,9 @@ def format_table(rows: Sequence[Row]) -> str:
             out.append(f"{one['name']}: {one['error'].rstrip()}")
         if one.get("warnings"):
             out.append(f"{one['name']}: warnings: {'; '.join(one['warnings'])}")
+        if one.get("skipped"):
+            optional = " (optional)" if one.get("optional") else ""
+            out.append(f"{one['name']}: skipped{optional}: {one['skipped']}")
         if one.get("better_inferred"):
             out.append(f"{one['name']}: no 'better' given; assumed {one['better']}")
     return "\n".join(out)
@@ -247,15 +259,30 @@ def load_baseline(path: Path) -> dict[str, Row]:
 
 
 def regressions(
-    rows: Sequence[Row], baseline: dict[str, Row], tolerance: float = TOLERANCE
+    rows: Sequence[Row],
+    baseline: dict[str, Row],
+    tolerance: float = TOLERANCE,
+    modules: Sequence[str] | None = None,
 ) -> list[str]:
-    """Why each row regressed against ``baseline`` (empty when none did)."""
+    """Why the run fails against ``baseline`` (empty when it does not).
+
+    ``modules``: the benchmark modules that ran; a baseline row of one of them
+    (or of any module, when None) that this run lacks is a regression.
+    """
     found = []
+    present = {key(one) for one in rows}
+    failed_modules = {one.get("module") for one in rows if one.get("error")}
     for one in rows:
         if one.get("error"):
             continue
+        if one.get("skipped") and not one.get("optional"):
+            found.append(f"{key(one)}: skipped ({one['skipped']}); the row is not optional")
+            continue
         then = baseline.get(key(one))
         if then is None:
+            continue
+        if then.get("met") is True and one.get("met") is False:
+            found.append(f"{key(one)}: target {one['target']} met in the baseline, missed now")
             continue
         ratio, before, better = one.get("ratio"), then.get("ratio"), one.get("better")
         allowed = max(tolerance, float(one.get("tolerance") or 0.0))
@@ -266,23 +293,45 @@ def regressions(
                 )
             elif better == "lower" and ratio > before * (1 + allowed):
                 found.append(f"{key(one)}: ratio {ratio:.2f}x, was {before:.2f}x (lower is better)")
-        elif then.get("met") is True and one.get("met") is False:
-            found.append(f"{key(one)}: target {one['target']} met in the baseline, missed now")
+    for name, then in baseline.items():
+        module = then.get("module")
+        if name in present or module in failed_modules:
+            continue  # a failed module is reported as such, not row by row
+        if modules is None or module in modules:
+            found.append(f"{name}: in the baseline, missing from this run")
     return found
 
 
-def write_baseline(rows: Sequence[Row], path: Path, quick: bool) -> int:
-    """Merge this run's rows (failed ones excepted) into ``path``; return how many."""
+def write_baseline(
+    rows: Sequence[Row], path: Path, quick: bool, modules: Sequence[str] | None = None
+) -> int:
+    """Write this run's rows (failed ones excepted) into ``path``; return how many.
+
+    Stored rows of the modules that ran (every module, when ``modules`` is None)
+    are replaced, so a row a module no longer makes leaves the file; a module
+    that failed keeps its stored rows.
+    """
     stored = load_baseline(path)
-    kept = ("unit", "ours", "baseline_value", "ratio", "target", "met", "better")
+    failed = {one.get("module") for one in rows if one.get("error")}
+    ran = None if modules is None else set(modules) - failed
+    stored = {
+        name: then
+        for name, then in stored.items()
+        if then.get("module") in failed or (ran is not None and then.get("module") not in ran)
+    }
+    kept = ("module", "unit", "ours", "baseline_value", "ratio", "target", "met", "better")
     count = 0
     for one in rows:
         if one.get("error"):
             continue
-        stored[key(one)] = {field: one.get(field) for field in kept}
+        entry = {field: one.get(field) for field in kept}
+        for extra in ("goal", "optional", "skipped"):
+            if one.get(extra):
+                entry[extra] = one[extra]
+        stored[key(one)] = entry
         count += 1
     data = {
-        "about": "ratios of the last --update-baseline run; --check compares against them",
+        "about": "rows of the last --update-baseline run; --check compares against them",
         "written": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -325,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stderr if args.json == "-" else sys.stdout
     modules = discover(args.only)
     rows = run_all(modules, args.quick, sys.stderr)
+    # With --only, rows of the other modules are neither checked as missing nor pruned.
+    ran = modules if args.only else None
     print(header(args.quick), file=out)
     print(format_table(rows), file=out)
     if args.json:
@@ -340,11 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"check: no baseline at {args.baseline}", file=out)
             status = 1
         else:
-            found = regressions(rows, baseline, args.tolerance)
+            found = regressions(rows, baseline, args.tolerance, ran)
             compared = sum(1 for one in rows if key(one) in baseline)
             print(
                 f"check: {compared} rows against {args.baseline.name}, "
-                f"{len(found)} regressed by more than {args.tolerance:.0%}",
+                f"{len(found)} failed (lost target, missing or skipped row, or a ratio "
+                f"worse by more than {args.tolerance:.0%})",
                 file=out,
             )
             for line in found:
@@ -352,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if found:
                 status = 1
     if args.update_baseline:
-        count = write_baseline(rows, args.baseline, args.quick)
+        count = write_baseline(rows, args.baseline, args.quick, ran)
         print(f"baseline: {count} rows written to {args.baseline}", file=out)
     return status
 

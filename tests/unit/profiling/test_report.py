@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from profiling import row
+from profiling import goal, row
 from profiling.report import (
     discover,
     format_table,
@@ -20,19 +20,20 @@ from profiling.report import (
 )
 
 
-def rate(ratio: float | None, **extra: Any) -> dict[str, Any]:
-    return row(
+def rate(ratio: float | None, module: str = "", **extra: Any) -> dict[str, Any]:
+    made = row(
         name="one-way",
         unit="msgs/s",
         ours=2.0e6,
         baseline="asyncio.Queue",
         baseline_value=1.0e6,
         ratio=ratio,
-        target=">= 1.0x",
-        met=ratio is not None and ratio >= 1.0,
         better="higher",
-        **extra,
+        **(extra if extra.get("goal") else {"met": ratio is not None and ratio >= 1.0} | extra),
     )
+    if module:
+        made["module"] = module
+    return made
 
 
 def latency(ratio: float) -> dict[str, Any]:
@@ -132,15 +133,119 @@ def test_table_is_aligned_and_numbers_its_notes() -> None:
     assert lines[-1] == "[1] how it was measured"
 
 
-def test_update_baseline_merges_rows_and_skips_failed_ones(tmp_path: Path) -> None:
+def test_update_baseline_skips_failed_rows_and_keeps_modules_that_did_not_run(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "baseline.json"
-    path.write_text(json.dumps({"rows": {"old | kept": {"ratio": 1.0}}}))
+    path.write_text(json.dumps({"rows": {"other | kept": {"ratio": 1.0, "module": "bench_o"}}}))
     failed = run_bench("bench_x", lambda: 1 / 0, quick=False)
 
-    written = write_baseline([rate(2.0), *failed], path, quick=False)
+    written = write_baseline(
+        [rate(2.0, module="bench_r"), *failed], path, quick=False, modules=["bench_r", "bench_x"]
+    )
 
     assert written == 1
-    assert set(load_baseline(path)) == {"old | kept", key(rate(2.0))}
+    assert set(load_baseline(path)) == {"other | kept", key(rate(2.0))}
+
+
+def test_update_baseline_prunes_rows_a_module_that_ran_no_longer_makes(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    stale = {"gone | peer": {"ratio": 1.0, "module": "bench_r"}}
+    path.write_text(json.dumps({"rows": stale}))
+
+    write_baseline([rate(2.0, module="bench_r")], path, quick=False, modules=["bench_r"])
+
+    assert set(load_baseline(path)) == {key(rate(2.0))}
+
+
+def test_a_full_run_rewrites_the_baseline_without_stale_rows(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"rows": {"old | no module": {"ratio": 1.0}}}))
+
+    write_baseline([rate(2.0)], path, quick=False)
+
+    assert set(load_baseline(path)) == {key(rate(2.0))}
+
+
+def test_a_failed_module_keeps_its_stored_rows(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"rows": {"x | peer": {"ratio": 1.0, "module": "bench_x"}}}))
+    failed = run_bench("bench_x", lambda: 1 / 0, quick=False)
+
+    write_baseline(failed, path, quick=False, modules=["bench_x"])
+
+    assert set(load_baseline(path)) == {"x | peer"}
+
+
+def test_met_is_evaluated_from_the_goal() -> None:
+    below = row(
+        name="one-way", unit="msgs/s", ours=1.0, baseline="Queue", baseline_value=1.1,
+        ratio=0.9, better="higher", goal=goal("ratio", ">=", 1.0), aim="2x",
+    )  # fmt: skip
+
+    assert below["met"] is False
+    assert below["target"] == ">= 1x (aim 2x)"
+
+
+def test_the_report_recomputes_met_so_a_module_cannot_claim_it() -> None:
+    claimed = {**rate(0.5, goal=goal("ratio", ">=", 1.0)), "met": True}
+
+    (one,) = run_bench("bench_liar", lambda: [claimed], quick=False)
+
+    assert one["met"] is False
+
+
+def test_a_goal_on_the_value_compares_ours() -> None:
+    fast = row(
+        name="ask p50", unit="us", ours=5.0, baseline="Thespian", baseline_value=10.0,
+        ratio=0.5, better="lower", goal=goal("ours", "<", 30.0),
+    )  # fmt: skip
+
+    assert fast["met"] is True
+    assert fast["target"] == "< 30 us"
+
+
+def test_met_and_goal_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="computed from goal"):
+        rate(1.0, goal=goal("ratio", ">=", 1.0), met=True)
+
+
+def test_check_fails_when_a_row_with_a_ratio_loses_its_target_within_tolerance() -> None:
+    then = rate(1.05, goal=goal("ratio", ">=", 1.0))
+    now = rate(0.95, goal=goal("ratio", ">=", 1.0))
+
+    (found,) = regressions([now], {key(then): then}, tolerance=0.2)
+
+    assert "missed now" in found
+
+
+def test_a_skipped_peer_keeps_its_key_and_fails_the_check() -> None:
+    ran = rate(1.2, goal=goal("ratio", ">=", 1.0))
+    skipped = rate(None, goal=goal("ratio", ">=", 1.0), skipped="oterm is not installed")
+
+    (found,) = regressions([skipped], {key(ran): ran})
+
+    assert key(skipped) == key(ran)
+    assert skipped["met"] is None
+    assert "skipped (oterm is not installed)" in found
+
+
+def test_an_optional_row_may_be_skipped() -> None:
+    ran = rate(1.2, goal=goal("ratio", ">=", 1.0))
+    skipped = rate(None, goal=goal("ratio", ">=", 1.0), skipped="no GPU", optional=True)
+
+    assert regressions([skipped], {key(ran): ran}) == []
+
+
+def test_check_fails_when_a_baseline_row_of_a_module_that_ran_is_missing() -> None:
+    kept = {**rate(1.2), "module": "bench_r"}
+    gone = {**latency(0.5), "module": "bench_r"}
+    elsewhere = {**latency(0.5), "name": "other", "module": "bench_o"}
+    baseline = {key(kept): kept, key(gone): gone, key(elsewhere): elsewhere}
+
+    (found,) = regressions([kept], baseline, modules=["bench_r"])
+
+    assert found.startswith(key(gone)) and "missing" in found
 
 
 def test_only_an_unknown_module_is_an_error() -> None:
