@@ -1,7 +1,7 @@
 """The ``aiway`` command line: the terminal UI by default, and its subcommands.
 
 aiway [--model NAME] [--backend auto|ollama|embedded] [--config PATH] [--connect [ADDR]]
-aiway headless [--prompt TEXT]... [--json] [--log-file PATH] [--metrics]
+aiway headless [--prompt TEXT]... [--each-line] [--json] [--log-file PATH] [--metrics]
                [--connect [ADDR] [--follow]]
                [--engine asyncio|thespian [--thespian-base B] [--admin-port P]
                 [--convention HOST:PORT] [--capability C]... [--require C]...]
@@ -160,11 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
         "headless",
         help="run without the terminal UI: prompts in, streamed text (or JSON) out",
         description="Run the assistant with one log surface. Prompts come from --prompt "
-        "(repeatable) or from standard input, one per line; slash commands work. "
+        "(repeatable) and from standard input: piped input is read whole as one prompt "
+        "(after the first --prompt when both are given: cat f.py | aiway headless --prompt "
+        '"explain"), a terminal a line per prompt; slash commands work. '
         "Exit code 0 when every prompt was answered.",
     )
     _common(headless, sub=True)
     headless.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
+    headless.add_argument(
+        "--each-line",
+        action="store_true",
+        help="send every line of standard input as its own prompt (after any --prompt), "
+        "not all of it as one",
+    )
     headless.add_argument(
         "--json", action="store_true", help="one JSON object per protocol message"
     )
@@ -381,6 +389,7 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
         json_mode=args.json,
         log_file=args.log_file,
         show_metrics=args.metrics,
+        each_line=args.each_line,
     )
 
 

@@ -1,11 +1,17 @@
 """The headless log surface: the whole assistant with one text (or JSON) surface.
 
-``aiway headless --prompt TEXT`` (repeatable) or lines on standard input:
-each prompt is sent in turn and answered before the next one. Slash commands
-work the same as in the terminal UI. Output is human-readable lines by default
-(role-prefixed text streamed as it arrives, avatar and task events as short
-annotations) or, with ``--json``, one JSON object per protocol message in the
-wire form.
+``aiway headless --prompt TEXT`` (repeatable) sends each prompt in turn, each
+answered before the next. Standard input that is not a terminal (a pipe, a
+file) is read whole, up to ``MAX_PIPED_BYTES``, as one prompt, the way
+``ollama run`` takes it; with ``--prompt`` too it follows the first prompt
+(``cat f.py | aiway headless --prompt "explain"``). ``--each-line`` sends every
+input line as its own prompt instead, and a terminal on standard input is
+always read a line per prompt. Slash commands work the same as in the terminal
+UI. Output is human-readable lines by default (role-prefixed text streamed as
+it arrives, avatar and task events as short annotations) or, with ``--json``,
+one JSON object per protocol message in the wire form. Everything reaches the
+terminal through ``Output``, which strips control sequences (or escapes them
+in JSON).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 
 from aiway.actors.app import Assistant
+from aiway.actors.errors import AiwayError
 from aiway.actors.protocol import (
     ActorFailed,
     AnswerStatus,
@@ -45,6 +52,7 @@ from aiway.actors.protocol import (
     to_wire,
 )
 from aiway.actors.runtime import Behaviour, Context, handles
+from aiway.actors.untrusted import strip_controls
 from aiway.ui.format import metadata_line
 from aiway.ui.output import Output
 
@@ -53,6 +61,13 @@ log = logging.getLogger(__name__)
 SURFACE_ID = "headless"
 #: seconds to wait for the first snapshot before reading input anyway
 _FIRST_SCREEN_TIMEOUT = 10.0
+
+MAX_PIPED_BYTES = 1024 * 1024
+"""The most standard input read as one prompt (1 MiB, far past any model's context)."""
+
+
+class PipedInputTooLarge(AiwayError):
+    """Standard input held more than ``MAX_PIPED_BYTES``: nothing was sent."""
 
 
 class Outcome:
@@ -98,7 +113,7 @@ class LogSurface(Behaviour):
         if msg.avatar is not None:
             self._avatar = (msg.avatar.mood, msg.avatar.gesture, msg.avatar.reaction)
         if self.json_mode:
-            self.out.write(to_wire(msg).decode() + "\n")
+            self.out.write_json_line(to_wire(msg))
             return
         if msg.session is not None and msg.session.session_id != self._session_id:
             if self._session_id is not None:  # another session (a restarted daemon): new ids
@@ -113,7 +128,7 @@ class LogSurface(Behaviour):
     def on_link(self, ctx: Context, msg: LinkStatus) -> None:
         """The link to a daemon changed (``aiway headless --connect``)."""
         if self.json_mode:
-            self.out.write(to_wire(msg).decode() + "\n")
+            self.out.write_json_line(to_wire(msg))
         elif msg.state is LinkState.RECONNECTING:
             retry = f", next try in {msg.retry_in:.1f}s" if msg.retry_in is not None else ""
             self._interrupt(
@@ -128,22 +143,23 @@ class LogSurface(Behaviour):
     def on_published(self, ctx: Context, msg: Published) -> None:
         self.last_seq = msg.seq
         if self.json_mode:
-            self.out.write(to_wire(msg).decode() + "\n")
+            self.out.write_json_line(to_wire(msg))
         else:
             self._show(msg.message)
         self._track(msg.message)
 
     def _track(self, msg: object) -> None:
-        if isinstance(msg, StreamEnd):
-            self._resolve(Outcome.ANSWERED)
-        elif isinstance(msg, StreamError):
-            self.failures.append(msg.error)
-            self._resolve(Outcome.FAILED)
-        elif isinstance(msg, Notify) and self.expect_command:
-            self._resolve(Outcome.ANSWERED)
-        elif isinstance(msg, Quit):
-            self.quit = True
-            self._resolve(Outcome.QUIT)
+        match msg:
+            case StreamEnd():
+                self._resolve(Outcome.ANSWERED)
+            case StreamError(error=error):
+                self.failures.append(error)
+                self._resolve(Outcome.FAILED)
+            case Notify() if self.expect_command:
+                self._resolve(Outcome.ANSWERED)
+            case Quit():
+                self.quit = True
+                self._resolve(Outcome.QUIT)
 
     def _resolve(self, outcome: str) -> None:
         waiter, self.waiter = self.waiter, None
@@ -152,41 +168,43 @@ class LogSurface(Behaviour):
 
     def _show(self, msg: object) -> None:
         write = self._line
-        if isinstance(msg, Token):
-            self._answer_text(msg.message_id, msg.text)
-        elif isinstance(msg, Message):
-            if msg.role is Role.ASSISTANT:
+        match msg:
+            case Token():
+                self._answer_text(msg.message_id, msg.text)
+            case Message(role=Role.ASSISTANT):
                 self._answer_text(msg.id, msg.content)
-            elif msg.id not in self._finished:
+            case Message() if msg.id not in self._finished:
                 self._finish(msg.id)
                 write(f"you> {msg.content}\n" if msg.role is Role.USER else f"   · {msg.content}\n")
-        elif isinstance(msg, StreamEnd):
-            status = "" if msg.status is AnswerStatus.COMPLETE else f" · {msg.status.value}"
-            self._end_answer(
-                msg.message_id, msg.content, f"   · {metadata_line(msg.metadata)}{status}"
-            )
-        elif isinstance(msg, StreamError):
-            self._end_answer(msg.message_id, msg.partial, f"   ! error: {msg.error}")
-        elif isinstance(msg, Notify):
-            text = msg.text.replace("\n", "\n     ")
-            write(f"   ({msg.level.value}) {msg.title}: {text}\n")
-        elif isinstance(msg, SessionInfo):
-            why = f" ({msg.backend_reason})" if msg.backend_reason else ""
-            write(f"   · model {msg.model} on {msg.backend}{why}\n")
-        elif isinstance(msg, AvatarState):
-            self._show_avatar(msg)
-        elif isinstance(msg, TaskCreated):
-            write(f"   [task {msg.task_id} · {msg.agent_name} ({msg.agent}): {msg.description}]\n")
-        elif isinstance(msg, TaskUpdated):
-            write(f"   [task {msg.task_id} · {msg.percent}%]\n")
-        elif isinstance(msg, TaskCompleted):
-            write(f"   [task {msg.task_id} done]\n")
-        elif isinstance(msg, TaskFailed):
-            write(f"   [task {msg.task_id} failed: {msg.reason}]\n")
-        elif isinstance(msg, ActorFailed):
-            write(f"   ! {msg.actor} failed: {msg.error} ({msg.action})\n")
-        elif isinstance(msg, Quit):
-            write("   · bye\n")
+            case StreamEnd():
+                status = "" if msg.status is AnswerStatus.COMPLETE else f" · {msg.status.value}"
+                self._end_answer(
+                    msg.message_id, msg.content, f"   · {metadata_line(msg.metadata)}{status}"
+                )
+            case StreamError():
+                self._end_answer(msg.message_id, msg.partial, f"   ! error: {msg.error}")
+            case Notify():
+                text = msg.text.replace("\n", "\n     ")
+                write(f"   ({msg.level.value}) {msg.title}: {text}\n")
+            case SessionInfo():
+                why = f" ({msg.backend_reason})" if msg.backend_reason else ""
+                write(f"   · model {msg.model} on {msg.backend}{why}\n")
+            case AvatarState():
+                self._show_avatar(msg)
+            case TaskCreated():
+                write(
+                    f"   [task {msg.task_id} · {msg.agent_name} ({msg.agent}): {msg.description}]\n"
+                )
+            case TaskUpdated():
+                write(f"   [task {msg.task_id} · {msg.percent}%]\n")
+            case TaskCompleted():
+                write(f"   [task {msg.task_id} done]\n")
+            case TaskFailed():
+                write(f"   [task {msg.task_id} failed: {msg.reason}]\n")
+            case ActorFailed():
+                write(f"   ! {msg.actor} failed: {msg.error} ({msg.action})\n")
+            case Quit():
+                write("   · bye\n")
 
     # -- the transcript: answers stream into one line each, whatever comes in between --
 
@@ -311,19 +329,89 @@ async def stdin_lines() -> AsyncIterator[str]:
             lambda: asyncio.StreamReaderProtocol(reader), pipe
         )
     except ValueError:  # a regular file: reading it does not wait on anyone
-        for raw in pipe.read().decode().splitlines():
+        for raw in pipe.read().decode("utf-8", "replace").splitlines():
             yield raw
         pipe.close()
         return
     try:
         while line := await reader.readline():
-            yield line.decode().rstrip("\n")
+            yield line.decode("utf-8", "replace").rstrip("\n")
     finally:
         transport.close()
 
 
-async def _prompts(prompts: Sequence[str]) -> AsyncIterator[str]:
-    for prompt in prompts:
+def _stdin_is_piped() -> bool:
+    """Whether standard input is open and not a terminal (a pipe, a file, /dev/null)."""
+    try:
+        os.fstat(0)
+    except OSError:
+        return False
+    return not os.isatty(0)
+
+
+async def read_piped_stdin(limit: int = MAX_PIPED_BYTES) -> str:
+    """All of standard input as text (UTF-8, bad bytes replaced), read without blocking the loop.
+
+    Raises ``PipedInputTooLarge`` as soon as more than ``limit`` bytes came,
+    having read at most ``limit`` + 64 KiB of them.
+    """
+    loop = asyncio.get_running_loop()
+    pipe = os.fdopen(os.dup(0), "rb")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        if stat.S_ISCHR(os.fstat(pipe.fileno()).st_mode):  # /dev/null: epoll refuses it
+            return ""
+        reader = asyncio.StreamReader(limit=64 * 1024)
+        try:
+            transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), pipe
+            )
+        except ValueError:  # a regular file: reading it does not wait on anyone
+            data = await asyncio.to_thread(pipe.read, limit + 1)
+            if len(data) > limit:
+                raise _too_large(limit) from None
+            return data.decode("utf-8", "replace")
+        try:
+            while chunk := await reader.read(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+        finally:
+            transport.close()
+    finally:
+        pipe.close()
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _too_large(limit: int) -> PipedInputTooLarge:
+    return PipedInputTooLarge(
+        f"standard input holds more than {limit // 1024} KiB; piped input is sent as one "
+        "prompt, so pass a smaller file or an excerpt (or --each-line to send it a line "
+        "at a time)"
+    )
+
+
+async def prompt_source(prompts: Sequence[str] | None, *, each_line: bool) -> AsyncIterator[str]:
+    """The prompts of a headless run, in order; see the module docstring for the rules."""
+    piped = _stdin_is_piped()
+    if each_line or not piped:
+        for prompt in prompts or ():
+            yield prompt
+        # A terminal is read only when no prompt was given (an interactive session).
+        if piped or not prompts:
+            async for line in stdin_lines():
+                yield line
+        return
+    text = (await read_piped_stdin()).strip()
+    if not prompts:
+        if text:
+            yield text
+        return
+    first, *rest = prompts
+    yield f"{first}\n\n{text}" if text else first
+    for prompt in rest:
         yield prompt
 
 
@@ -334,8 +422,13 @@ async def run_session(
     json_mode: bool,
     log_file: str | None,
     show_metrics: bool,
+    each_line: bool = False,
 ) -> int:
-    """Drive one headless session to its end; the process's exit code."""
+    """Drive one headless session to its end; the process's exit code.
+
+    Raises ``PipedInputTooLarge`` (after stopping the assistant) when piped
+    standard input is past ``MAX_PIPED_BYTES``.
+    """
     out = await Output.open(log_file)
     surface = LogSurface(out, json_mode=json_mode)
     loop = asyncio.get_running_loop()
@@ -350,7 +443,7 @@ async def run_session(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(surface.painted, _FIRST_SCREEN_TIMEOUT)
     answered = 0
-    source = _prompts(prompts) if prompts else stdin_lines()
+    source = prompt_source(prompts, each_line=each_line)
     try:
         async for raw in source:
             text = raw.strip()
@@ -375,7 +468,7 @@ async def run_session(
         await out.close()
     if surface.failures:
         for failure in surface.failures:
-            print(f"aiway: an answer failed: {failure}", file=sys.stderr)
+            print(f"aiway: an answer failed: {strip_controls(failure)}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,17 +1,37 @@
-"""Writing a surface's text without ever blocking the event loop.
+"""Writing a surface's text without ever blocking the event loop, and never a control sequence.
 
 Pipes, terminals and sockets get an asyncio write transport: ``write`` buffers
 and returns at once, and the loop writes when the descriptor is ready. Regular
 files (``--log-file``) are written directly: a write to a regular file does not
 wait on a reader.
+
+This is the one door from a headless surface to the terminal, and most of what
+goes through it was written by someone else (a model, another surface, a
+server's error): a terminal obeys an escape sequence wherever it comes from
+(a window title, a cleared screen, the clipboard through OSC 52). ``write``
+therefore strips every escape sequence and control character but newline and
+tab; ``write_json_line`` keeps the data whole and escapes the controls that
+JSON allows raw (C1 and DEL), so no byte that starts a sequence is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 from typing import IO
+
+from aiway.actors.untrusted import strip_controls
+
+# JSON escapes C0 controls but may carry DEL and the C1 controls raw; in UTF-8
+# a C1 character is 0xC2 then 0x80-0x9F (0xC2 is only ever a lead byte).
+_RAW_JSON_CONTROL = re.compile(rb"\x7f|\xc2[\x80-\x9f]")
+
+
+def _escape_json_control(match: re.Match[bytes]) -> bytes:
+    code = match.group()[-1]
+    return b"\\u%04x" % code
 
 
 class _Closed(asyncio.Protocol):
@@ -53,8 +73,24 @@ class Output:
         return cls(transport, None, protocol)
 
     def write(self, text: str) -> None:
-        """Queue ``text`` for writing (UTF-8)."""
-        data = text.encode()
+        """Queue ``text`` for writing (UTF-8) without its control sequences; never blocks.
+
+        Newline and tab stay; every escape sequence and other control
+        character (carriage return included) is dropped.
+        """
+        self._put(strip_controls(text).encode())
+
+    def write_json_line(self, document: bytes) -> None:
+        """Queue one JSON document and a newline; raw DEL and C1 controls become ``\\u`` escapes.
+
+        ``document`` must be UTF-8 JSON (what orjson writes); it decodes to
+        the same value after the escaping.
+        """
+        if b"\x7f" in document or b"\xc2" in document:
+            document = _RAW_JSON_CONTROL.sub(_escape_json_control, document)
+        self._put(document + b"\n")
+
+    def _put(self, data: bytes) -> None:
         if self._transport is not None:
             if not self._transport.is_closing():
                 self._transport.write(data)

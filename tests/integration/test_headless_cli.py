@@ -50,9 +50,17 @@ def test_a_prompt_is_answered_with_tags_stripped(tmp_path: Path, server: FakeOll
     assert "tok/s" in result.stdout
 
 
-def test_prompts_from_stdin_and_slash_commands(tmp_path: Path, server: FakeOllamaProcess) -> None:
+def test_each_line_sends_every_stdin_line_as_a_prompt_and_slash_commands_work(
+    tmp_path: Path, server: FakeOllamaProcess
+) -> None:
     result = run(
-        tmp_path, "headless", "--backend", "ollama", host=server.url, stdin="/help\nhello\n"
+        tmp_path,
+        "headless",
+        "--backend",
+        "ollama",
+        "--each-line",
+        host=server.url,
+        stdin="/help\nhello\n",
     )
     assert result.returncode == 0, result.stderr
     assert "/model [NAME]" in result.stdout
@@ -129,3 +137,153 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = run(tmp_path, "--help", host="127.0.0.1:9")
     assert result.returncode == 0
     assert "headless" in result.stdout and "config" in result.stdout
+
+
+HOSTILE = [
+    "Sure",
+    "\x1b]0;pwned title\x07",
+    "\x1b[2J\x1b[H",
+    "\x1b]52;c;cm0gLXJmIH4=\x07",
+    "\x9b31m\x9d0;c1 title\x9c",
+    "\x1b[",  # a sequence cut between two tokens
+    "31m done\r\n",
+]
+
+
+def run_bytes(
+    tmp_path: Path, *args: str, host: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    env = isolated_env(tmp_path, OLLAMA_HOST=host, AIWAY_OLLAMA_DEFAULT_MODEL="tiny")
+    return subprocess.run(
+        [*AIWAY, *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def _has_control_sequences(data: bytes) -> bool:
+    text = data.decode()
+    return any(ch in text for ch in "\x1b\x07\x9b\x9c\x9d\r")
+
+
+def test_escape_sequences_in_an_answer_never_reach_the_terminal(tmp_path: Path) -> None:
+    with FakeOllamaProcess(
+        "--models", "tiny:latest", "--script", orjson.dumps(HOSTILE).decode()
+    ) as fake:
+        result = run_bytes(
+            tmp_path, "headless", "--backend", "ollama", "--prompt", "x", host=fake.url
+        )
+
+    assert result.returncode == 0, result.stderr
+    assert b"yollayah> Sure" in result.stdout
+    assert not _has_control_sequences(result.stdout), result.stdout
+
+
+def test_escape_sequences_in_json_mode_are_escaped_not_written(tmp_path: Path) -> None:
+    with FakeOllamaProcess(
+        "--models", "tiny:latest", "--script", orjson.dumps(HOSTILE).decode()
+    ) as fake:
+        result = run_bytes(
+            tmp_path, "headless", "--backend", "ollama", "--json", "--prompt", "x", host=fake.url
+        )
+
+    assert result.returncode == 0, result.stderr
+    assert not _has_control_sequences(result.stdout), result.stdout
+    messages = [orjson.loads(line) for line in result.stdout.splitlines()]
+    end = next(m["message"] for m in messages if m.get("message", {}).get("type") == "StreamEnd")
+    assert "\x1b]0;pwned title\x07" in end["content"]  # the data is intact, only escaped
+
+
+def test_escape_sequences_in_a_server_error_never_reach_stderr(tmp_path: Path) -> None:
+    script = orjson.dumps(["half ", {"error": "died \x1b]0;pwned\x07\x1b[2J here"}]).decode()
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", script) as fake:
+        result = run_bytes(
+            tmp_path, "headless", "--backend", "ollama", "--prompt", "x", host=fake.url
+        )
+
+    assert result.returncode == 1
+    assert b"died" in result.stderr and b"here" in result.stderr
+    assert not _has_control_sequences(result.stdout + result.stderr)
+
+
+def _last_user_messages(fake: FakeOllamaProcess) -> list[str]:
+    bodies = [r["body"] for r in fake.stats()["requests"] if r["path"] == "/api/chat"]
+    return [body["messages"][-1]["content"] for body in bodies]
+
+
+def test_piped_stdin_is_one_prompt(tmp_path: Path) -> None:
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", '["ok"]') as fake:
+        result = run(
+            tmp_path, "headless", "--backend", "ollama", host=fake.url, stdin="one\ntwo\n\nthree\n"
+        )
+        sent = _last_user_messages(fake)
+
+    assert result.returncode == 0, result.stderr
+    assert sent == ["one\ntwo\n\nthree"]
+    assert result.stdout.count("yollayah> ") == 1
+
+
+def test_piped_stdin_follows_the_prompt(tmp_path: Path) -> None:
+    source = "def f():\n    return 1\n"
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", '["ok"]') as fake:
+        result = run(
+            tmp_path,
+            "headless",
+            "--backend",
+            "ollama",
+            "--prompt",
+            "explain",
+            "--prompt",
+            "shorter",
+            host=fake.url,
+            stdin=source,
+        )
+        sent = _last_user_messages(fake)
+
+    assert result.returncode == 0, result.stderr
+    assert sent == ["explain\n\ndef f():\n    return 1", "shorter"]
+
+
+def test_piped_stdin_past_the_bound_is_refused_and_nothing_is_sent(tmp_path: Path) -> None:
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", '["ok"]') as fake:
+        result = run_bytes(
+            tmp_path,
+            "headless",
+            "--backend",
+            "ollama",
+            host=fake.url,
+            stdin=b"x" * (1024 * 1024 + 1),
+        )
+        sent = _last_user_messages(fake)
+
+    assert result.returncode == 3
+    assert b"standard input holds more than 1024 KiB" in result.stderr
+    assert b"--each-line" in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert sent == []
+
+
+def test_a_file_on_stdin_is_one_prompt_too(tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("first\nsecond\n")
+    env = isolated_env(tmp_path, AIWAY_OLLAMA_DEFAULT_MODEL="tiny")
+    with FakeOllamaProcess("--models", "tiny:latest", "--script", '["ok"]') as fake:
+        with source.open("rb") as stdin:
+            result = subprocess.run(
+                [*AIWAY, "headless", "--backend", "ollama", "--prompt", "sum up"],
+                stdin=stdin,
+                capture_output=True,
+                env={**env, "OLLAMA_HOST": fake.url},
+                cwd=ROOT,
+                timeout=60,
+                check=False,
+            )
+        sent = _last_user_messages(fake)
+
+    assert result.returncode == 0, result.stderr
+    assert sent == ["sum up\n\nfirst\nsecond"]
