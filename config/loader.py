@@ -21,7 +21,6 @@ from typing import Any, Final
 
 import attrs
 
-from aiway.config.describe import format_value
 from aiway.config.errors import ConfigError
 from aiway.config.paths import (
     default_config_path,
@@ -31,6 +30,7 @@ from aiway.config.paths import (
 )
 from aiway.config.settings import SECTION, SECTIONS, SETTING_KEYS, SettingKey, Settings, value_of
 from aiway.config.specs import Boolean, Invalid, Origin
+from aiway.config.toml_text import format_value
 
 ENV_PREFIX: Final = "AIWAY_"
 #: names another config file, like --config (a missing one is an error)
