@@ -18,6 +18,7 @@ from aiway.actors.daemon.errors import (
     FrameTooLarge,
     LinkRefused,
     TokenFileError,
+    UntrustedDaemon,
 )
 from aiway.actors.daemon.server import DaemonServer, DaemonStats
 
@@ -33,6 +34,7 @@ __all__ = [
     "FrameTooLarge",
     "LinkRefused",
     "TokenFileError",
+    "UntrustedDaemon",
     "parse_connect",
     "parse_listen",
 ]

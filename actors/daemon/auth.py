@@ -1,10 +1,13 @@
-"""Who may attach: Unix peers of the same user (SO_PEERCRED), TCP peers with the token.
+"""Who may attach: Unix peers of the same user (SO_PEERCRED), TCP peers that know the token.
 
 A Unix peer's credentials come from the kernel (``SO_PEERCRED`` on Linux), so
 they cannot be forged; the socket's 0600 mode in a 0700 directory already
-keeps other users out, and the check is a second lock. A TCP peer proves
-itself with the secret in the token file, a 0600 file the daemon creates;
-tokens are compared in constant time (``hmac.compare_digest``).
+keeps other users out, and the check is a second lock. The client checks the
+other way round too: the socket file's owner (``lstat``) and the listening
+process's uid before it sends anything. A TCP peer proves it knows the secret
+in the token file (a 0600 file the daemon creates, ``rotate_token`` replaces)
+by answering a challenge (``challenge``); the token itself never crosses the
+wire.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Protocol
 
 import attrs
 
-from aiway.actors.daemon.errors import TokenFileError
+from aiway.actors.daemon.errors import TokenFileError, UntrustedDaemon
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,50 @@ def check_peer(credentials: PeerCredentials | None, uid: int) -> str | None:
             f"this daemon serves uid {uid} only"
         )
     return None
+
+
+def check_daemon_socket(path: Path, uid: int) -> None:
+    """Before connecting: ``path`` must be a socket (not a link to one) owned by ``uid``.
+
+    Raises ``UntrustedDaemon`` naming the owner otherwise; ``FileNotFoundError``
+    passes through (no daemon there).
+    """
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISSOCK(info.st_mode):
+        raise UntrustedDaemon(
+            f"{path} is not a socket; it is not an aiway daemon's, so nothing was sent"
+        )
+    if info.st_uid != uid:
+        raise UntrustedDaemon(
+            f"the socket {path} belongs to uid {info.st_uid}, not to you (uid {uid}); it is not "
+            "your daemon, so nothing was sent. Remove it, or use another --socket"
+        )
+
+
+def check_daemon_peer(sock: _HasSockopt, uid: int, where: str) -> None:
+    """After connecting: the process listening must run as ``uid`` (``SO_PEERCRED``)."""
+    credentials = peer_credentials(sock)
+    if credentials is not None and credentials.uid != uid:
+        raise UntrustedDaemon(
+            f"the process at {where} (pid {credentials.pid}) runs as uid {credentials.uid}, "
+            f"not as you (uid {uid}); it is not your daemon, so nothing was sent"
+        )
+
+
+def rotate_token(path: Path) -> str:
+    """Replace the token in ``path`` with a fresh one (0600, written whole, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(32) + "\n")
+        os.replace(fresh, path)
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        raise
+    log.info("rotated the token in %s", path)
+    return read_token(path)
 
 
 def token_matches(given: str | None, expected: str) -> bool:

@@ -14,6 +14,7 @@ __all__ = [
     "FrameTooLarge",
     "LinkRefused",
     "TokenFileError",
+    "UntrustedDaemon",
 ]
 
 
@@ -44,3 +45,11 @@ class AddressError(DaemonError):
 
 class TokenFileError(DaemonError):
     """The token file is missing, empty, or readable by other users."""
+
+
+class UntrustedDaemon(DaemonUnavailable):
+    """What answered is not provably the daemon: a socket of another user, or no proof of the token.
+
+    A surface sends nothing to it. Reconnecting links keep trying (the real
+    daemon may come back); a first connection fails with this.
+    """

@@ -3,7 +3,10 @@
 ``encode_frame`` builds one frame; ``FrameDecoder`` takes bytes as they come
 off a socket, split anywhere, and returns the complete frames. A header that
 announces more than the decoder's limit fails at once, before the body is
-read, so a peer cannot make the daemon buffer an oversized frame.
+read, so a peer cannot make the daemon buffer an oversized frame. A decoder's
+limit can change between frames (``max_frames`` stops after the frames a
+caller wants to see under the current limit): both ends take only a small
+frame before the handshake (``PRE_AUTH_FRAME_BYTES``), and more after it.
 ``FrameEncoder`` turns messages into frames and remembers the last few it
 encoded by identity: the registry shares one ``Published`` object with every
 surface, so N remote surfaces cost one encoding, not N.
@@ -36,6 +39,18 @@ HEADER_BYTES = HEADER.size
 
 MAX_FRAME_LIMIT = 2**32 - 1
 """The largest length a header can carry."""
+
+PRE_AUTH_FRAME_BYTES = 4 * 1024
+"""The largest frame either end takes before the handshake is done (a Handshake, a challenge,
+a Welcome or a Refused all fit many times over); a longer one is refused unread."""
+
+MAX_FRAME_BYTES = 1024 * 1024
+"""The default largest frame the daemon takes from an authenticated surface
+(``daemon.max_frame_bytes``)."""
+
+CLIENT_FRAME_LIMIT = 64 * 1024 * 1024
+"""The largest frame a client takes from the daemon after the handshake. Whatever the daemon
+sends a surface, a ``StateSnapshot`` above all, must encode within this many bytes."""
 
 # Shared by every surface, so worth remembering; snapshots are per surface and large.
 _SHARED = (Published, AvatarFrame, Metrics)
@@ -71,8 +86,12 @@ class FrameDecoder:
         """Bytes held back: the start of a frame not yet complete."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """The frames completed by ``data``, in order."""
+    def feed(self, data: bytes, max_frames: int | None = None) -> list[bytes]:
+        """The frames completed by ``data``, in order; at most ``max_frames`` of them.
+
+        Frames past ``max_frames`` stay buffered, unchecked, for a later call
+        (``feed(b"")`` to go on), so a caller can raise the limit in between.
+        """
         if self._failed:
             raise FrameError("the stream lost its frame boundaries after an oversized frame")
         buffer = self._buffer
@@ -82,6 +101,8 @@ class FrameDecoder:
         position = 0
         limit = self.max_frame_bytes
         while size - position >= HEADER_BYTES:
+            if max_frames is not None and len(frames) >= max_frames:
+                break
             (length,) = HEADER.unpack_from(buffer, position)
             if length > limit:
                 self._failed = True

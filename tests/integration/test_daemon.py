@@ -241,7 +241,9 @@ def test_a_surface_that_stops_reading_lags_then_resyncs_to_the_same_text(
     # Big tokens fill the socket's buffers fast. Then the stopped surface's outbox (eight
     # messages: room for any burst a live surface sees) fills with what cannot merge:
     # answer ends, states, the queued questions; tokens merge meanwhile.
-    ollama.configure(tokens=None, rate=80.0, script=[{"huge": 6000}] * 80)
+    ollama.configure(
+        tokens=None, rate=80.0, script=[{"huge": 3000}] * 80
+    )  # under conversation.max_answer_bytes
     small = {"AIWAY_MAILBOX_SURFACE_CAPACITY": "8", "AIWAY_DAEMON_WRITE_BUFFER_BYTES": "16KiB"}
     procs.daemon(env=small)
     typist = procs.surface()
@@ -260,7 +262,7 @@ def test_a_surface_that_stops_reading_lags_then_resyncs_to_the_same_text(
         )
         expected = typist.wait_for_answers(3)
         assert watcher.wait_for_answers(3) == expected  # the others kept going
-        assert [len(answer) for answer in expected] == [80 * 6000] * 3
+        assert [len(answer) for answer in expected] == [80 * 3000] * 3
     finally:
         os.kill(sleeper.process.pid, signal.SIGCONT)
     assert sleeper.wait_for_answers(3) == expected

@@ -27,15 +27,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import attrs
 
+from aiway.actors.daemon import challenge
 from aiway.actors.daemon.address import Address
-from aiway.actors.daemon.auth import default_token_path, read_token
-from aiway.actors.daemon.errors import DaemonUnavailable, FrameError, LinkRefused
+from aiway.actors.daemon.auth import (
+    check_daemon_peer,
+    check_daemon_socket,
+    default_token_path,
+    read_token,
+)
+from aiway.actors.daemon.errors import DaemonUnavailable, FrameError, LinkRefused, UntrustedDaemon
 from aiway.actors.protocol import (
     PROTOCOL_VERSION,
     Handshake,
@@ -53,7 +60,13 @@ from aiway.actors.protocol import (
     from_wire,
     to_wire,
 )
-from aiway.actors.protocol.framing import FrameDecoder, encode_frame
+from aiway.actors.protocol.converter import from_dict
+from aiway.actors.protocol.framing import (
+    CLIENT_FRAME_LIMIT,
+    PRE_AUTH_FRAME_BYTES,
+    FrameDecoder,
+    encode_frame,
+)
 from aiway.actors.runtime import ActorRef, ActorSystem, Delivery
 from aiway.config import Settings
 
@@ -61,9 +74,6 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[object], Awaitable[object] | None]
 """Takes one message from the daemon; an awaitable result means "wait before the next"."""
-
-CLIENT_FRAME_LIMIT = 64 * 1024 * 1024
-"""The largest frame a client takes from the daemon (a snapshot of a long history is large)."""
 
 SEND_BUFFER_LIMIT = 1024 * 1024
 """Bytes a client lets wait for the daemon before it refuses more sends."""
@@ -267,14 +277,38 @@ class DaemonLink:
     # -- one connection ----------------------------------------------------------------
 
     async def _open(self) -> _Connection:
-        """Connect and handshake; the connection (frames past the Welcome wait for its start)."""
+        """Connect and handshake; the connection (frames past the Welcome wait for its start).
+
+        Nothing is sent to a peer that is not provably the daemon: a Unix
+        socket must belong to this user and be listened on by this user's
+        process; over TCP the daemon's challenge is answered and its proof
+        checked before the Welcome is taken.
+        """
         address = self.address
         loop = asyncio.get_running_loop()
-        connection = _Connection(self, FrameDecoder(self.max_frame_bytes))
+        handshake = Handshake(
+            self.surface_type, self.capabilities, PROTOCOL_VERSION, None, self.last_seq
+        )
+        if address.kind == "tcp" and self.token is None:
+            raise LinkRefused(
+                "token", f"{address} is TCP and this surface has no token file to answer with"
+            )
+        connection = _Connection(self, handshake, self.token if address.kind == "tcp" else None)
+        uid = os.getuid()
         try:
             async with asyncio.timeout(self.connect_timeout):
                 if address.kind == "unix":
-                    await loop.create_unix_connection(lambda: connection, str(address.path))
+                    assert address.path is not None
+                    check_daemon_socket(address.path, uid)
+                    transport, _ = await loop.create_unix_connection(
+                        lambda: connection, str(address.path)
+                    )
+                    try:
+                        check_daemon_peer(transport.get_extra_info("socket"), uid, str(address))
+                    except UntrustedDaemon:
+                        transport.abort()
+                        raise
+                    connection.write(handshake)
                 else:
                     await loop.create_connection(lambda: connection, address.host, address.port)
         except (OSError, TimeoutError) as exc:
@@ -283,15 +317,6 @@ class DaemonLink:
                 f"no aiway daemon at {address} ({why}); start one with `aiway serve`"
             ) from None
         try:
-            connection.write(
-                Handshake(
-                    self.surface_type,
-                    self.capabilities,
-                    PROTOCOL_VERSION,
-                    self.token,
-                    self.last_seq,
-                )
-            )
             async with asyncio.timeout(self.connect_timeout):
                 welcome = await connection.welcome
         except BaseException as exc:
@@ -393,7 +418,7 @@ class DaemonLink:
                     self._set_state(LinkState.CLOSED, str(exc))
                     return None
                 reason = str(exc)
-            except DaemonUnavailable as exc:
+            except DaemonUnavailable as exc:  # UntrustedDaemon too: the real one may come back
                 reason = str(exc)
 
     async def _drop_connection(self) -> None:
@@ -435,18 +460,22 @@ class DaemonLink:
 class _Connection(asyncio.Protocol):
     """One socket of a link: frames in (handed to the link), frames out.
 
-    Until the Welcome it answers the handshake (``welcome``); then every frame
-    goes to the link as it is read, in ``data_received``, with no task in
-    between. When the link's surface has no room, reading pauses (the
-    transport stops reading the socket) until it has, so the daemon's outbox
-    for this surface takes the pressure. ``lost`` resolves with the reason the
-    connection ended.
+    Until the Welcome it runs the handshake (``welcome``), taking one frame
+    at a time and none over ``PRE_AUTH_FRAME_BYTES``: over TCP it answers the
+    daemon's challenge and checks the daemon's proof. Then every frame goes
+    to the link as it is read, in ``data_received``, with no task in between.
+    When the link's surface has no room, reading pauses (the transport stops
+    reading the socket) until it has, so the daemon's outbox for this surface
+    takes the pressure. ``lost`` resolves with the reason the connection ended.
     """
 
-    def __init__(self, link: DaemonLink, decoder: FrameDecoder) -> None:
+    def __init__(self, link: DaemonLink, handshake: Handshake, token: str | None) -> None:
         loop = asyncio.get_running_loop()
         self.link = link
-        self.decoder = decoder
+        self.handshake = handshake
+        #: over TCP, the secret the challenge is answered with (None: a Unix socket)
+        self.token = token
+        self.decoder = FrameDecoder(PRE_AUTH_FRAME_BYTES)
         self.transport: asyncio.Transport | None = None
         self.welcome: asyncio.Future[Welcome] = loop.create_future()
         self.lost: asyncio.Future[str] = loop.create_future()
@@ -454,6 +483,8 @@ class _Connection(asyncio.Protocol):
         self.delivering = False
         self._live = False
         self._backlog: deque[bytes] = deque()
+        self._nonces: tuple[str, str] | None = None
+        self._proven = False
 
     # -- asyncio protocol
 
@@ -463,18 +494,23 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
+            while not self.welcome.done():
+                frames = self.decoder.feed(data, 1)
+                data = b""
+                if not frames:
+                    return
+                self.link._frames_in += 1
+                self._before_welcome(frames[0])
+            if self.decoder.max_frame_bytes == PRE_AUTH_FRAME_BYTES:
+                self.decoder.max_frame_bytes = self.link.max_frame_bytes
             frames = self.decoder.feed(data)
         except FrameError as exc:
             self._fail(f"the daemon broke the framing: {exc}")
             return
         self.last_received = asyncio.get_running_loop().time()
-        if not self._live:
-            if self.welcome.done():  # the link has not adopted this connection yet
-                self._backlog.extend(frames)
-            else:
-                self._before_welcome(frames)
+        if not frames:
             return
-        if self.delivering:
+        if not self._live or self.delivering:
             self._backlog.extend(frames)
             return
         self._deliver_all(iter(frames))
@@ -498,24 +534,65 @@ class _Connection(asyncio.Protocol):
 
     # -- the handshake
 
-    def _before_welcome(self, frames: list[bytes]) -> None:
-        for index, frame in enumerate(frames):
-            self.link._frames_in += 1
-            try:
-                msg = from_wire(frame)
-            except ProtocolError as exc:
-                self._fail(f"the daemon sent a bad first frame: {exc}")
-                return
-            if isinstance(msg, Refused):
-                if not self.welcome.done():
-                    self.welcome.set_exception(LinkRefused(msg.code, msg.reason))
-                    self.welcome.exception()  # retrieved: whoever awaits it still gets it
-                return
-            if isinstance(msg, Welcome):
-                self._backlog.extend(frames[index + 1 :])
+    def _before_welcome(self, frame: bytes) -> None:
+        address = self.link.address
+        try:
+            kind, data = challenge.frame_type(frame)
+            if kind == challenge.CHALLENGE and self.token is not None and self._nonces is None:
+                self._answer(challenge.read_challenge(data))
+            elif kind == challenge.SERVER_PROOF and self._nonces is not None:
+                self._check_proof(challenge.read_server_proof(data))
+            elif kind == "Refused":
+                msg = from_dict(data)
+                assert isinstance(msg, Refused)
+                self._settle(LinkRefused(msg.code, msg.reason))
+            elif kind == "Welcome" and (self.token is None or self._proven):
+                msg = from_dict(data)
+                assert isinstance(msg, Welcome)
                 if not self.welcome.done():
                     self.welcome.set_result(msg)
-                return
+            elif kind == "Welcome":
+                self._settle(
+                    UntrustedDaemon(
+                        f"the peer at {address} accepted this surface without proving it knows "
+                        "the token: it is not your daemon"
+                    )
+                )
+            else:
+                self._settle(
+                    DaemonUnavailable(f"the peer at {address} sent {kind!r:.40} before a Welcome")
+                )
+        except ProtocolError as exc:
+            self._settle(
+                DaemonUnavailable(f"the daemon at {address} sent a bad first frame: {exc}")
+            )
+
+    def _answer(self, server_nonce: str) -> None:
+        assert self.token is not None
+        client_nonce = challenge.new_nonce()
+        self._nonces = (server_nonce, client_nonce)
+        proof = challenge.client_proof(self.token, server_nonce, client_nonce)
+        self.write(attrs.evolve(self.handshake, token=challenge.pack_response(client_nonce, proof)))
+
+    def _check_proof(self, given: str) -> None:
+        assert self.token is not None and self._nonces is not None
+        expected = challenge.server_proof(self.token, *self._nonces)
+        if challenge.proofs_match(given, expected):
+            self._proven = True
+            return
+        self._settle(
+            UntrustedDaemon(
+                f"the peer at {self.link.address} could not prove it knows the token: it is not "
+                "your daemon (another process on that port?)"
+            )
+        )
+
+    def _settle(self, error: Exception) -> None:
+        """The handshake failed: ``connect`` raises ``error``; the socket is cut."""
+        if not self.welcome.done():
+            self.welcome.set_exception(error)
+            self.welcome.exception()  # retrieved: whoever awaits it still gets it
+        self.abort()
 
     def start_delivering(self) -> None:
         """The link adopted this connection: hand it what came after the Welcome."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from aiway.actors.daemon import challenge
 from aiway.actors.daemon.server import DaemonServer
 from aiway.actors.daemon.socketfile import SocketClaim, claim_socket
 from aiway.actors.protocol import (
@@ -125,10 +126,29 @@ class Peer:
                 data = await self.reader.read(65536)
                 if not data:
                     return None
-                self.inbox += [from_wire(frame) for frame in self.decoder.feed(data)]
+                self.inbox += [decode_frame(frame) for frame in self.decoder.feed(data)]
         msg = self.inbox.pop(0)
         self.got.append(msg)
         return msg
+
+    async def tcp_handshake(self, token: str, **fields: Any) -> Welcome:
+        """Answer the daemon's challenge with ``token``; the Welcome after its proof is checked."""
+        opening = await self.next()
+        assert isinstance(opening, dict) and opening["type"] == challenge.CHALLENGE, opening
+        server_nonce = challenge.read_challenge(opening)
+        client_nonce = challenge.new_nonce()
+        proof = challenge.client_proof(token, server_nonce, client_nonce)
+        response = challenge.pack_response(client_nonce, proof)
+        self.send(
+            Handshake(**{"surface_type": "test", "capabilities": CAPS, **fields}, token=response)
+        )
+        answer = await self.next()
+        assert isinstance(answer, dict) and answer["type"] == challenge.SERVER_PROOF, answer
+        expected = challenge.server_proof(token, server_nonce, client_nonce)
+        assert challenge.read_server_proof(answer) == expected
+        welcome = await self.next()
+        assert isinstance(welcome, Welcome), welcome
+        return welcome
 
     async def until(self, wanted: Callable[[object], bool], timeout: float = 5.0) -> object:
         """Read until a message ``wanted`` accepts; fails at the end of the stream."""
@@ -151,3 +171,11 @@ class Peer:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+
+def decode_frame(frame: bytes) -> object:
+    """A message, or the JSON object of an authentication frame (the converter has no class)."""
+    kind, data = challenge.frame_type(frame)
+    if kind in (challenge.CHALLENGE, challenge.SERVER_PROOF):
+        return data
+    return from_wire(frame)

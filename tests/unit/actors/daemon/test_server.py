@@ -94,7 +94,7 @@ async def test_a_ping_is_answered_with_a_pong(daemon: Daemon) -> None:
     ("frames", "code", "words"),
     [
         ([b"{not json"], RefusalCode.MALFORMED, "malformed JSON"),
-        ([b'{"type": "Nope"}'], RefusalCode.MALFORMED, "unknown message type 'Nope'"),
+        ([b'{"type": "Nope"}'], RefusalCode.HANDSHAKE, "must be a Handshake, not 'Nope'"),
         ([b'{"type": "UserMessage", "text": "hi"}'], RefusalCode.HANDSHAKE, "must be a Handshake"),
         ([b'{"type": "Handshake", "surface_type": "t"}'], RefusalCode.MALFORMED, "bad fields"),
     ],
@@ -207,18 +207,26 @@ async def test_more_connections_than_allowed_are_refused(tmp_path: Path) -> None
 
 
 @pytest.mark.asyncio
-async def test_tcp_peers_need_the_token(daemon: Daemon) -> None:
-    daemon.server.token = "the-token"
+async def test_tcp_peers_answer_the_challenge_and_a_raw_token_is_refused(daemon: Daemon) -> None:
+    daemon.server.secret = "the-token"
     address = await daemon.server.listen_tcp("127.0.0.1", 0)
     reader, writer = await asyncio.open_connection(address.host, address.port)
-    wrong = Peer(reader, writer)
-    wrong.send(Handshake("test", CAPS, token="not-it"))
-    refused = await refusal_of(wrong)
+    raw = Peer(reader, writer)
+    opening = await raw.next()
+    assert isinstance(opening, dict) and opening["type"] == "Challenge"
+    raw.send(Handshake("test", CAPS, token="the-token"))  # the secret itself: not an answer
+    refused = await refusal_of(raw)
     assert refused.code == RefusalCode.TOKEN
-    assert "not-it" not in refused.reason
+    assert "the-token" not in refused.reason
+    reader, writer = await asyncio.open_connection(address.host, address.port)
+    wrong = Peer(reader, writer)
+    with pytest.raises(AssertionError):
+        await wrong.tcp_handshake("not-it")
+    assert isinstance(wrong.got[-1], Refused) and wrong.got[-1].code == RefusalCode.TOKEN
+    await wrong.close()
     reader, writer = await asyncio.open_connection(address.host, address.port)
     right = Peer(reader, writer)
-    await right.handshake(token="the-token")
+    await right.tcp_handshake("the-token")
     await right.close()
 
 
