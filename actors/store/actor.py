@@ -56,6 +56,7 @@ from aiway.actors.store.commands import CommandDone, run_command
 from aiway.actors.store.history import StoreBackend
 from aiway.actors.store.messages import LOCAL_SURFACES, StoreCommand
 from aiway.actors.store.records import (
+    AppendMessage,
     CreateTask,
     EnsureSession,
     InsertMessage,
@@ -381,9 +382,17 @@ class StoreActor(EdgeActor):
         if not partial.saved:
             partial.text = text
             self._save_partial(ctx)
-        elif len(text) != len(partial.text):  # the text only grows while it streams
-            partial.text = text
+            return
+        saved = len(partial.text)
+        if len(text) == saved:
+            return
+        # The clean text only grows while it streams: append what is new. Should it
+        # ever not start with what was saved, the row is rewritten whole instead.
+        if len(text) > saved and text.startswith(partial.text):
+            self._queue(ctx, AppendMessage(partial.key, saved, text[saved:]))
+        else:
             self._queue(ctx, UpdateMessage(partial.key, text))
+        partial.text = text
 
     def _update_task(
         self,

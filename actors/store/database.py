@@ -31,6 +31,7 @@ from aiway.actors.store.errors import (
 )
 from aiway.actors.store.files import PRIVATE_FILE, private_directory, tighten
 from aiway.actors.store.records import (
+    AppendMessage,
     CreateTask,
     EnsureSession,
     InsertMessage,
@@ -45,6 +46,8 @@ from aiway.actors.store.records import (
     UpdateMessage,
     UpdateTask,
     WriteOp,
+    assemble,
+    ends_turn,
     history_id,
     metadata_document,
     response_metadata,
@@ -71,6 +74,12 @@ LAST = "last"
 _SESSION_COLUMNS = (
     "s.id, s.title, s.model, s.system_prompt, s.created, s.updated,"
     " coalesce((SELECT max(m.seq) FROM messages m WHERE m.session_id = s.id), 0)"
+)
+# A checkpoint's new text, kept only while its answer streams (and once per offset).
+_APPEND_PART = (
+    "INSERT OR IGNORE INTO message_parts (message_id, start, text)"
+    " SELECT ?, ?, ? WHERE EXISTS"
+    " (SELECT 1 FROM messages WHERE id = ? AND state = 'streaming')"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (session_id, seq, role, content, state, metadata, created)"
@@ -259,104 +268,137 @@ class HistoryDatabase:
 
         One operation is one statement, committed by itself: the common case (a
         message, a checkpoint) costs the store's thread a single SQLite call.
+        A transaction that ends an answer is synced to the disk before this
+        returns (``synchronous = FULL`` for its commit): with it, everything
+        written before it is on the disk too. Others are synced at SQLite's
+        next checkpoint (``NORMAL``): a crash of aiway loses none of them, a
+        power loss may lose those since the last synced one.
         """
         conn = self._connection()
         inserted: list[int] = []
+        durable = any(ends_turn(op) for op in ops)
         with self._errors("saved"):
-            if len(ops) == 1:
-                self._apply(conn, ops[0], inserted)
-                return
-            conn.execute("BEGIN IMMEDIATE")
+            if durable:
+                conn.execute("PRAGMA synchronous = FULL")
             try:
-                for op in ops:
-                    self._apply(conn, op, inserted)
-                conn.execute("COMMIT")
-            except BaseException:
-                for key in inserted:
-                    self._rows.pop(key, None)
-                _rollback(conn)
-                raise
+                if len(ops) == 1:
+                    self._apply(conn, ops[0], inserted)
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for op in ops:
+                        self._apply(conn, op, inserted)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    for key in inserted:
+                        self._rows.pop(key, None)
+                    _rollback(conn)
+                    raise
+            finally:
+                if durable:
+                    conn.execute("PRAGMA synchronous = NORMAL")
 
     def _apply(self, conn: sqlite3.Connection, op: WriteOp, inserted: list[int]) -> None:
-        if isinstance(op, InsertMessage):
-            values = (
-                op.session_id,
-                op.session_id,
-                op.role.value,
-                op.content,
-                op.state.value,
-                op.metadata,
-                op.created,
-            )
-            try:
-                cursor = conn.execute(_INSERT_MESSAGE, values)
-            except sqlite3.IntegrityError:
-                log.warning("session %s is gone (deleted?): a message was not saved", op.session_id)
-                return
-            assert cursor.lastrowid is not None
-            self._rows[op.key] = cursor.lastrowid
-            inserted.append(op.key)
-        elif isinstance(op, UpdateMessage):
-            row = self._rows.get(op.key)
-            if row is None:
-                log.debug("update of message key %d, which was never saved", op.key)
-            elif op.state is None:
+        match op:
+            case InsertMessage():
+                self._insert(conn, op, inserted)
+            case AppendMessage(key=key, start=start, text=text):
+                row = self._rows.get(key)
+                if row is None:
+                    log.debug("checkpoint of message key %d, which was never saved", key)
+                    return
+                conn.execute(_APPEND_PART, (row, start, text, row))
+            case UpdateMessage(key=key, content=content, state=None):
+                row = self._rows.get(key)
+                if row is None:
+                    log.debug("update of message key %d, which was never saved", key)
+                    return
                 conn.execute(
                     "UPDATE messages SET content = ? WHERE id = ? AND state = 'streaming'",
-                    (op.content, row),
+                    (content, row),
                 )
-            else:
+            case UpdateMessage(
+                key=key, content=content, state=MessageState() as state, metadata=metadata
+            ):
+                row = self._rows.get(key)
+                if row is None:
+                    log.debug("update of message key %d, which was never saved", key)
+                    return
                 conn.execute(
                     "UPDATE messages SET content = ?, state = ?, metadata = ? WHERE id = ?",
-                    (op.content, op.state.value, op.metadata, row),
+                    (content, state.value, metadata, row),
                 )
-        elif isinstance(op, EnsureSession):
-            conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, title, model, system_prompt, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (op.session_id, op.title, op.model, op.system_prompt, op.created, op.created),
-            )
-        elif isinstance(op, SetTitle):
-            condition = " AND title = ''" if op.only_if_untitled else ""
-            conn.execute(
-                f"UPDATE sessions SET title = ? WHERE id = ?{condition}", (op.title, op.session_id)
-            )
-        elif isinstance(op, SetModel):
-            conn.execute("UPDATE sessions SET model = ? WHERE id = ?", (op.model, op.session_id))
-        elif isinstance(op, CreateTask):
-            row = self._rows.get(op.message_key) if op.message_key is not None else None
-            task = (
-                op.session_id,
-                op.task_id,
-                row,
-                op.agent,
-                op.agent_name,
-                op.description,
-                op.created,
-                op.created,
-            )
-            try:
+            case EnsureSession(session_id, model, system_prompt, created, title):
                 conn.execute(
-                    "INSERT OR IGNORE INTO tasks (session_id, task_id, message_id, agent,"
-                    " agent_name, description, percent, status, created, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?)",
-                    task,
+                    "INSERT OR IGNORE INTO sessions"
+                    " (id, title, model, system_prompt, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (session_id, title, model, system_prompt, created, created),
                 )
-            except sqlite3.IntegrityError:
-                log.warning("session %s is gone (deleted?): a task was not saved", op.session_id)
-        elif isinstance(op, UpdateTask):
+            case SetTitle(session_id, title, only_if_untitled):
+                condition = " AND title = ''" if only_if_untitled else ""
+                conn.execute(
+                    f"UPDATE sessions SET title = ? WHERE id = ?{condition}", (title, session_id)
+                )
+            case SetModel(session_id, model):
+                conn.execute("UPDATE sessions SET model = ? WHERE id = ?", (model, session_id))
+            case CreateTask():
+                self._create_task(conn, op)
+            case UpdateTask():
+                conn.execute(
+                    "UPDATE tasks SET percent = coalesce(?, percent),"
+                    " status = coalesce(?, status), reason = coalesce(?, reason), updated = ?"
+                    " WHERE session_id = ? AND task_id = ?",
+                    (
+                        op.percent,
+                        None if op.status is None else op.status.value,
+                        op.reason,
+                        op.updated,
+                        op.session_id,
+                        op.task_id,
+                    ),
+                )
+
+    def _insert(self, conn: sqlite3.Connection, op: InsertMessage, inserted: list[int]) -> None:
+        values = (
+            op.session_id,
+            op.session_id,
+            op.role.value,
+            op.content,
+            op.state.value,
+            op.metadata,
+            op.created,
+        )
+        try:
+            cursor = conn.execute(_INSERT_MESSAGE, values)
+        except sqlite3.IntegrityError:
+            log.warning("session %s is gone (deleted?): a message was not saved", op.session_id)
+            return
+        assert cursor.lastrowid is not None
+        self._rows[op.key] = cursor.lastrowid
+        inserted.append(op.key)
+
+    def _create_task(self, conn: sqlite3.Connection, op: CreateTask) -> None:
+        row = self._rows.get(op.message_key) if op.message_key is not None else None
+        task = (
+            op.session_id,
+            op.task_id,
+            row,
+            op.agent,
+            op.agent_name,
+            op.description,
+            op.created,
+            op.created,
+        )
+        try:
             conn.execute(
-                "UPDATE tasks SET percent = coalesce(?, percent), status = coalesce(?, status),"
-                " reason = coalesce(?, reason), updated = ? WHERE session_id = ? AND task_id = ?",
-                (
-                    op.percent,
-                    None if op.status is None else op.status.value,
-                    op.reason,
-                    op.updated,
-                    op.session_id,
-                    op.task_id,
-                ),
+                "INSERT OR IGNORE INTO tasks (session_id, task_id, message_id, agent,"
+                " agent_name, description, percent, status, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?)",
+                task,
             )
+        except sqlite3.IntegrityError:
+            log.warning("session %s is gone (deleted?): a task was not saved", op.session_id)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -432,11 +474,7 @@ class HistoryDatabase:
         with self._errors("read"):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                interrupted = conn.execute(
-                    "UPDATE messages SET state = 'interrupted'"
-                    " WHERE session_id = ? AND state = 'streaming'",
-                    (session_id,),
-                ).rowcount
+                interrupted = self._interrupt(conn, session_id)
                 row = conn.execute(
                     f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", (session_id,)
                 ).fetchone()
@@ -464,22 +502,52 @@ class HistoryDatabase:
         )
         return LoadedSession(_session(row), history, tasks, interrupted)
 
+    def _interrupt(self, conn: sqlite3.Connection, session_id: str) -> int:
+        """Mark the session's answers left streaming interrupted, their parts folded in."""
+        streaming = conn.execute(
+            "SELECT id, content FROM messages WHERE session_id = ? AND state = 'streaming'",
+            (session_id,),
+        ).fetchall()
+        for row, content in streaming:
+            conn.execute(
+                "UPDATE messages SET content = ?, state = 'interrupted' WHERE id = ?",
+                (assemble(content, self._parts(conn, row)), row),
+            )
+        return len(streaming)
+
+    @staticmethod
+    def _parts(conn: sqlite3.Connection, row: int) -> list[tuple[int, str]]:
+        return conn.execute(
+            "SELECT start, text FROM message_parts WHERE message_id = ? ORDER BY start", (row,)
+        ).fetchall()
+
     def transcript(self, selector: str) -> Transcript:
         """A whole session, every message, for an export."""
         session = self.session(selector)
         conn = self._connection()
         with self._errors("read"):
             rows = conn.execute(
-                "SELECT seq, role, content, state, metadata, created FROM messages"
+                "SELECT seq, role, content, state, metadata, created, id FROM messages"
                 " WHERE session_id = ? ORDER BY seq",
                 (session.id,),
             ).fetchall()
             tasks = self._tasks(conn, session.id)
+            # an answer still streaming (here or in another aiway) has parts to add
+            streaming = {
+                row: assemble(content, self._parts(conn, row))
+                for _, _, content, state, _, _, row in rows
+                if state == MessageState.STREAMING.value
+            }
         messages = tuple(
             StoredMessage(
-                seq, Role(role), content, MessageState(state), metadata_document(meta), created
+                seq,
+                Role(role),
+                streaming.get(row, content),
+                MessageState(state),
+                metadata_document(meta),
+                created,
             )
-            for seq, role, content, state, meta, created in rows
+            for seq, role, content, state, meta, created, row in rows
         )
         return Transcript(session, messages, tasks)
 

@@ -12,6 +12,7 @@ within one run of it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import attrs
 import orjson
@@ -145,6 +146,25 @@ class UpdateMessage:
 
 
 @attrs.frozen(slots=True)
+class AppendMessage:
+    """A checkpoint of a streaming answer: ``text`` follows its first ``start`` characters.
+
+    Saved as a part beside the row, so a checkpoint costs the new text, not
+    the whole answer; ignored once the answer has ended (its final text is
+    whole in the row) and when a part at ``start`` is saved already.
+    """
+
+    key: int
+    start: int
+    text: str
+
+    @property
+    def end(self) -> int:
+        """The length of the answer once this part is added."""
+        return self.start + len(self.text)
+
+
+@attrs.frozen(slots=True)
 class SetTitle:
     """Rename a session (``only_if_untitled``: unless it has a title already)."""
 
@@ -188,9 +208,42 @@ class UpdateTask:
 
 
 WriteOp = (
-    EnsureSession | InsertMessage | UpdateMessage | SetTitle | SetModel | CreateTask | UpdateTask
+    EnsureSession
+    | InsertMessage
+    | UpdateMessage
+    | AppendMessage
+    | SetTitle
+    | SetModel
+    | CreateTask
+    | UpdateTask
 )
 """One write; a transaction applies a list of them in order."""
+
+
+def ends_turn(op: WriteOp) -> bool:
+    """Whether ``op`` saves an answer's end: its transaction is synced to the disk."""
+    if type(op) is UpdateMessage:
+        return op.state is not None
+    if type(op) is InsertMessage:
+        return op.role is Role.ASSISTANT and op.state is not MessageState.STREAMING
+    return False
+
+
+def assemble(content: str, parts: Iterable[tuple[int, str]]) -> str:
+    """A streaming answer's text: its row's ``content`` and then its saved parts, in order.
+
+    A part that starts past the end (one that was never saved) ends the text:
+    what follows a gap is not shown as if it followed what precedes it.
+    """
+    pieces = [content]
+    length = len(content)
+    for start, text in parts:
+        if start > length:
+            break
+        if start + len(text) > length:
+            pieces.append(text[length - start :])
+            length = start + len(text)
+    return "".join(pieces)
 
 
 # -- the JSON of an answer's metadata ------------------------------------------------------

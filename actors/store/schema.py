@@ -12,6 +12,8 @@ released one is never edited.
   crash check at resume touches only those rows.
 * v3: triggers that keep ``sessions.updated`` in step with its messages, so
   saving a message is a single statement.
+* v4: ``message_parts``, the checkpoints of a streaming answer, each only the
+  text that is new (a checkpoint costs the new text, not the whole answer).
 """
 
 from __future__ import annotations
@@ -89,11 +91,39 @@ V3: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2, V3)
+V4: Final[tuple[str, ...]] = (
+    # A streaming answer's checkpoints: each one appends only the text that is new since the
+    # last, so a long answer costs O(new text) per checkpoint instead of rewriting the row.
+    # ``start`` is the character offset of ``text`` in the answer. The answer's end (or
+    # any rewrite of its row's content) puts the whole text in the row and drops its parts.
+    """
+    CREATE TABLE message_parts (
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        start INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (message_id, start)
+    )
+    """,
+    f"""
+    CREATE TRIGGER message_parts_inserted_touch_session AFTER INSERT ON message_parts
+    BEGIN
+        UPDATE sessions SET updated = {_NOW}
+        WHERE id = (SELECT session_id FROM messages WHERE id = NEW.message_id);
+    END
+    """,
+    """
+    CREATE TRIGGER messages_content_replaces_parts AFTER UPDATE OF content ON messages
+    BEGIN
+        DELETE FROM message_parts WHERE message_id = NEW.id;
+    END
+    """,
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2, V3, V4)
 """``MIGRATIONS[n]`` takes a database from version n to n + 1."""
 
 LATEST: Final = len(MIGRATIONS)
 """The version this aiway writes."""
 
-TABLES: Final = frozenset({"sessions", "messages", "tasks"})
+TABLES: Final = frozenset({"sessions", "messages", "tasks", "message_parts"})
 """Every table some version of the schema has."""

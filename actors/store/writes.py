@@ -5,9 +5,12 @@ queue hands everything queued to the ``HistoryStore`` as one transaction
 (group commit: a question and a short answer go together, and the store's
 thread keeps out of the way of the stream that just started). At most one
 transaction is in flight; what arrives meanwhile goes in the next, bigger one.
-A newer checkpoint of an answer replaces one still queued. A failed
-transaction is put back at the front and retried with a doubling backoff; the
-person is told once when saving fails and once when it works again.
+A checkpoint of an answer joins one still queued (its new text appended). A
+failed transaction is put back at the front and retried with a doubling
+backoff; the person is told once when saving fails and once when it works
+again. While it fails the queue is bounded (``max_queued`` writes, queued and
+in flight): past that, new writes are not kept, the person is told once, with
+the reason the disk gave, and the log says how many were lost.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import attrs
 from aiway.actors.protocol import NotifyLevel
 from aiway.actors.runtime import Context
 from aiway.actors.store.history import StoreBackend
-from aiway.actors.store.records import UpdateMessage, WriteOp
+from aiway.actors.store.records import AppendMessage, UpdateMessage, WriteOp
 
 log = logging.getLogger(__name__)
 
 WRITE_DELAY: Final = 0.02
 """Seconds queued writes wait to be grouped into one transaction."""
+MAX_QUEUED: Final = 1000
+"""Writes held while the disk refuses them (``history.max_queued_writes``)."""
 _BACKOFF_INITIAL: Final = 0.5
 _BACKOFF_MAX: Final = 10.0
 
@@ -59,14 +64,26 @@ class WriteQueue:
     """Owned by one Store actor, which forwards ``Flush``, ``Written`` and ``Retry`` to it."""
 
     def __init__(
-        self, store: StoreBackend, notify: Notifier, *, write_delay: float = WRITE_DELAY
+        self,
+        store: StoreBackend,
+        notify: Notifier,
+        *,
+        write_delay: float = WRITE_DELAY,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.store = store
         self.notify = notify
         self.write_delay = write_delay
+        self.max_queued = max_queued
         self.pending: list[WriteOp] = []
         # key of an answer -> index in pending of its queued checkpoint
         self._checkpoints: dict[int, int] = {}
+        self._in_flight_ops = 0
+        self._last_error: BaseException | None = None
+        #: writes not kept because the queue was full (since saving last worked)
+        self.dropped = 0
+        #: every write not kept, for metrics
+        self.dropped_total = 0
         self.flush_asked = False
         self.in_flight = 0
         self.blocked = False
@@ -83,13 +100,24 @@ class WriteQueue:
         return not self.pending or self.blocked
 
     def add(self, ctx: Context, op: WriteOp) -> None:
-        """Queue one write; the first of a group starts the write delay."""
-        if type(op) is UpdateMessage and op.state is None:
-            index = self._checkpoints.get(op.key)
+        """Queue one write; the first of a group starts the write delay.
+
+        Never blocks. When ``max_queued`` writes wait already (the disk refuses
+        them), ``op`` is not kept: counted, told once, logged.
+        """
+        key = _checkpoint_key(op)
+        if key is not None:
+            index = self._checkpoints.get(key)
             if index is not None:
-                self.pending[index] = op
-                return
-            self._checkpoints[op.key] = len(self.pending)
+                joined = _join(self.pending[index], op)
+                if joined is not None:
+                    self.pending[index] = joined
+                    return
+        if len(self.pending) + self._in_flight_ops >= self.max_queued:
+            self._drop(ctx)
+            return
+        if key is not None:
+            self._checkpoints[key] = len(self.pending)
         self.pending.append(op)
         if not self.flush_asked:
             self.flush_asked = True
@@ -108,6 +136,7 @@ class WriteQueue:
         self.pending = []
         self._checkpoints.clear()
         self.in_flight += 1
+        self._in_flight_ops += len(batch)
         me = ctx.self_ref
 
         def done(error: BaseException | None) -> None:
@@ -121,18 +150,29 @@ class WriteQueue:
     def written(self, ctx: Context, msg: Written) -> None:
         """A transaction ended: go on with what waited, or put it back and back off."""
         self.in_flight -= 1
+        self._in_flight_ops -= len(msg.batch)
         if msg.error is None:
             self.saved_batches += 1
             if self.failing:
                 self.failing = False
                 self.backoff = _BACKOFF_INITIAL
-                self.notify(ctx, NotifyLevel.INFO, f"saving to {self.store.path} again")
+                lost = self.dropped
+                self.dropped = 0
+                text = f"saving to {self.store.path} again"
+                if lost:
+                    text += f"; {lost} writes made while it failed were lost"
+                self.notify(ctx, NotifyLevel.INFO, text)
             self.submit(ctx)
             return
         self.failed_batches += 1
+        self._last_error = msg.error
         log.warning("history: a transaction of %d writes failed: %s", len(msg.batch), msg.error)
         self.pending[:0] = msg.batch
-        self._checkpoints.clear()
+        self._checkpoints = {
+            key: index
+            for index, op in enumerate(self.pending)
+            if (key := _checkpoint_key(op)) is not None
+        }
         self.blocked = True
         ctx.schedule(self.backoff, RETRY)
         self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
@@ -141,8 +181,31 @@ class WriteQueue:
             self.notify(
                 ctx,
                 NotifyLevel.WARNING,
-                f"could not save: {msg.error}. Retrying; nothing is lost while aiway runs",
+                f"could not save: {msg.error}. Retrying; up to {self.max_queued} writes "
+                "wait meanwhile (history.max_queued_writes)",
             )
+
+    def _drop(self, ctx: Context) -> None:
+        """The queue is full: the write is not kept; the first of a run is told and logged."""
+        self.dropped += 1
+        self.dropped_total += 1
+        if self.dropped > 1:
+            return
+        reason = self._last_error if self._last_error is not None else "it is still busy"
+        log.error(
+            "history: %d writes wait for %s, which refuses them (%s); newer writes are lost "
+            "until it accepts them again",
+            self.max_queued,
+            self.store.path,
+            reason,
+        )
+        self.notify(
+            ctx,
+            NotifyLevel.ERROR,
+            f"the history is not being saved: {reason}. {self.max_queued} writes wait; "
+            "newer messages are not kept until the disk accepts writes again (free some "
+            f"space, or fix the permissions of {self.store.path.parent})",
+        )
 
     def retry(self, ctx: Context) -> None:
         """The backoff is over."""
@@ -155,3 +218,23 @@ class WriteQueue:
         if self.pending:
             batch, self.pending = tuple(self.pending), []
             self.store.write(batch)
+
+
+def _checkpoint_key(op: WriteOp) -> int | None:
+    """The answer a checkpoint (an append, or a rewrite of a streaming text) is of."""
+    if isinstance(op, AppendMessage) or (isinstance(op, UpdateMessage) and op.state is None):
+        return op.key
+    return None
+
+
+def _join(queued: WriteOp, op: WriteOp) -> WriteOp | None:
+    """One checkpoint that does what ``queued`` then ``op`` do, if they join up."""
+    if type(op) is UpdateMessage:
+        return op  # a whole rewrite supersedes what was queued for that answer
+    if type(op) is not AppendMessage:
+        return None
+    if type(queued) is AppendMessage and queued.end == op.start:
+        return AppendMessage(op.key, queued.start, queued.text + op.text)
+    if type(queued) is UpdateMessage and len(queued.content) == op.start:
+        return UpdateMessage(op.key, queued.content + op.text)
+    return None

@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from aiway.actors.store.records import assemble
 from aiway.actors.store.schema import LATEST
 from tests.fakes import FakeOllamaProcess
 from tests.fakes.isolated import isolated_env
@@ -66,6 +67,17 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def streaming_text(path: Path, seq: int) -> str:
+    """The saved text of the answer ``seq`` while it streams: its row, then its parts."""
+    sql = f"SELECT id, content FROM messages WHERE seq = {seq} AND state = 'streaming'"
+    rows = query(path, sql)
+    if not rows:
+        return ""
+    row, content = rows[0]
+    parts = query(path, f"SELECT start, text FROM message_parts WHERE message_id = {row}")
+    return assemble(str(content), sorted((int(str(s)), str(t)) for s, t in parts))
+
+
 def test_kill_9_mid_answer_keeps_every_message_and_the_partial_answer_as_interrupted(
     tmp_path: Path,
 ) -> None:
@@ -82,11 +94,9 @@ def test_kill_9_mid_answer_keeps_every_message_and_the_partial_answer_as_interru
             cwd=ROOT,
         )
         path = history_file(tmp_path)
-        partial = "SELECT content FROM messages WHERE seq = 4 AND state = 'streaming'"
 
         def checkpointed() -> bool:
-            rows = query(path, partial)
-            return bool(rows) and len(str(rows[0][0]).split()) >= 3
+            return len(streaming_text(path, 4).split()) >= 3
 
         try:
             wait_until_sync(checkpointed, timeout=30, what="a checkpoint of the second answer")
@@ -94,7 +104,7 @@ def test_kill_9_mid_answer_keeps_every_message_and_the_partial_answer_as_interru
             os.kill(process.pid, signal.SIGKILL)
             printed, _ = process.communicate(timeout=30)
         assert process.returncode == -signal.SIGKILL
-        saved = str(query(path, partial)[0][0])
+        saved = streaming_text(path, 4)
 
         resumed = run(tmp_path, "headless", "--backend", "ollama", "--resume", host=fake.url)
 

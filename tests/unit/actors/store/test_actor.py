@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import attrs
+
 from aiway.actors.protocol import (
     AnswerStatus,
     ConversationState,
@@ -31,6 +33,7 @@ from aiway.actors.store.actor import StoreActor
 from aiway.actors.store.errors import StoreLocked
 from aiway.actors.store.history import WriteDone
 from aiway.actors.store.records import (
+    AppendMessage,
     CreateTask,
     EnsureSession,
     InsertMessage,
@@ -41,7 +44,7 @@ from aiway.actors.store.records import (
     UpdateTask,
     WriteOp,
 )
-from tests.unit.actors.store.support import META
+from tests.unit.actors.store.support import META, opened
 
 
 class FakeStore:
@@ -183,9 +186,7 @@ def test_a_streaming_answer_is_checkpointed_once_per_interval_from_the_registry(
     ensure, first, *checkpoints = h.store.ops()
     assert isinstance(ensure, EnsureSession) and isinstance(first, InsertMessage)
     assert (first.content, first.state) == ("Hola", MessageState.STREAMING)
-    assert [(c.key, c.content, c.state) for c in checkpoints if isinstance(c, UpdateMessage)] == [
-        (first.key, "Hola amigo", None)
-    ]
+    assert checkpoints == [AppendMessage(first.key, 4, " amigo")], "only the new text"
     assert h.asked() == 3
 
 
@@ -413,3 +414,35 @@ def test_a_snapshot_with_nothing_missed_writes_nothing() -> None:
     h.pump()
 
     assert len(h.store.batches) == 1
+
+
+def _text_bytes(op: WriteOp) -> int:
+    """The bytes of text an operation carries to the store's thread."""
+    return sum(len(str(v).encode()) for v in attrs.astuple(op) if isinstance(v, str))
+
+
+def test_a_long_answer_costs_each_checkpoint_only_its_new_text(tmp_path: Path) -> None:
+    h = Harness()
+    h.publish(Message("a1", Role.ASSISTANT, ""))
+    text = ""
+    carried: list[int] = []
+    grew: list[int] = []
+    wal = tmp_path / "h.sqlite3-wal"
+    with opened(tmp_path / "h.sqlite3") as db:
+        for n in range(40):
+            text += f"{n:04d} ñandú 🦎 " * 125  # about 2.4 KB more each half second
+            h.advance(0.5)
+            h.reply(StreamingText("a1", text))
+            batch = h.store.batches[-1]
+            before = wal.stat().st_size
+            db.apply(batch)
+            grew.append(wal.stat().st_size - before)
+            carried.append(sum(_text_bytes(op) for op in batch))
+            h.end()
+        saved = db.transcript("s1").messages[0].content
+
+    assert saved == text
+    new = len((f"{0:04d} ñandú 🦎 " * 125).encode())
+    assert max(carried[1:]) <= new + 64, "a checkpoint carries the new text, not the whole"
+    early, late = sum(grew[2:7]) / 5, sum(grew[-5:]) / 5
+    assert late <= early + 4200, f"WAL bytes per checkpoint grew with the answer: {grew}"

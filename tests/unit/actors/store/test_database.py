@@ -10,6 +10,7 @@ from aiway.actors.protocol import AnswerStatus, Role, TaskStatus
 from aiway.actors.store.database import HistoryDatabase
 from aiway.actors.store.errors import SessionNotFound, StoreLocked
 from aiway.actors.store.records import (
+    AppendMessage,
     CreateTask,
     EnsureSession,
     MessageState,
@@ -211,3 +212,58 @@ def test_two_writers_of_one_session_never_collide_on_a_sequence_number(tmp_path:
         two.close()
 
     assert seqs == [(1, "from one"), (2, "from two"), (3, "one again")]
+
+
+def test_appended_checkpoints_make_the_answer_and_stop_once_it_ends(tmp_path: Path) -> None:
+    write = Writer()
+    with opened(tmp_path / "h.sqlite3") as db:
+        started = write.message(Role.ASSISTANT, "Ho", state=MessageState.STREAMING)
+        db.apply([write.session(), started, AppendMessage(started.key, 2, "la ñ")])
+        db.apply([AppendMessage(started.key, 6, "andú 🦎")])
+        db.apply([AppendMessage(started.key, 6, "andú 🦎")])  # a retry changes nothing
+        streaming = db.transcript("s1").messages[0].content
+        db.apply([UpdateMessage(started.key, "Hola ñandú 🦎!", MessageState.COMPLETE)])
+        db.apply([AppendMessage(started.key, 13, " late")])
+        ended = db.transcript("s1").messages[0].content
+        conn = connect(tmp_path / "h.sqlite3")
+        parts = conn.execute("SELECT count(*) FROM message_parts").fetchone()[0]
+        conn.close()
+
+    assert streaming == "Hola ñandú 🦎"
+    assert ended == "Hola ñandú 🦎!"
+    assert parts == 0, "the end of an answer puts it whole in its row"
+
+
+def test_resuming_folds_the_parts_of_an_answer_cut_short(tmp_path: Path) -> None:
+    write = Writer()
+    path = tmp_path / "h.sqlite3"
+    with opened(path) as db:
+        started = write.message(Role.ASSISTANT, "one", state=MessageState.STREAMING)
+        db.apply([write.session(), started, AppendMessage(started.key, 3, " two")])
+        db.apply([AppendMessage(started.key, 20, " after a gap")])
+    with opened(path) as db:
+        loaded = db.load_session("s1", tail=5)
+
+    assert loaded.interrupted == 1
+    (entry,) = loaded.history
+    assert (entry.content, entry.status) == ("one two", AnswerStatus.INTERRUPTED)
+
+
+def test_the_end_of_an_answer_is_committed_with_a_full_sync(tmp_path: Path) -> None:
+    write = Writer()
+    with opened(tmp_path / "h.sqlite3") as db:
+        traced: list[str] = []
+        db._connection().set_trace_callback(traced.append)
+        started = write.message(Role.ASSISTANT, "", state=MessageState.STREAMING)
+        db.apply([write.session(), started])
+        checkpoint = len(traced)
+        db.apply([AppendMessage(started.key, 0, "Hola")])
+        ending = len(traced)
+        db.apply([UpdateMessage(started.key, "Hola", MessageState.COMPLETE)])
+        db._connection().set_trace_callback(None)
+        synchronous = db._connection().execute("PRAGMA synchronous").fetchone()[0]
+
+    assert not any("synchronous" in s for s in traced[:ending])
+    assert traced[ending] == "PRAGMA synchronous = FULL", traced[checkpoint:]
+    assert traced[-1] == "PRAGMA synchronous = NORMAL"
+    assert synchronous == 1, "the stream's own checkpoints stay cheap (NORMAL)"
