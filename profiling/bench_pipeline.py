@@ -38,7 +38,7 @@ import aiohttp
 import ollama
 import orjson
 
-from profiling import NOISE_NOTE, median, median_ratio, row
+from profiling import NOISE_NOTE, goal, median, median_ratio, row
 from profiling.pipeline import (
     MODEL,
     QUESTION,
@@ -53,6 +53,8 @@ from profiling.pipeline import (
 
 MANY = 100
 LATENCY_RATE = 200.0
+#: the paced regime: one token per line, one line per network read
+PACED_RATE = 1000.0
 
 
 # -- measurements ------------------------------------------------------------------------
@@ -158,7 +160,7 @@ async def _configure(url: str, **changes: Any) -> None:
 
 
 async def _allocations_child(
-    side: str, url: str, surfaces: int, replies: list[int], folder: Path
+    side: str, url: str, surfaces: int, replies: list[int], folder: Path, rate: float = 0.0
 ) -> None:
     """Warm up, then one answer per reply length under memray: ``folder/<i>.bin``."""
     from profiling.profile import tracker
@@ -168,7 +170,7 @@ async def _allocations_child(
         try:
             await official_answer(client)
             for index, tokens in enumerate(replies):
-                await _configure(url, tokens=tokens, rate=0)
+                await _configure(url, tokens=tokens, rate=rate)
                 with tracker(folder / f"{index}.bin"):
                     await official_answer(client)
         finally:
@@ -178,20 +180,22 @@ async def _allocations_child(
     try:
         await pipeline.answer()
         for index, tokens in enumerate(replies):
-            await _configure(url, tokens=tokens, rate=0)
+            await _configure(url, tokens=tokens, rate=rate)
             with tracker(folder / f"{index}.bin"):
                 await pipeline.answer()
     finally:
         await pipeline.close()
 
 
-def allocations(url: str, side: str, surfaces: int, replies: list[int]) -> list[int]:
+def allocations(
+    url: str, side: str, surfaces: int, replies: list[int], rate: float = 0.0
+) -> list[int]:
     """Allocations of one answer per reply length (tokens), measured in a fresh process."""
     from profiling.profile import count_allocations
 
     with tempfile.TemporaryDirectory() as folder:
         command = ["profiling.bench_pipeline", "allocations", side, url, "--folder", folder]
-        command += ["--surfaces", str(surfaces), *map(str, replies)]
+        command += ["--surfaces", str(surfaces), "--rate", str(rate), *map(str, replies)]
         subprocess.run([sys.executable, "-m", *command], cwd=ROOT, check=True)
         return [
             count_allocations(Path(folder) / f"{index}.bin").allocations
@@ -200,14 +204,14 @@ def allocations(url: str, side: str, surfaces: int, replies: list[int]) -> list[
 
 
 def allocations_per_token(
-    url: str, side: str, surfaces: int, short: int, long: int, repeats: int
+    url: str, side: str, surfaces: int, short: int, long: int, repeats: int, rate: float = 0.0
 ) -> float:
     """The marginal allocations of one more token: (long - short reply) / extra tokens.
 
     The median over ``repeats`` pairs: the last read of a reply (its size
     depends on timing) is decoded line by line, which moves a single figure.
     """
-    counts = allocations(url, side, surfaces, [short, long] * repeats)
+    counts = allocations(url, side, surfaces, [short, long] * repeats, rate)
     extra = [max(b - a, 0) / (long - short) for a, b in zip(counts[::2], counts[1::2], strict=True)]
     return median(extra)
 
@@ -220,10 +224,21 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     tokens, rounds = (20_000, 3) if quick else (100_000, 5)
     short, long, repeats = (2_000, 10_000, 1) if quick else (5_000, 40_000, 3)
     latency_tokens, latency_rounds = (200, 1) if quick else (600, 3)
+    paced_short, paced_long = (200, 1000) if quick else (500, 2500)
     with fake_ollama(tokens) as server:
         speed = asyncio.run(_throughput(server.url, tokens, rounds))
         allocs = {
             name: allocations_per_token(server.url, side, surfaces, short, long, repeats)
+            for name, side, surfaces in (
+                ("official", "official", 0),
+                ("one", "ours", 1),
+                ("many", "ours", MANY),
+            )
+        }
+        paced = {
+            name: allocations_per_token(
+                server.url, side, surfaces, paced_short, paced_long, 1, PACED_RATE
+            )
             for name, side, surfaces in (
                 ("official", "official", 0),
                 ("one", "ours", 1),
@@ -301,6 +316,37 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             note=alloc_note,
         ),
     ]
+    paced_note = (
+        f"paced at {PACED_RATE:g} tokens/s by the fake server (one line per network read, "
+        "so nothing is amortised over a read); memray as above, the marginal cost between "
+        f"a {paced_short}- and a {paced_long}-token reply, one pair per side"
+    )
+    paced_ratio = paced["one"] / paced["official"] if paced["official"] else None
+    paced_flat = paced["many"] / paced["one"] if paced["one"] else None
+    rows += [
+        row(
+            name=f"pipeline allocations per token, paced {PACED_RATE:g} tok/s, 1 surface",
+            unit="allocs/token",
+            ours=paced["one"],
+            baseline="official ollama client per chunk",
+            baseline_value=paced["official"],
+            ratio=paced_ratio,
+            goal=goal("ratio", "<=", 0.33),
+            better="lower",
+            note=paced_note,
+        ),
+        row(
+            name=f"pipeline allocations per token, paced {PACED_RATE:g} tok/s, {MANY} surfaces",
+            unit="allocs/token",
+            ours=paced["many"],
+            baseline="1 surface, same run",
+            baseline_value=paced["one"],
+            ratio=paced_flat,
+            goal=goal("ratio", "<=", 1.1),
+            better="lower",
+            note=paced_note,
+        ),
+    ]
     official_p50 = median([p50 for p50, _ in latency["official"]])
     official_p99 = median([p99 for _, p99 in latency["official"]])
     for name, label in (("one", "1 surface"), ("many", f"{MANY} surfaces")):
@@ -345,11 +391,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("url")
         parser.add_argument("replies", type=int, nargs="+", help="reply lengths in tokens")
         parser.add_argument("--surfaces", type=int, default=1)
+        parser.add_argument("--rate", type=float, default=0.0, help="tokens/s; 0: full speed")
         parser.add_argument("--folder", type=Path, required=True)
         options = parser.parse_args(args[1:])
         asyncio.run(
             _allocations_child(
-                options.side, options.url, options.surfaces, options.replies, options.folder
+                options.side,
+                options.url,
+                options.surfaces,
+                options.replies,
+                options.folder,
+                options.rate,
             )
         )
         return 0

@@ -40,7 +40,7 @@ from typing import Any
 import attrs
 
 from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
-from profiling import median, median_ratio, row
+from profiling import goal, median, median_ratio, row
 
 #: messages per side and round, one-way (ours, asyncio.Queue, deque)
 ONE_WAY_MESSAGES = 200_000
@@ -138,6 +138,42 @@ async def _ours_one_way(n: int) -> float:
     await system.stop()
     if counter.count != n or stats.rejected or stats.processed != n:
         raise RuntimeError(f"ours lost messages: {counter.count} of {n}, {stats}")
+    return elapsed
+
+
+async def _queue_batch_one_way(n: int) -> float:
+    """The strongest fair Queue consumer: one await per wake-up, then drain what is there."""
+    queue: asyncio.Queue[Tick] = asyncio.Queue(maxsize=BURST)
+    counter = Counter()
+    loop = asyncio.get_running_loop()
+
+    async def consume() -> None:
+        get = queue.get
+        get_nowait = queue.get_nowait
+        qsize = queue.qsize
+        handle = counter.on_tick
+        while True:
+            handle(None, await get())
+            for _ in repeat(None, qsize()):
+                handle(None, get_nowait())
+
+    consumer = loop.create_task(consume())
+    put = queue.put_nowait
+    sent = 0
+    started = process_time()
+    while sent < n:
+        size = min(BURST, n - sent)
+        reached: asyncio.Future[None] = loop.create_future()
+        counter.arm(sent + size, partial(reached.set_result, None))
+        for _ in repeat(None, size):
+            put(TICK)
+        sent += size
+        await reached
+    elapsed = process_time() - started
+    consumer.cancel()
+    await asyncio.gather(consumer, return_exceptions=True)
+    if counter.count != n:
+        raise RuntimeError(f"batch-draining asyncio.Queue lost messages: {counter.count} of {n}")
     return elapsed
 
 
@@ -322,6 +358,7 @@ def _sides(one_way: int, thespian_one_way: int, asks: int) -> dict[str, Callable
     return {
         "ours_one_way": lambda: asyncio.run(_ours_one_way(one_way)),
         "queue_one_way": lambda: asyncio.run(_queue_one_way(one_way)),
+        "queue_batch_one_way": lambda: asyncio.run(_queue_batch_one_way(one_way)),
         "deque_one_way": lambda: _deque_one_way(one_way),
         "thespian_one_way": lambda: _thespian_one_way(thespian_one_way),
         "ours_ask": lambda: asyncio.run(_ours_ask(asks)),
@@ -357,6 +394,7 @@ def measure(rounds: int, one_way: int, thespian_one_way: int, asks: int) -> dict
                     seconds[name] += got
         results["ours_one_way"].append(one_way / seconds["ours_one_way"])
         results["queue_one_way"].append(one_way / seconds["queue_one_way"])
+        results["queue_batch_one_way"].append(one_way / seconds["queue_batch_one_way"])
         results["deque_one_way"].append(one_way / seconds["deque_one_way"])
         results["thespian_one_way"].append(thespian_one_way / seconds["thespian_one_way"])
         for name in ("ours_ask", "queue_ask", "thespian_ask"):
@@ -375,29 +413,38 @@ def run(quick: bool = False, rounds: int | None = None) -> list[dict[str, Any]]:
     )
     r = measure(rounds, one_way, thespian_one_way, asks)
     ours = r["ours_one_way"]
-    baselines = (
+    baselines: tuple[tuple[str, list[float], dict[str, Any] | None, str, str], ...] = (
         (
             "asyncio.Queue put_nowait/get task",
             r["queue_one_way"],
-            ">= 1.0x (aim 2x)",
-            1.0,
+            goal("ratio", ">=", 2.0),
+            "",
             f"{one_way} messages told from outside in bursts of {BURST} (the mailbox "
             f"capacity; the Queue is bounded alike), per side and round; {rounds} rounds "
             f"of {SLICES} slices, the sides taking turns in rotating order; "
-            "rate = messages per CPU second of the process (time.process_time)",
+            "rate = messages per CPU second of the process (time.process_time). Every "
+            "side runs the same handler (count, compare); ours keeps every counter on",
         ),
-        ("deque.append + handler loop", r["deque_one_way"], ">= 0.5x", 0.5, ""),
+        (
+            "asyncio.Queue, batch-draining consumer",
+            r["queue_batch_one_way"],
+            goal("ratio", ">=", 1.5),
+            "",
+            "the batch-draining Queue consumer awaits get() once per wake-up, then takes "
+            "qsize() messages with get_nowait(): the strongest fair Queue peer",
+        ),
+        ("deque.append + handler loop", r["deque_one_way"], goal("ratio", ">=", 0.5), "", ""),
         (
             "Thespian simpleSystemBase tell",
             r["thespian_one_way"],
-            "-",
             None,
+            "",
             f"Thespian side: {thespian_one_way} tells per round, each slice of them "
             "followed by one ask for the count",
         ),
     )
     rows = []
-    for what, values, target, floor, note in baselines:
+    for what, values, target, aim, note in baselines:
         ratio = median_ratio(ours, values)
         rows.append(
             row(
@@ -407,8 +454,8 @@ def run(quick: bool = False, rounds: int | None = None) -> list[dict[str, Any]]:
                 baseline=what,
                 baseline_value=median(values),
                 ratio=ratio,
-                target=target,
-                met=None if floor is None else ratio is not None and ratio >= floor,
+                goal=target,
+                aim=aim,
                 better="higher",
                 note=note,
             )
@@ -421,7 +468,8 @@ def run(quick: bool = False, rounds: int | None = None) -> list[dict[str, Any]]:
         ):
             values = [sample[index] for sample in r[side]]
             first = side == "thespian_ask"
-            gated = first and label == "p50"
+            # p50: at most half of Thespian's, no slower than the two-Queue pair
+            target = goal("ratio", "<=", 0.5 if first else 1.0) if label == "p50" else None
             rows.append(
                 row(
                     name=f"ask round trip {label}",
@@ -430,8 +478,7 @@ def run(quick: bool = False, rounds: int | None = None) -> list[dict[str, Any]]:
                     baseline=what,
                     baseline_value=median(values),
                     ratio=median_ratio(mine, values),
-                    target="< 30 us (aim 0.5x)" if gated else "-",
-                    met=median(mine) < 30.0 if gated else None,
+                    goal=target,
                     better="lower",
                     note=(
                         f"{asks} sequential asks per side and round, each timed alone; "
