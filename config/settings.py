@@ -217,6 +217,8 @@ class HistorySettings:
     resume_messages: int = _setting(Integer(minimum=1), 50)
     #: seconds to wait for another program's lock on the history file before giving up
     lock_timeout: float = _setting(_SECONDS, 5.0)
+    #: writes held in memory while the disk refuses them; newer ones are lost (and said so)
+    max_queued_writes: int = _setting(Integer(minimum=1), 1000)
 
 
 @attrs.frozen(slots=True)
