@@ -364,9 +364,9 @@ class Connection(asyncio.Protocol):
                 if tag == "Handshake":
                     self.refuse(RefusalCode.HANDSHAKE, "a second Handshake on one connection")
                 else:
+                    what = (tag or "a frame without a type")[:60]
                     self.refuse(
-                        RefusalCode.MALFORMED,
-                        f"{(tag or 'a frame without a type')[:60]} is not a message a surface may send",
+                        RefusalCode.MALFORMED, f"{what} is not a message a surface may send"
                     )
                 return
             msg = from_dict(data)

@@ -4,8 +4,9 @@ A daemon holds an exclusive ``flock`` on ``<socket>.lock`` for its whole life
 and writes its pid there. The kernel drops the lock when the process dies,
 however it dies, so a second daemon that cannot take the lock knows another
 one is alive (and names its pid), and a daemon that takes it knows a socket
-file already there was left by a dead one and replaces it. The directory is
-made 0700 and the socket 0600, so only the same user reaches it at all.
+file already there was left by a dead one and replaces it. The directory must
+be the user's own and private (0700; a directory aiway creates is), and the
+socket is born 0600, so only the same user reaches it at all.
 """
 
 from __future__ import annotations
@@ -27,16 +28,39 @@ BACKLOG = 64
 
 
 def ensure_private_directory(directory: Path) -> None:
-    """Create ``directory`` 0700 (or tighten it to 0700); refuse one owned by another user."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    info = directory.stat()
-    if info.st_uid != os.getuid():
+    """Create ``directory`` 0700 if it is missing; refuse one that is not private.
+
+    An existing directory is looked at, never changed (``lstat``: a symlink is
+    not followed): a link, a directory of another user, or one that group or
+    others may enter is refused with ``DaemonError`` saying what to do. Only a
+    directory this call creates (with any missing parents) is made, 0700.
+    """
+    missing = [parent for parent in (directory, *directory.parents) if not _exists(parent)]
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # a race: judged below like any other
+            path.mkdir(mode=0o700)
+    info = directory.lstat()
+    uid = os.getuid()
+    choose = "choose another socket with --socket or daemon.socket_path"
+    if stat.S_ISLNK(info.st_mode):
+        raise DaemonError(f"{directory} is a symbolic link; the socket's directory must not be")
+    if not stat.S_ISDIR(info.st_mode):
+        raise DaemonError(f"{directory} is not a directory; {choose}")
+    if info.st_uid != uid:
         raise DaemonError(
-            f"{directory} belongs to uid {info.st_uid}, not to you (uid {os.getuid()}); "
-            "choose another socket with --socket or daemon.socket_path"
+            f"{directory} belongs to uid {info.st_uid}, not to you (uid {uid}); {choose}"
         )
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        directory.chmod(0o700)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise DaemonError(
+            f"{directory} is open to other users (mode {mode:o}), so they could reach the "
+            f"socket; aiway will not change it for you: run `chmod 700 {directory}` if it "
+            f"holds nothing others need, or {choose} (in a directory of its own)"
+        )
+
+
+def _exists(path: Path) -> bool:
+    return os.path.lexists(path)
 
 
 class SocketClaim:

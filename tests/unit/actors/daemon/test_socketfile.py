@@ -27,13 +27,42 @@ def test_the_socket_is_0600_in_a_0700_directory_and_goes_away_on_release(tmp_pat
     claim.release()  # idempotent
 
 
-def test_an_open_directory_is_tightened_to_0700(tmp_path: Path) -> None:
-    directory = tmp_path / "open"
-    directory.mkdir(mode=0o755)
-    directory.chmod(0o755)
-    claim = claim_socket(directory / "aiway.sock")
+def test_an_open_directory_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    home = tmp_path / "home"  # `--socket ~/a.sock` in a home directory others may enter
+    home.mkdir()
+    home.chmod(0o755)
+    with pytest.raises(DaemonError, match=r"open to other users \(mode 755\).*chmod 700"):
+        claim_socket(home / "a.sock")
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+    assert list(home.iterdir()) == []
+
+
+def test_a_symlinked_directory_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    target.chmod(0o755)
+    (tmp_path / "run").symlink_to(target)
+    with pytest.raises(DaemonError, match="is a symbolic link"):
+        claim_socket(tmp_path / "run" / "aiway.sock")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give a directory to another user")
+def test_a_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(DaemonError, match="belongs to uid 65534"):
+        claim_socket(theirs / "aiway.sock")
+
+
+def test_a_missing_directory_is_created_0700_with_its_parents(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "aiway.sock"
+    claim = claim_socket(path)
     claim.release()
-    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode) == 0o700
 
 
 def test_a_second_daemon_is_refused_and_told_the_first_ones_pid(tmp_path: Path) -> None:
