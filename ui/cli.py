@@ -209,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="the Unix socket (default: $XDG_RUNTIME_DIR/aiway/aiway.sock)",
     )
+    serve.add_argument(
+        "--rotate-token",
+        action="store_true",
+        help="replace the TCP token file with a fresh secret before serving (surfaces that "
+        "connect over TCP need the new file; the old token stops working)",
+    )
+    _resume(serve, sub=True)
     add_engine_options(serve)
 
     _history_commands(commands)
@@ -290,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loaded.settings,
                 listen=args.listen,
                 open_system=lambda: open_engine(args, log_file),
+                rotate_token=args.rotate_token,
+                resume=args.resume,
             )
         if args.connect is not None:
             return _attached(loaded.settings, args)
