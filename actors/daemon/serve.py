@@ -5,6 +5,9 @@ once, before any model is loaded), then the backend is chosen and the
 session's actors start, then the daemon accepts surfaces. SIGTERM and SIGINT
 stop it gracefully: the answer in flight is cancelled, every surface is told
 ``Quit``, connections close, the socket file is removed, the lock released.
+The conversation is saved to the history like any session's (a Store actor
+attached as a surface), so ``aiway --resume`` continues it after the daemon
+stops; ``--no-history`` saves nothing, and ``resume`` continues a saved one.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from aiway.actors.app import Assistant
 from aiway.actors.backends.selection import select_backend
 from aiway.actors.daemon.address import Address, is_loopback, parse_listen
 from aiway.actors.daemon.auth import default_token_path, ensure_token
+from aiway.actors.daemon.auth import rotate_token as rotate
 from aiway.actors.daemon.server import DaemonServer
 from aiway.actors.daemon.socketfile import SocketClaim, claim_socket
 from aiway.actors.runtime import ActorSystem
+from aiway.actors.store import open_history
 from aiway.config import Settings, load_persona
 from aiway.ui.output import Output
 
@@ -33,15 +38,23 @@ OpenSystem = Callable[[], Awaitable[ActorSystem | None]]
 
 
 def serve(
-    settings: Settings, *, listen: str | None = None, open_system: OpenSystem | None = None
+    settings: Settings,
+    *,
+    listen: str | None = None,
+    open_system: OpenSystem | None = None,
+    rotate_token: bool = False,
+    resume: str | None = None,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; the process's exit code.
 
     ``open_system`` opens the host the session runs on (``--engine thespian``);
-    by default it is this process's asyncio host.
+    by default it is this process's asyncio host. ``rotate_token`` replaces
+    the TCP token with a fresh one first (surfaces need the new file);
+    ``resume`` continues a saved conversation (an id, a prefix or ``last``).
 
-    Raises ``DaemonRunning`` when another daemon holds the socket, and the
-    backend's errors when no model can answer.
+    Raises ``DaemonRunning`` when another daemon holds the socket, ``StoreError``
+    when the history cannot be opened, and the backend's errors when no model
+    can answer.
     """
     path = settings.daemon.socket_path
     if path is None:
@@ -50,9 +63,12 @@ def serve(
     claim = claim_socket(path)
     try:
         token = None
-        if tcp is not None:
-            token = ensure_token(settings.daemon.token_file or default_token_path(path))
-        return asyncio.run(_serve(settings, claim, tcp, token, open_system))
+        token_path = settings.daemon.token_file or default_token_path(path)
+        if rotate_token:
+            token = rotate(token_path)
+        if tcp is not None and token is None:
+            token = ensure_token(token_path)
+        return asyncio.run(_serve(settings, claim, tcp, token, open_system, resume))
     finally:
         claim.release()
 
@@ -63,6 +79,7 @@ async def _serve(
     tcp: Address | None,
     token: str | None,
     open_system: OpenSystem | None = None,
+    resume: str | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -70,7 +87,7 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     out = await Output.open(None)
     try:
-        return await _run(settings, claim, tcp, token, stop, out, open_system)
+        return await _run(settings, claim, tcp, token, stop, out, open_system, resume)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -85,11 +102,16 @@ async def _run(
     stop: asyncio.Event,
     out: Output,
     open_system: OpenSystem | None = None,
+    resume: str | None = None,
 ) -> int:
-    selection = await select_backend(settings)
-    persona = await asyncio.to_thread(load_persona, settings)
-    system = None if open_system is None else await open_system()
+    history = await open_history(settings, resume=resume)
+    system = None
     try:
+        for note in history.store.notes if history is not None else ():
+            out.write(f"aiway: {note}\n")
+        selection = await select_backend(settings)
+        persona = await asyncio.to_thread(load_persona, settings)
+        system = None if open_system is None else await open_system()
         assistant = Assistant.start(
             settings,
             selection.backend,
@@ -98,10 +120,13 @@ async def _run(
             system_prompt=persona,
             session_id=f"daemon-{os.getpid()}-{int(time.time())}",
             system=system,
+            history=history,
         )
     except BaseException:
         if system is not None:
             await system.stop()
+        if history is not None:
+            await history.store.close()
         raise
     server = DaemonServer(
         assistant.system,
@@ -122,6 +147,11 @@ async def _run(
         where = " and ".join(str(address) for address in addresses)
         out.write(f"aiway: daemon (pid {os.getpid()}) serving on {where}{stale}\n")
         out.write(f"aiway: model {selection.model} on {selection.backend.name}\n")
+        if history is None:
+            out.write("aiway: saving no history (--no-history)\n")
+        else:
+            verb = "continuing" if history.resumed is not None else "saving"
+            out.write(f"aiway: {verb} conversation {history.session_id} in {history.store.path}\n")
         log.info("serving on %s", where)
         await stop.wait()
         out.write("aiway: stopping; telling surfaces to quit\n")
