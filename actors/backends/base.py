@@ -41,4 +41,5 @@ class Backend(Protocol):
         """Release connections, threads and models."""
         ...
 
+
 __all__ = ["Backend", "BackendError", "OnText"]

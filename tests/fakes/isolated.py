@@ -1,7 +1,7 @@
 """One environment for every ``aiway`` process a test or a benchmark starts.
 
 ``isolated_env(home)`` copies this process's environment, points every XDG
-directory (config, state, data, runtime) under ``home`` so nothing touches the
+directory (config, state, data, runtime, cache) under ``home`` so nothing touches the
 user's own files, and drops what would leak in from outside: ``AIWAY_*``
 settings, ``OLLAMA_HOST``, ``NO_COLOR`` and tmux's ``TMUX``. ``extra`` is set
 last, so a test states exactly what differs.
@@ -29,6 +29,7 @@ def isolated_env(home: Path | str, **extra: str) -> dict[str, str]:
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_RUNTIME_DIR": str(home / "run"),
+        "XDG_CACHE_HOME": str(home / "cache"),
     }
     env |= extra
     return env

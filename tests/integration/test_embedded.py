@@ -227,3 +227,47 @@ async def test_list_models_names_the_model_file_without_loading_it() -> None:
 
     assert names == [locate_model().stem]
     assert not loaded
+
+
+def _site_without_llama_cpp(into: Path) -> Path:
+    """A site directory holding everything of this environment's but llama-cpp-python."""
+    import site
+    import sysconfig
+
+    packages = Path(sysconfig.get_paths()["purelib"])
+    into.mkdir()
+    for entry in packages.iterdir():
+        if entry.name.startswith(("llama_cpp", "llama-cpp")):
+            continue
+        (into / entry.name).symlink_to(entry)
+    assert site  # imported for its addsitedir in the child
+    return into
+
+
+def test_without_the_extra_or_a_server_one_message_names_both_ways(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.fakes.isolated import isolated_env
+
+    packages = _site_without_llama_cpp(tmp_path / "site")
+    launcher = (
+        "import site, sys; site.addsitedir(sys.argv.pop(1)); "
+        "from aiway.ui.cli import main; sys.exit(main())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", launcher, str(packages), "headless", "--prompt", "hi"],
+        env=isolated_env(tmp_path, OLLAMA_HOST="127.0.0.1:9"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 3, result.stderr
+    assert "no backend can run" in result.stderr
+    assert "llama-cpp-python, which is not installed" in result.stderr
+    assert "ollama serve" in result.stderr and "OLLAMA_HOST" in result.stderr
+    assert "pip install 'aiway-assistant[embedded]'" in result.stderr
+    assert ".ci/just" not in result.stderr and "Traceback" not in result.stderr
