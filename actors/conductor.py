@@ -16,28 +16,27 @@ from collections import deque
 
 import attrs
 
-from aiway.actors.commands import (
-    apply_model_list,
-    quit_session,
-    restore_session,
-    run_command,
-    switch_session,
-)
+from aiway.actors.commands import run_command
 from aiway.actors.protocol import (
     AnswerStatus,
     Cancel,
     CancelStream,
     ChatTurn,
+    ClearHistory,
     Connected,
     ConversationState,
     Disconnected,
+    ListModels,
     Message,
+    ModelList,
     Notify,
     NotifyLevel,
     PlayReaction,
+    Quit,
     QuitRequested,
     Resized,
     ResponseMetadata,
+    RestoreHistory,
     Role,
     SessionInfo,
     StartStream,
@@ -49,26 +48,29 @@ from aiway.actors.protocol import (
     StreamFailed,
     SurfaceNotice,
     TaskCelebrate,
-    TaskCommand,
+    TaskCompleted,
+    TaskCreated,
+    TaskDone,
+    TaskFail,
+    TaskFailed,
     TaskFocus,
+    TaskProgress,
+    TaskStart,
+    TaskUpdated,
     Token,
     UserCommand,
     UserMessage,
     UserTyping,
 )
 from aiway.actors.protocol.avatar import Anchor, MoveTo
-from aiway.actors.protocol.tasks import TaskCelebrate as _Celebrate
 from aiway.actors.runtime import ActorRef, Behaviour, Context, handles
 from aiway.actors.sizes import format_size, utf8_size, utf8_size_over
-from aiway.actors.store.messages import ResumeSession
-from aiway.actors.stream_manager import ModelList
-from aiway.actors.tags import TagParser
-from aiway.actors.tasks import DEFAULT_AGENTS, TaskTracker
+from aiway.actors.store.messages import ResumeSession, StoreCommand
+from aiway.actors.store.resume import open_task_events, replay_tasks
+from aiway.actors.tags import Command, TagParser
+from aiway.actors.tasks import DEFAULT_AGENTS, TaskOutcome, TaskTracker
 
 log = logging.getLogger(__name__)
-
-
-_TASK_COMMANDS = TaskCommand.__args__
 
 
 @attrs.frozen(slots=True)
@@ -169,13 +171,8 @@ class Conductor(Behaviour):
         self.pending: deque[Turn] = deque()
         self.answer: _Answer | None = None
         self.state = ConversationState.INITIALIZING
-        self.tasks = TaskTracker(
-            agents=agents or DEFAULT_AGENTS,
-            max_active=settings.max_active_tasks,
-            max_total=settings.max_tasks,
-            prune_after=settings.finished_task_ttl,
-        )
         self._agents = agents or DEFAULT_AGENTS
+        self.tasks = self._new_tracker()
         self._counter = 0
         self.dropped_tags = 0
         #: the model /model asked for, until the installed list arrives
@@ -186,7 +183,7 @@ class Conductor(Behaviour):
     def on_start(self, ctx: Context) -> None:
         self._publish(ctx, self.session_info())
         if self.resumed is not None:
-            restore_session(self, ctx, self.resumed)
+            self._restore(ctx, self.resumed)
         self._set_state(ctx, ConversationState.READY)
 
     def session_info(self) -> SessionInfo:
@@ -252,11 +249,111 @@ class Conductor(Behaviour):
 
     @handles(ResumeSession)
     def on_resume(self, ctx: Context, msg: ResumeSession) -> None:
-        switch_session(self, ctx, msg)
+        """``/resume``, ``/new``: the conversation becomes ``msg``'s session.
+
+        An answer in flight ends first, as cancelled, in the session it began in;
+        queued messages are dropped. Then the history, the tasks and every surface
+        start over from the saved session.
+        """
+        answer = self.answer
+        if answer is not None:
+            ctx.tell(self.stream_manager, CancelStream(answer.request_id))
+            metadata = ResponseMetadata(
+                model=self.model, backend=self.settings.backend, done_reason="cancelled"
+            )
+            content = "".join(answer.pieces)
+            self._publish(
+                ctx, StreamEnd(answer.message_id, content, metadata, AnswerStatus.CANCELLED)
+            )
+            self.answer = None
+        self.pending.clear()
+        self.session_id = msg.session_id
+        self._publish(ctx, self.session_info())
+        self._restore(ctx, msg)
+        self._set_state(ctx, ConversationState.READY)
+        if msg.note:
+            self.notify(ctx, NotifyLevel.INFO, "conversation", msg.note)
+
+    def _restore(self, ctx: Context, msg: ResumeSession) -> None:
+        """Seed the history, the task tracker and the registry's snapshot from a saved session."""
+        self.session_id = msg.session_id
+        self.history.clear()
+        self.history.extend(
+            Turn(e.id, e.role, e.content, e.status, e.metadata) for e in msg.history
+        )
+        self.tasks = self._new_tracker()
+        replay_tasks(self.tasks, msg.tasks)
+        ctx.tell(self.registry, RestoreHistory(msg.history, open_task_events(msg.tasks)))
+
+    def _new_tracker(self) -> TaskTracker:
+        settings = self.settings
+        return TaskTracker(
+            agents=self._agents,
+            max_active=settings.max_active_tasks,
+            max_total=settings.max_tasks,
+            prune_after=settings.finished_task_ttl,
+        )
 
     @handles(ModelList)
     def on_model_list(self, ctx: Context, msg: ModelList) -> None:
-        apply_model_list(self, ctx, msg)
+        """The installed models arrived: list them, or switch to the one /model asked for."""
+        wanted, self.wanted_model = self.wanted_model, None
+        if msg.error:
+            self.notify(ctx, NotifyLevel.ERROR, "models", msg.error)
+            return
+        installed = ", ".join(msg.models) or "(none)"
+        if wanted is None:
+            self.notify(
+                ctx, NotifyLevel.INFO, "models", f"current: {self.model}; installed: {installed}"
+            )
+            return
+        if wanted not in msg.models and f"{wanted}:latest" not in msg.models:
+            self.notify(
+                ctx,
+                NotifyLevel.ERROR,
+                "model not found",
+                f"model {wanted!r} not found; installed: {installed}",
+            )
+            return
+        self.model = wanted
+        self._publish(ctx, self.session_info())
+        self.notify(ctx, NotifyLevel.INFO, "model", f"now answering with {wanted}")
+
+    # -- what slash commands may do (commands.CommandTarget) ----------------------------
+
+    def clear_conversation(self, ctx: Context) -> None:
+        self.cancel_answer(ctx)
+        self.history.clear()
+        ctx.tell(self.registry, ClearHistory())
+
+    def ask_models(self, ctx: Context, wanted: str | None) -> None:
+        self.wanted_model = wanted
+        ctx.tell(self.stream_manager, ListModels(ctx.self_ref))
+
+    def set_system_prompt(self, text: str) -> None:
+        self.system_prompt = text
+
+    def retry(self, ctx: Context) -> None:
+        if self.answer is not None:
+            self.notify(ctx, NotifyLevel.INFO, "retry", "an answer is still streaming")
+            return
+        while self.history and self.history[-1].role is Role.ASSISTANT:
+            self.history.pop()
+        if not self.history or self.history[-1].role is not Role.USER:
+            self.notify(ctx, NotifyLevel.INFO, "retry", "no message to answer again")
+            return
+        self._start_answer(ctx)
+
+    def quit(self, ctx: Context, reason: str) -> None:
+        self.cancel_answer(ctx)
+        self._set_state(ctx, ConversationState.SHUTTING_DOWN)
+        self._publish(ctx, Quit(reason))
+
+    def send_to_store(self, ctx: Context, command: StoreCommand) -> bool:
+        if self.store is None:
+            return False
+        ctx.tell(self.store, command)
+        return True
 
     @handles(Connected, Disconnected, Resized, UserTyping)
     def on_surface_change(
@@ -271,7 +368,7 @@ class Conductor(Behaviour):
 
     @handles(QuitRequested)
     def on_quit(self, ctx: Context, msg: QuitRequested) -> None:
-        quit_session(self, ctx, "quit requested")
+        self.quit(ctx, "quit requested")
 
     # -- the stream -------------------------------------------------------------------
 
@@ -331,7 +428,7 @@ class Conductor(Behaviour):
         answer.pieces.append(kept + marker)
         ctx.tell(self.registry, Token(answer.message_id, kept + marker))
         ctx.tell(self.stream_manager, CancelStream(answer.request_id))
-        self._notify(
+        self.notify(
             ctx,
             NotifyLevel.WARNING,
             "answer cut",
@@ -339,26 +436,36 @@ class Conductor(Behaviour):
             "and was stopped there",
         )
 
-    def _apply_commands(self, ctx: Context, commands: tuple[object, ...]) -> None:
+    def _apply_commands(self, ctx: Context, commands: tuple[Command, ...]) -> None:
         for command in commands:
-            if isinstance(command, _TASK_COMMANDS):
-                for outcome in self.tasks.apply(command, ctx.now()):
-                    self._route_task_outcome(ctx, outcome)
-            elif self.avatar is not None:
-                ctx.tell(self.avatar, command)
+            match command:
+                case (
+                    TaskStart()
+                    | TaskProgress()
+                    | TaskDone()
+                    | TaskFail()
+                    | TaskFocus()
+                    | (TaskCelebrate())
+                ):
+                    for outcome in self.tasks.apply(command, ctx.now()):
+                        self._route_task_outcome(ctx, outcome)
+                case _:
+                    if self.avatar is not None:
+                        ctx.tell(self.avatar, command)
 
-    def _route_task_outcome(self, ctx: Context, outcome: object) -> None:
-        if isinstance(outcome, PlayReaction):
-            if self.avatar is not None:
-                ctx.tell(self.avatar, outcome)
-        elif isinstance(outcome, TaskFocus):
-            # task cards sit in the panel on the right: the avatar goes next to them
-            if self.avatar is not None:
-                ctx.tell(self.avatar, MoveTo(Anchor.TOP_RIGHT))
-        elif isinstance(outcome, TaskCelebrate | _Celebrate):
-            pass  # its reaction arrives as a PlayReaction outcome
-        else:
-            self._publish(ctx, outcome)
+    def _route_task_outcome(self, ctx: Context, outcome: TaskOutcome) -> None:
+        match outcome:
+            case PlayReaction():
+                if self.avatar is not None:
+                    ctx.tell(self.avatar, outcome)
+            case TaskFocus():
+                # task cards sit in the panel on the right: the avatar goes next to them
+                if self.avatar is not None:
+                    ctx.tell(self.avatar, MoveTo(Anchor.TOP_RIGHT))
+            case TaskCelebrate():
+                pass  # its reaction arrives as a PlayReaction outcome
+            case TaskCreated() | TaskUpdated() | TaskCompleted() | TaskFailed():
+                self._publish(ctx, outcome)
 
     def _finish_parser(self, ctx: Context, answer: _Answer) -> str:
         text, commands = answer.parser.finish()
@@ -391,7 +498,7 @@ class Conductor(Behaviour):
             Turn(answer.message_id, Role.ASSISTANT, partial, AnswerStatus.ERROR, msg.metadata)
         )
         self._publish(ctx, StreamError(answer.message_id, msg.error, partial))
-        self._notify(ctx, NotifyLevel.ERROR, "the model could not answer", msg.error)
+        self.notify(ctx, NotifyLevel.ERROR, "the model could not answer", msg.error)
         self._set_state(ctx, ConversationState.ERROR)
         self._answer_ended(ctx)
 
@@ -421,7 +528,8 @@ class Conductor(Behaviour):
     def _publish(self, ctx: Context, msg: object) -> None:
         ctx.tell(self.registry, msg)
 
-    def _notify(self, ctx: Context, level: NotifyLevel, title: str, text: str) -> None:
+    def notify(self, ctx: Context, level: NotifyLevel, title: str, text: str) -> None:
+        """Publish a notice to every surface."""
         self._publish(ctx, Notify(level, title, text))
 
     def _notify_sender(

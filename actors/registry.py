@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-import attrs
-
 from aiway.actors.mirror import SessionMirror
 from aiway.actors.protocol import (
     ActorFailed,
@@ -26,7 +24,6 @@ from aiway.actors.protocol import (
     Capability,
     Connected,
     Disconnected,
-    HistoryEntry,
     Message,
     Metrics,
     Notify,
@@ -51,96 +48,36 @@ from aiway.actors.protocol import (
     UserTyping,
     from_wire,
 )
+from aiway.actors.protocol.registry import (
+    ClearHistory,
+    GetStreamingText,
+    GetSurfaceStats,
+    RegisterSurface,
+    RestoreHistory,
+    StreamingText,
+    SurfaceDrained,
+    SurfaceInput,
+    SurfaceStats,
+    UnregisterSurface,
+)
 from aiway.actors.runtime import ActorRef, Behaviour, Context, Delivery, handles
 
 log = logging.getLogger(__name__)
 
-
-@attrs.frozen(slots=True)
-class RegisterSurface:
-    """Attach a surface actor. ``last_seq`` set: it resumes (a snapshot is sent either way)."""
-
-    surface_id: str
-    ref: ActorRef
-    surface_type: str
-    capabilities: frozenset[str]
-
-
-@attrs.frozen(slots=True)
-class UnregisterSurface:
-    """Detach a surface."""
-
-    surface_id: str
-    reason: str = ""
-
-
-@attrs.frozen(slots=True)
-class SurfaceDrained:
-    """A lagging surface's outbox fell to its low watermark: resync it."""
-
-    surface_id: str
-
-
-@attrs.frozen(slots=True)
-class SurfaceInput:
-    """Raw wire bytes from a (remote) surface, decoded and checked by the registry."""
-
-    surface_id: str
-    data: bytes
-
-
-@attrs.frozen(slots=True)
-class SurfaceStats:
-    """Per-surface fan-out counters (what its outbox took is in its mailbox stats)."""
-
-    surface_id: str
-    surface_type: str
-    lag_events: int
-    resyncs: int
-    missed: int
-    lagging: bool
-
-
-@attrs.frozen(slots=True)
-class GetSurfaceStats:
-    """Ask for every surface's ``SurfaceStats`` (a tuple is told to ``reply_to``)."""
-
-    reply_to: ActorRef
-
-
-@attrs.frozen(slots=True)
-class GetStreamingText:
-    """Ask for the answer in flight: a ``StreamingText`` is told to ``reply_to``.
-
-    How a surface that takes no tokens (the history's Store actor) reads an
-    answer's text while it streams, a few times a second instead of per token.
-    """
-
-    reply_to: ActorRef
-
-
-@attrs.frozen(slots=True)
-class StreamingText:
-    """The answer in flight and its clean text so far (``message_id`` None: none streams)."""
-
-    message_id: str | None
-    text: str = ""
-
-
-@attrs.frozen(slots=True)
-class ClearHistory:
-    """The conversation was cleared: snapshots start empty."""
-
-
-@attrs.frozen(slots=True)
-class RestoreHistory:
-    """A saved session became the conversation (or a new one began): every surface is resynced.
-
-    ``history`` is its visible tail; ``tasks`` the events of its open task cards.
-    """
-
-    history: tuple[HistoryEntry, ...]
-    tasks: tuple[object, ...] = ()
+# The registry's messages live in the protocol; importable from here as before.
+__all__ = [
+    "ClearHistory",
+    "GetStreamingText",
+    "GetSurfaceStats",
+    "RegisterSurface",
+    "RestoreHistory",
+    "StreamingText",
+    "SurfaceDrained",
+    "SurfaceInput",
+    "SurfaceRegistry",
+    "SurfaceStats",
+    "UnregisterSurface",
+]
 
 
 class _Surface:

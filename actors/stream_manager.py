@@ -14,11 +14,11 @@ import asyncio
 import logging
 import time
 
-import attrs
-
 from aiway.actors.backends.base import Backend, BackendError
 from aiway.actors.protocol import (
     CancelStream,
+    ListModels,
+    ModelList,
     ResponseMetadata,
     StartStream,
     StreamChunk,
@@ -27,29 +27,9 @@ from aiway.actors.protocol import (
 )
 from aiway.actors.runtime import ActorRef, EdgeActor, EdgeContext, handles
 
+__all__ = ["ListModels", "ModelList", "StreamManager"]
+
 log = logging.getLogger(__name__)
-
-
-@attrs.frozen(slots=True)
-class ListModels:
-    """Ask for the backend's installed models; ``ModelList`` is told to ``reply_to``."""
-
-    reply_to: ActorRef
-
-
-@attrs.frozen(slots=True)
-class ModelList:
-    """Installed models, or the error that prevented listing them."""
-
-    models: tuple[str, ...]
-    error: str = ""
-
-
-@attrs.frozen(slots=True)
-class SwitchBackend:
-    """Use another backend for the next streams (the old one is closed)."""
-
-    backend: Backend
 
 
 class _Stream:
@@ -118,12 +98,6 @@ class StreamManager(EdgeActor):
             ctx.tell(msg.reply_to, ModelList((), exc.describe()))
             return
         ctx.tell(msg.reply_to, ModelList(tuple(models)))
-
-    @handles(SwitchBackend)
-    async def on_switch(self, ctx: EdgeContext, msg: SwitchBackend) -> None:
-        old, self.backend = self.backend, msg.backend
-        if old is not msg.backend:
-            await old.close()
 
     async def _run(self, ctx: EdgeContext, stream: _Stream) -> None:
         request = stream.request

@@ -2,7 +2,7 @@
 
 The Conductor feeds ``TagParser`` each streamed chunk of an answer. The parser
 removes every tag from the visible text, turns each one into a protocol
-command (see /work/shared/TAGS.md for the vocabulary), and holds back only a
+command (see docs/TAGS.md for the vocabulary), and holds back only a
 suffix that could still become a tag. Its output does not depend on how the
 answer was split into chunks. It owns the per-response command limit and counts
 every dropped command by reason.

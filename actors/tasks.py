@@ -196,22 +196,27 @@ class TaskTracker:
         A missing id means the most recent open task (for focus and celebrate,
         the most recent task if none is open).
         """
-        if isinstance(command, TaskStart):
-            return self._start(command, now)
-        if isinstance(command, TaskProgress):
-            return self._progress(command)
-        if isinstance(command, TaskDone):
-            return self._finish(command.task_id, now, None)
-        if isinstance(command, TaskFail):
-            if not is_valid_reason(command.reason):
-                return self._drop(BAD_ARGUMENT, command)
-            return self._finish(command.task_id, now, command.reason)
-        task = self._resolve(command.task_id, any_status=True)
-        if isinstance(task, str):
-            return self._drop(task, command)
-        if isinstance(command, TaskFocus):
-            return (TaskFocus(task.task_id),)
-        return (TaskCelebrate(task.task_id), _TADA)
+        match command:
+            case TaskStart():
+                return self._start(command, now)
+            case TaskProgress():
+                return self._progress(command)
+            case TaskDone(task_id=task_id):
+                return self._finish(task_id, now, None)
+            case TaskFail(task_id=task_id, reason=reason):
+                if not is_valid_reason(reason):
+                    return self._drop(BAD_ARGUMENT, command)
+                return self._finish(task_id, now, reason)
+            case TaskFocus(task_id=task_id):
+                task = self._resolve(task_id, any_status=True)
+                if isinstance(task, str):
+                    return self._drop(task, command)
+                return (TaskFocus(task.task_id),)
+            case TaskCelebrate(task_id=task_id):
+                task = self._resolve(task_id, any_status=True)
+                if isinstance(task, str):
+                    return self._drop(task, command)
+                return (TaskCelebrate(task.task_id), _TADA)
 
     def open_tasks_context(self) -> str:
         """One short line naming the open tasks' ids for the model's context, or ""."""

@@ -15,7 +15,7 @@ import orjson
 from cattrs.preconf.orjson import make_converter
 
 from aiway.actors.errors import AiwayError
-from aiway.actors.protocol import avatar, conductor, link, stream, surface, tasks
+from aiway.actors.protocol import avatar, conductor, link, registry, stream, surface, tasks
 from aiway.actors.protocol.base import WireMessage
 from aiway.actors.runtime.messages import ActorFailed
 
@@ -26,7 +26,7 @@ class ProtocolError(AiwayError):
 
 def _collect() -> dict[str, type]:
     found: dict[str, type] = {}
-    for module in (avatar, conductor, link, stream, surface, tasks):
+    for module in (avatar, conductor, link, registry, stream, surface, tasks):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

@@ -1,4 +1,8 @@
-"""Messages between the Conductor and the StreamManager (one answer's stream)."""
+"""Messages to the StreamManager (one answer's stream, the installed models) and its answers.
+
+``ListModels`` carries a ref: it stays in the session's processes, so it is
+not a ``WireMessage`` (the Thespian codec carries it, refs beside the bytes).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import attrs
 
 from aiway.actors.protocol.base import WireMessage
 from aiway.actors.protocol.conductor import ResponseMetadata
+from aiway.actors.runtime.ref import ActorRef
 
 
 @attrs.frozen(slots=True)
@@ -61,3 +66,18 @@ class StreamFailed(WireMessage):
     request_id: str
     error: str
     metadata: ResponseMetadata
+
+
+@attrs.frozen(slots=True)
+class ListModels:
+    """Ask for the backend's installed models; ``ModelList`` is told to ``reply_to``."""
+
+    reply_to: ActorRef
+
+
+@attrs.frozen(slots=True)
+class ModelList(WireMessage):
+    """Installed models, or the error that prevented listing them."""
+
+    models: tuple[str, ...]
+    error: str = ""

@@ -18,10 +18,18 @@ from aiway.actors.protocol import (
     ProtocolError,
     Published,
     Token,
+    avatar,
+    conductor,
     from_wire,
+    link,
+    registry,
+    stream,
+    surface,
+    tasks,
     to_dict,
     to_wire,
 )
+from aiway.actors.runtime.ref import ActorRef
 
 finite_floats = st.floats(allow_nan=False, allow_infinity=False, width=32)
 simple = st.sampled_from([t for name, t in sorted(MESSAGE_TYPES.items()) if name != "Published"])
@@ -36,7 +44,7 @@ def message_strategy(kind: Any) -> st.SearchStrategy[Any]:
         return st.integers(-(2**63), 2**63 - 1)
     if kind is float:
         return finite_floats
-    if kind in (str, bool):
+    if kind in (str, bool, bytes):
         return st.from_type(kind)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return st.sampled_from(list(kind))
@@ -87,6 +95,21 @@ def test_every_message_type_is_covered() -> None:
         "StartStream",
     ):
         assert name in MESSAGE_TYPES
+
+
+def test_every_protocol_class_has_a_wire_form_unless_it_carries_a_ref() -> None:
+    """A message that holds an ActorRef stays in the session's processes; all others round-trip."""
+    local = []
+    for module in (avatar, conductor, link, registry, stream, surface, tasks):
+        for value in vars(module).values():
+            if not (isinstance(value, type) and attrs.has(value)):
+                continue
+            if value.__module__ != module.__name__ or value.__name__ in MESSAGE_TYPES:
+                continue
+            attrs.resolve_types(value)
+            assert any(f.type is ActorRef for f in attrs.fields(value)), value
+            local.append(value.__name__)
+    assert sorted(local) == ["GetStreamingText", "GetSurfaceStats", "ListModels", "RegisterSurface"]
 
 
 def test_published_payload_is_tagged() -> None:
