@@ -54,7 +54,7 @@ def test_refs_travel_as_named_slots_beside_the_bytes() -> None:
     data, refs = encode(msg, book)
     assert refs == (here,)
     document = orjson.loads(data)
-    assert document["type"] == "aiway.actors.registry:RegisterSurface"
+    assert document["type"] == "aiway.actors.protocol.registry:RegisterSurface"
     assert document["ref"] == {"name": "surface:a", "slot": 0}
     back = decode(data, refs, book)
     assert back == msg
