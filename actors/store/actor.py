@@ -70,7 +70,14 @@ from aiway.actors.store.records import (
     metadata_json,
     title_from,
 )
-from aiway.actors.store.writes import WRITE_DELAY, Flush, Retry, WriteQueue, Written
+from aiway.actors.store.writes import (
+    MAX_QUEUED,
+    WRITE_DELAY,
+    Flush,
+    Retry,
+    WriteQueue,
+    Written,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +131,7 @@ class StoreActor(EdgeActor):
         resumed: LoadedSession | None = None,
         export_dir: Path | None = None,
         local_surfaces: frozenset[str] = LOCAL_SURFACES,
+        max_queued_writes: int = MAX_QUEUED,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -153,7 +161,9 @@ class StoreActor(EdgeActor):
         if resumed is not None:
             self._remember(resumed)
         self.partial: _Partial | None = None
-        self.writes = WriteQueue(store, self._notify, write_delay=write_delay)
+        self.writes = WriteQueue(
+            store, self._notify, write_delay=write_delay, max_queued=max_queued_writes
+        )
         self.last_seq = 0
         #: history commands waiting for the writes queued before them
         self._commands: list[tuple[StoreCommand, str]] = []

@@ -207,6 +207,8 @@ class OpenedHistory:
     resume_messages: int
     #: seconds between checkpoints of a streaming answer
     checkpoint_interval: float
+    #: writes held while the disk refuses them (``history.max_queued_writes``)
+    max_queued_writes: int = 1000
 
 
 async def open_history(
@@ -247,4 +249,5 @@ async def open_history(
         loaded,
         history.resume_messages,
         history.checkpoint_interval,
+        history.max_queued_writes,
     )

@@ -35,6 +35,7 @@ def store_factory(
             checkpoint_interval=history.checkpoint_interval,
             resume_messages=history.resume_messages,
             resumed=history.resumed,
+            max_queued_writes=history.max_queued_writes,
         )
 
     return make

@@ -191,12 +191,15 @@ class WriteQueue:
         self.dropped_total += 1
         if self.dropped > 1:
             return
-        reason = self._last_error if self._last_error is not None else "it is still busy"
+        reason = (
+            self._last_error
+            if self._last_error is not None
+            else f"{self.store.path} has not finished a transaction yet"
+        )
         log.error(
-            "history: %d writes wait for %s, which refuses them (%s); newer writes are lost "
+            "history: %d writes wait and the disk refuses them (%s); newer writes are lost "
             "until it accepts them again",
             self.max_queued,
-            self.store.path,
             reason,
         )
         self.notify(
