@@ -7,8 +7,6 @@ way. Decoding errors raise ``ProtocolError`` naming what was wrong and where.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 import cattrs
 import orjson
@@ -45,16 +43,20 @@ MESSAGE_TYPES: dict[str, type] = _collect()
 converter = make_converter()
 
 
-def _unstructure_tagged(obj: object) -> dict[str, Any]:
+#: a message's wire form before JSON: field names to JSON-ready values
+WireDict = dict[str, object]
+
+
+def _unstructure_tagged(obj: object) -> WireDict:
     kind = type(obj)
     if kind.__name__ not in MESSAGE_TYPES:
         raise ProtocolError(f"{kind.__name__} has no wire form")
-    data: dict[str, Any] = converter.unstructure(obj, kind)
+    data: WireDict = converter.unstructure(obj, kind)
     data["type"] = kind.__name__
     return data
 
 
-def _structure_tagged(data: Any, _: Any) -> object:
+def _structure_tagged(data: object, _: object) -> object:
     if not isinstance(data, dict):
         raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
     tag = data.get("type")
@@ -74,7 +76,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc)
 
 
-def _is_open_slot(kind: Any) -> bool:
+def _is_open_slot(kind: object) -> bool:
     """Fields typed ``object`` or ``WireMessage`` hold any message: tag them."""
     return kind is object or kind is WireMessage
 
@@ -83,12 +85,12 @@ converter.register_unstructure_hook_func(_is_open_slot, _unstructure_tagged)
 converter.register_structure_hook_func(_is_open_slot, _structure_tagged)
 
 
-def to_dict(msg: object) -> dict[str, Any]:
+def to_dict(msg: object) -> WireDict:
     """The wire form of ``msg`` as a dict with its ``type`` tag."""
     return _unstructure_tagged(msg)
 
 
-def from_dict(data: Any) -> object:
+def from_dict(data: object) -> object:
     """Rebuild a message from its wire dict. Raises ``ProtocolError``."""
     return _structure_tagged(data, object)
 
