@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 
+import attrs
+
 from aiway.actors.mirror import SessionMirror
 from aiway.actors.protocol import (
     ActorFailed,
@@ -146,8 +148,20 @@ _LIFECYCLE = (
     Quit,
     ActorFailed,
 )
-# What a surface may send (to the Conductor).
-_SURFACE_TO_CONDUCTOR = (UserMessage, UserCommand, Cancel, UserTyping, Resized, QuitRequested)
+SurfaceToConductor = UserMessage | UserCommand | Cancel | UserTyping | Resized | QuitRequested
+"""What a surface may send (to the Conductor)."""
+
+
+def _from_surface(decoded: object, surface_id: str) -> SurfaceToConductor:
+    """``decoded`` as a message surface ``surface_id`` may send, stamped with that id.
+
+    Raises ``ProtocolError`` for any other message; a surface cannot speak as another.
+    """
+    match decoded:
+        case UserMessage() | UserCommand() | Cancel() | UserTyping() | Resized() | QuitRequested():
+            return attrs.evolve(decoded, surface_id=surface_id)
+        case _:
+            raise ProtocolError(f"{type(decoded).__name__} is not a message a surface may send")
 
 
 class SurfaceRegistry(Behaviour):
@@ -326,9 +340,7 @@ class SurfaceRegistry(Behaviour):
     def on_input(self, ctx: Context, msg: SurfaceInput) -> None:
         """Decode one wire message from a surface; bad input is named, counted, and answered."""
         try:
-            decoded = from_wire(msg.data)
-            if not isinstance(decoded, _SURFACE_TO_CONDUCTOR):
-                raise ProtocolError(f"{type(decoded).__name__} is not a message a surface may send")
+            decoded = _from_surface(from_wire(msg.data), msg.surface_id)
         except ProtocolError as exc:
             self.bad_input += 1
             log.warning("bad input from surface %s: %s", msg.surface_id, exc)

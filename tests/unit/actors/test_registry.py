@@ -277,3 +277,16 @@ async def test_a_surface_notice_reaches_its_surface_only_and_is_not_replayed() -
     assert isinstance(behaviour, SurfaceRegistry)
     assert all(p.message is not notice for p in behaviour.ring)
     await system.stop()
+
+
+@pytest.mark.asyncio
+async def test_surface_input_is_stamped_with_the_surface_it_came_from() -> None:
+    """A surface cannot speak as another (refusal notices are addressed by this id)."""
+    system = ActorSystem()
+    conductor = Collector()
+    conductor_ref = system.spawn("conductor", lambda: conductor)
+    registry = system.spawn("registry", lambda: SurfaceRegistry(conductor=conductor_ref))
+    registry.tell(SurfaceInput("r1", b'{"type": "UserMessage", "text": "x", "surface_id": "tui"}'))
+    await wait_until(lambda: any(isinstance(m, UserMessage) for m in conductor.got))
+    assert [m for m in conductor.got if isinstance(m, UserMessage)] == [UserMessage("x", "r1")]
+    await system.stop()
