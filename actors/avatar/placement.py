@@ -35,7 +35,7 @@ ANCHOR_PERCENT: Mapping[Anchor, tuple[int, int]] = MappingProxyType(
 
 
 def clamp_percent(value: int) -> int:
-    """A percentage clamped to 0-100 (TAGS.md: larger values clamp to 100)."""
+    """A percentage clamped to 0-100 (docs/TAGS.md: larger values clamp to 100)."""
     return 0 if value < 0 else min(value, 100)
 
 

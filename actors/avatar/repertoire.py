@@ -1,4 +1,4 @@
-"""What Yollayah plays and for how long: the tables of TAGS.md and the precedence rule.
+"""What Yollayah plays and for how long: the tables of docs/TAGS.md and the precedence rule.
 
 Each gesture and reaction has a default duration and the animation it shows;
 each mood and conversation state maps to an animation. ``shown_animation``
