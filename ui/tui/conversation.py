@@ -1,12 +1,15 @@
 """The conversation pane's lines: each entry wrapped once per width, visible lines found by bisect.
 
 An ``EntryLayout`` turns one entry (a message of yours, an answer, a system
-note) into display lines at one width and keeps them. An answer that streams
-keeps its finished lines and re-wraps only its last line as text arrives (see
-``aiway.ui.tui.text.wrap``). ``ConversationLayout`` keeps every entry's first line
-number in a sorted list, so the lines of any window are found with a bisect
-and produced one by one: drawing costs the same with ten messages or ten
-thousand. Only a change of width re-wraps everything, once.
+note) into display lines at one width and keeps them. Your messages and notes
+are plain text: streamed text keeps its finished lines and re-wraps only its
+last line (see ``aiway.ui.tui.text.wrap``). An answer is markdown
+(``aiway.ui.tui.markdown``): while it streams, finished blocks are rendered
+once and only the unfinished tail again; when it ends, it is rendered whole.
+``ConversationLayout`` keeps every entry's first line number in a sorted
+list, so the lines of any window are found with a bisect and produced one by
+one: drawing costs the same with ten messages or ten thousand. Only a change
+of width re-wraps everything, once.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from bisect import bisect_left, bisect_right
 
 from aiway.ui.format import metadata_line
 from aiway.ui.tui import styles
+from aiway.ui.tui.markdown import Line, MarkdownStream, render
 from aiway.ui.tui.text import fit, sanitize, wrap
 from aiway.ui.tui.viewmodel import ASSISTANT, NOTE, STREAMING, USER, Changes, EntryView
 
-Line = tuple[str, str]
-"""One display line: its text (at most the pane's width) and its style name."""
+__all__ = ["BLANK", "CURSOR_MARK", "ConversationLayout", "EntryLayout", "Line"]
 
 INDENT = "  "
 CURSOR_MARK = "▍"
@@ -31,6 +34,9 @@ class EntryLayout:
     """One entry's display lines at one width."""
 
     __slots__ = (
+        "_extra",
+        "_markdown",
+        "_markdown_taken",
         "_parts",
         "_tail",
         "_tail_first",
@@ -54,6 +60,9 @@ class EntryLayout:
         self.width = width
         self.body: list[Line] = []
         self.foot: list[Line] = []
+        self._extra: list[Line] = []
+        self._markdown: MarkdownStream | None = None
+        self._markdown_taken = 0
         self._parts: list[str] = []
         self._tail: Line = BLANK
         self._tail_source = ""
@@ -73,10 +82,18 @@ class EntryLayout:
         if view.full:
             self._parts = [view.text] if view.text else []
             self._build()
+        elif self._markdown is not None and not self.streaming:
+            if view.text:
+                self._parts.append(view.text)
+            self._build()  # the answer ended: rendered whole, once
         else:
             if view.text:
                 self._parts.append(view.text)
-                self._append(sanitize(view.text))
+                if self._markdown is not None:
+                    self._markdown.feed(sanitize(view.text))
+                    self._take_markdown()
+                else:
+                    self._append(sanitize(view.text))
             self._finish()
 
     def rewrap(self, width: int) -> None:
@@ -98,10 +115,16 @@ class EntryLayout:
         if index < len(body):
             return body[index]
         index -= len(body)
+        extra = self._extra
+        if index < len(extra):
+            return extra[index]
+        index -= len(extra)
         if self.streaming:
             if index == 0:
-                text, style = self._tail
-                return (text + CURSOR_MARK, style)
+                tail = self._tail
+                if len(tail) == 3:
+                    return (tail[0] + CURSOR_MARK, tail[1], tail[2])
+                return (tail[0] + CURSOR_MARK, tail[1])
             index -= 1
         return self.foot[index]
 
@@ -117,9 +140,21 @@ class EntryLayout:
             self.body.append(label)
         self._tail_source = ""
         self._tail_first = True
+        self._extra = []
+        self._markdown = None
         text = sanitize("".join(self._parts))
         if self.kind == NOTE:
             self._build_note(text)
+        elif self.kind == ASSISTANT:
+            self._tail = (INDENT, styles.TEXT)
+            # one column is kept free for the streaming cursor mark
+            if self.streaming:
+                self._markdown = MarkdownStream(self.width - 1, INDENT)
+                self._markdown_taken = 0
+                self._markdown.feed(text)
+                self._take_markdown()
+            elif text:
+                self.body.extend(render(text, self.width - 1, INDENT))
         else:
             self._tail = (INDENT, styles.TEXT)
             if text:
@@ -134,6 +169,22 @@ class EntryLayout:
             for _, piece in wrap(paragraph.rstrip(" "), self._content_width()):
                 self.body.append((("· " if first else INDENT) + piece, style))
                 first = False
+
+    def _take_markdown(self) -> None:
+        """Newly finished markdown lines join the body; the tail is shown after them."""
+        markdown = self._markdown
+        assert markdown is not None
+        done = markdown.done
+        if len(done) > self._markdown_taken:
+            self.body.extend(done[self._markdown_taken :])
+            self._markdown_taken = len(done)
+        tail = markdown.tail
+        if tail:
+            self._extra = tail[:-1]
+            self._tail = tail[-1]
+        else:
+            self._extra = []
+            self._tail = (INDENT, styles.TEXT)
 
     def _append(self, text: str) -> None:
         """Append streamed text: finished lines become fixed, the last one stays the tail."""
@@ -172,7 +223,9 @@ class EntryLayout:
             self._tail_source = ""
             self._tail_first = True
         self.foot = self._footer()
-        self.count = len(self.body) + (1 if self.streaming else 0) + len(self.foot)
+        self.count = (
+            len(self.body) + len(self._extra) + (1 if self.streaming else 0) + len(self.foot)
+        )
 
     def _footer(self) -> list[Line]:
         lines: list[Line] = []

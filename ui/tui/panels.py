@@ -13,10 +13,9 @@ from aiway.ui.tui import styles
 from aiway.ui.tui.canvas import Canvas
 from aiway.ui.tui.editor import PROMPT, Editor
 from aiway.ui.tui.layout import MIN_HEIGHT, MIN_WIDTH, Rect
+from aiway.ui.tui.markdown import Line
 from aiway.ui.tui.text import char_width, fit, pad, wrap
 from aiway.ui.tui.viewmodel import StatusView, TaskView
-
-Line = tuple[str, str]
 
 STATE_LABELS = {
     ConversationState.INITIALIZING: "Starting",

@@ -261,6 +261,12 @@ class Renderer:
             if before is line or before == line:
                 continue
             canvas.put(pane.y + row, pane.x, pad(line[0], pane.width), line[1])
+            if len(line) == 3:
+                for column, text, style in line[2]:
+                    if column < pane.width:
+                        canvas.put(
+                            pane.y + row, pane.x + column, fit(text, pane.width - column), style
+                        )
             painted[row] = line
             repainted = True
         return repainted
@@ -310,7 +316,7 @@ class Renderer:
         for y in range(layout.height):
             index = y - first
             if 0 <= index < len(message):
-                text, style = message[index]
+                text, style = message[index][:2]
                 text = fit(text, layout.width)
                 left = max(0, (layout.width - cell_width(text)) // 2)
                 canvas.put(y, 0, " " * left, styles.TEXT)

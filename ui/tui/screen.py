@@ -55,7 +55,13 @@ class Theme(npyscreen.ThemeManager):  # type: ignore[misc]
 
 def build_attributes() -> dict[str, int]:
     """Curses attributes for every style name (colour pairs initialised here, once)."""
-    flags = {styles.BOLD: curses.A_BOLD, styles.DIM: curses.A_DIM, styles.REVERSE: curses.A_REVERSE}
+    flags = {
+        styles.BOLD: curses.A_BOLD,
+        styles.DIM: curses.A_DIM,
+        styles.REVERSE: curses.A_REVERSE,
+        styles.ITALIC: getattr(curses, "A_ITALIC", 0),
+        styles.UNDERLINE: curses.A_UNDERLINE,
+    }
     colours = 0
     if curses.has_colors():
         try:

@@ -33,6 +33,23 @@ TASK_OK: Final = "task_ok"
 TASK_FAILED: Final = "task_failed"
 HEADER: Final = "header"
 WARNING: Final = "warning"
+# markdown in answers
+HEADING: Final = "md_heading"
+STRONG: Final = "md_strong"
+EMPHASIS: Final = "md_emphasis"
+STRIKE: Final = "md_strike"
+LINK: Final = "md_link"
+QUOTE: Final = "md_quote"
+CODE_INLINE: Final = "md_code_inline"
+CODE: Final = "md_code"
+CODE_LABEL: Final = "md_code_label"
+TABLE_HEAD: Final = "md_table_head"
+SYN_KEYWORD: Final = "syn_keyword"
+SYN_BUILTIN: Final = "syn_builtin"
+SYN_FUNCTION: Final = "syn_function"
+SYN_STRING: Final = "syn_string"
+SYN_NUMBER: Final = "syn_number"
+SYN_COMMENT: Final = "syn_comment"
 
 AVATAR_PREFIX: Final = "avatar:"
 
@@ -42,6 +59,8 @@ NOTE_STYLES: Final = {"info": NOTE_INFO, "warning": NOTE_WARNING, "error": NOTE_
 BOLD: Final = 1
 DIM: Final = 2
 REVERSE: Final = 4
+ITALIC: Final = 8
+UNDERLINE: Final = 16
 
 #: style -> (foreground, background, flags) as (256-colour, 8-colour) pairs; -1 is the default
 PALETTE: Final[dict[str, tuple[tuple[int, int], tuple[int, int], int]]] = {
@@ -68,6 +87,22 @@ PALETTE: Final[dict[str, tuple[tuple[int, int], tuple[int, int], int]]] = {
     TASK_FAILED: ((203, 1), (-1, -1), BOLD),
     HEADER: ((209, 5), (-1, -1), BOLD),
     WARNING: ((221, 3), (-1, -1), BOLD),
+    HEADING: ((209, 5), (-1, -1), BOLD),
+    STRONG: ((-1, -1), (-1, -1), BOLD),
+    EMPHASIS: ((-1, -1), (-1, -1), ITALIC),
+    STRIKE: ((244, 7), (-1, -1), DIM),
+    LINK: ((75, 6), (-1, -1), UNDERLINE),
+    QUOTE: ((248, 7), (-1, -1), ITALIC),
+    CODE_INLINE: ((216, 3), (-1, -1), 0),
+    CODE: ((252, 7), (-1, -1), 0),
+    CODE_LABEL: ((244, 7), (-1, -1), DIM),
+    TABLE_HEAD: ((-1, -1), (-1, -1), BOLD),
+    SYN_KEYWORD: ((176, 5), (-1, -1), BOLD),
+    SYN_BUILTIN: ((80, 6), (-1, -1), 0),
+    SYN_FUNCTION: ((117, 4), (-1, -1), 0),
+    SYN_STRING: ((150, 2), (-1, -1), 0),
+    SYN_NUMBER: ((215, 3), (-1, -1), 0),
+    SYN_COMMENT: ((244, 7), (-1, -1), DIM),
 }
 
 #: sprite colour name -> (256-colour, 8-colour)
