@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiway.actors.backends.base import BackendError, OnText
 from aiway.actors.backends.llama_probe import ProbeStats, check_llama_build
+from aiway.actors.backends.persona_state import PersonaStateStats, prime_persona
 from aiway.actors.protocol.conductor import ResponseMetadata
 from aiway.actors.protocol.stream import ChatTurn
 
@@ -241,7 +242,9 @@ class EmbeddedBackend:
         ``on_progress`` receives short notes ("loading model ...") on the event
         loop thread. With a ``cache_dir``, the llama.cpp build is probed in a
         child process before its first use (``llama_probe``) and the verdict
-        kept there; without one nothing is probed or kept.
+        kept there, and the first answer's persona is loaded from (or saved
+        to) an evaluated state there (``persona_state``); without one nothing
+        is probed or kept.
         """
         if threads < 1 or n_ctx < 1 or max_tokens < 1:
             raise ValueError(
@@ -257,6 +260,10 @@ class EmbeddedBackend:
         self._cache_dir = cache_dir
         self.probe_stats: ProbeStats | None = None
         """What the build probe did at load (None: no probe, no ``cache_dir``)."""
+        self.persona_state = PersonaStateStats()
+        """Persona states loaded and saved (all 0 without a ``cache_dir``)."""
+        self._persona_primed = False
+        self._template = ""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiway-llama")
         self._llama: Llama | None = None
         self._formatter: Jinja2ChatFormatter | None = None
@@ -465,6 +472,7 @@ class EmbeddedBackend:
                 f"the embedded model {path} has no chat template in its GGUF metadata",
                 hint="use a chat (instruct) GGUF model",
             )
+        self._template = template
         # The same formatter llama-cpp-python builds from the metadata, kept so
         # that each answer can add its own per-token stopping criterion.
         self._formatter = Jinja2ChatFormatter(
@@ -483,6 +491,18 @@ class EmbeddedBackend:
             if llama is None or formatter is None or run.stop.is_set():
                 run.cancelled = True
                 return
+            if self._cache_dir is not None and not self._persona_primed:
+                # Once per process: later answers reuse the evaluated prefix in memory.
+                self._persona_primed = True
+                prime_persona(
+                    llama,
+                    formatter,
+                    turns,
+                    model_path=self._model_path or Path(),
+                    template=self._template,
+                    cache_dir=self._cache_dir,
+                    stats=self.persona_state,
+                )
             llama.chat_handler = _metered_chat_handler(formatter, run)
             chunks = cast(
                 Iterator[dict[str, Any]],

