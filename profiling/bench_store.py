@@ -17,6 +17,14 @@
   start-up is left out (it is the same for any session). The two sizes
   alternate; the ratio is the median of per-round ratios.
 
+* **A checkpoint of a long answer.** One streaming answer grows by
+  ``CHECKPOINT_CHARS`` per checkpoint up to ``CHECKPOINT_ANSWER`` characters,
+  saved to a real file by ``HistoryDatabase.apply``, once as the store does it
+  (an ``AppendMessage`` of the new text) and once as it did before (an
+  ``UpdateMessage`` rewriting the whole text). Rounds alternate the two; the
+  figures are WAL bytes per checkpoint over the last tenth of the answer
+  (where a rewrite costs the most) and the milliseconds per checkpoint.
+
 ``python -m profiling.bench_store`` prints the rows with the report's table.
 """
 
@@ -38,10 +46,12 @@ from aiway.actors.backends.ollama import OllamaBackend
 from aiway.actors.protocol import Capability, ResponseMetadata, Role, UserCommand, UserMessage
 from aiway.actors.store import HistoryDatabase, MessageState, OpenedHistory, open_history
 from aiway.actors.store.records import (
+    AppendMessage,
     EnsureSession,
     InsertMessage,
     UpdateMessage,
     WriteOp,
+    ends_turn,
     metadata_json,
 )
 from aiway.config import Settings
@@ -94,14 +104,7 @@ class _CountingDatabase(HistoryDatabase):
             _CountingDatabase.ended += finished
 
 
-def _ends_an_answer(op: WriteOp) -> bool:
-    if isinstance(op, UpdateMessage):
-        return op.state is not None
-    return (
-        isinstance(op, InsertMessage)
-        and op.role is Role.ASSISTANT
-        and (op.state is not MessageState.STREAMING)
-    )
+_ends_an_answer = ends_turn
 
 
 class _Session:
@@ -251,6 +254,67 @@ async def _resume(data: Path, rounds: int) -> dict[str, list[float]]:
     return results
 
 
+# -- one checkpoint of a long answer: append the new text vs rewrite the whole -------------
+
+CHECKPOINT_ANSWER = 200_000
+CHECKPOINT_CHARS = 2_000
+CHECKPOINT_ROUNDS = 5
+
+
+class _GrowingWal(HistoryDatabase):
+    """The real database with SQLite's automatic checkpoint off, so the WAL's size counts
+    every byte written (a checkpoint would rewind it)."""
+
+    def open(self) -> None:
+        super().open()
+        self._connection().execute("PRAGMA wal_autocheckpoint = 0")
+
+
+def _checkpoints(folder: Path, append: bool) -> tuple[float, float]:
+    """WAL bytes and milliseconds per checkpoint over the last tenth of one long answer."""
+    path = folder / f"{'append' if append else 'rewrite'}-{time.monotonic_ns()}.sqlite3"
+    db = _GrowingWal(path)
+    db.open()
+    try:
+        started = InsertMessage(1, "s1", Role.ASSISTANT, "", MessageState.STREAMING, None, 1.0)
+        db.apply([EnsureSession("s1", MODEL, "", 1.0), started])
+        wal = Path(f"{path}-wal")
+        text = ""
+        steps = CHECKPOINT_ANSWER // CHECKPOINT_CHARS
+        measured = max(steps // 10, 1)
+        grew = 0
+        elapsed = 0.0
+        for step in range(steps):
+            new = f"{step:05d} ñandú 🦎 ".ljust(CHECKPOINT_CHARS, "x")
+            op: WriteOp = (
+                AppendMessage(1, len(text), new) if append else UpdateMessage(1, text + new)
+            )
+            text += new
+            before = wal.stat().st_size
+            t0 = time.perf_counter()
+            db.apply([op])
+            spent = time.perf_counter() - t0
+            if step >= steps - measured:
+                grew += wal.stat().st_size - before
+                elapsed += spent
+        assert db.transcript("s1").messages[0].content == text
+    finally:
+        db.close()
+        for leftover in folder.glob(f"{path.name}*"):
+            leftover.unlink()
+    return grew / measured, elapsed / measured * 1000
+
+
+def _checkpoint_rounds(folder: Path, rounds: int) -> dict[str, list[tuple[float, float]]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[tuple[float, float]]] = {"append": [], "rewrite": []}
+    for number in range(rounds):
+        order = ("append", "rewrite") if number % 2 == 0 else ("rewrite", "append")
+        for side in order:
+            results[side].append(_checkpoints(folder, side == "append"))
+    return results
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Measure both figures; return the report rows."""
     rounds = QUICK_ROUNDS if quick else ROUNDS
@@ -260,6 +324,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         with fake_ollama(TOKENS[0]) as server:
             speed = asyncio.run(_throughput(server, data / "stream", rounds))
         resumed = asyncio.run(_resume(data / "resume", resume_rounds))
+        checkpoints = _checkpoint_rounds(data / "checkpoints", 2 if quick else CHECKPOINT_ROUNDS)
     big, small = median(resumed["big"]), median(resumed["small"])
     resume_ratio = median_ratio(resumed["big"], resumed["small"])
     rows = []
@@ -282,6 +347,29 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     "saves the question when it is sent and the answer when it ends (a thread "
                     "hand-off each); medians of "
                     f"{rounds} alternating rounds. " + NOISE_NOTE
+                ),
+            )
+        )
+    for index, (what, unit) in enumerate((("WAL bytes", "bytes"), ("time", "ms"))):
+        ours = [sample[index] for sample in checkpoints["append"]]
+        before = [sample[index] for sample in checkpoints["rewrite"]]
+        ratio = median_ratio(ours, before)
+        rows.append(
+            row(
+                name=f"{what} per checkpoint, last tenth of a {CHECKPOINT_ANSWER // 1000}k-char "
+                "answer",
+                unit=unit,
+                ours=median(ours),
+                baseline="rewrite the whole text (before v4)",
+                baseline_value=median(before),
+                ratio=ratio,
+                target="O(new text): flat as the answer grows",
+                met=None if ratio is None else ratio < 0.5,
+                better="lower",
+                note=(
+                    f"HistoryDatabase.apply on a real file, {CHECKPOINT_CHARS:,} new characters "
+                    "per checkpoint; append (message_parts) vs rewrite (UPDATE content), "
+                    f"alternating rounds, medians of {len(ours)}"
                 ),
             )
         )
