@@ -40,9 +40,13 @@ from aiway.actors.app import Assistant
 from aiway.actors.backends.ollama import OllamaBackend
 from aiway.actors.protocol import UserMessage
 from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, MailboxConfig, handles
+from aiway.actors.runtime.spec import trust_package
 from aiway.actors.runtime.thespian import BehaviourSpec, ThespianConfig, ThespianHost
 from profiling import NOISE_NOTE, median, median_ratio, row
 from profiling.pipeline import MODEL, CountingSurface, fake_ollama, pipeline_settings
+
+# the behaviours measured here live in profiling/: let specs from other processes name them
+trust_package("profiling")
 
 HOSTS = ("asyncio", "simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase")
 #: per host: (ping-pong round trips, actor-to-actor messages, loop-to-actor messages)

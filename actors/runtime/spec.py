@@ -40,7 +40,11 @@ _RESOLVED: dict[str, Callable[..., Any]] = {}
 
 
 def resolve(path: str) -> Callable[..., Any]:
-    """The class or function named ``module:qualname`` (imported on first use)."""
+    """The class or function named ``module:qualname`` (imported on first use).
+
+    For a path this process wrote itself (``BehaviourSpec.of``); a path that
+    came from elsewhere goes through ``resolve_class``.
+    """
     found = _RESOLVED.get(path)
     if found is not None:
         return found
@@ -57,6 +61,72 @@ def resolve(path: str) -> Callable[..., Any]:
         raise SpecError(f"{path!r} is not callable")
     _RESOLVED[path] = obj
     return obj  # type: ignore[no-any-return]
+
+
+#: packages whose classes a path from another process may name (see ``trust_package``)
+_TRUSTED_PACKAGES: set[str] = {"aiway"}
+_CLASSES: dict[str, type] = {}
+
+
+def trust_package(name: str) -> None:
+    """Let paths from other processes name classes of the top-level package ``name`` too.
+
+    Only ``aiway`` is trusted by default; a test suite or a benchmark whose
+    behaviours live elsewhere trusts its own package (before the Thespian
+    system forks its processes, so they inherit it).
+    """
+    if not name.isidentifier():
+        raise ValueError(f"{name!r} is not a top-level package name")
+    _TRUSTED_PACKAGES.add(name)
+
+
+def _trusted_module(module_name: str) -> bool:
+    parts = module_name.split(".")
+    return parts[0] in _TRUSTED_PACKAGES and all(
+        part.isidentifier() and not part.startswith("_") for part in parts
+    )
+
+
+def resolve_class(path: str, base: type | None = None) -> type:
+    """The class a path from another process names: refused unless it is safe to touch.
+
+    The path must be ``module:Qualname`` with the module in a trusted package
+    (``aiway``; see ``trust_package``: nothing else is imported), every step a
+    public name, and it must reach a class defined at exactly that path (never
+    through a module attribute into another module, never an alias), a
+    subclass of ``base`` when given. Nothing is called. Raises ``SpecError``.
+    """
+    found = _CLASSES.get(path)
+    if found is None:
+        found = _find_class(path)
+        _CLASSES[path] = found
+    if base is not None and not issubclass(found, base):
+        raise SpecError(f"{path!r} is not a {base.__name__}")
+    return found
+
+
+def _find_class(path: str) -> type:
+    module_name, _, qualname = path.partition(":")
+    parts = qualname.split(".")
+    if not module_name or not all(p.isidentifier() and not p.startswith("_") for p in parts):
+        raise SpecError(f"{path!r} is not a 'module:Class' path of public names")
+    if not _trusted_module(module_name):
+        raise SpecError(f"{path!r} names a module outside the trusted packages")
+    try:
+        obj: object = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"cannot import {path!r}: {exc}") from None
+    for part in parts:
+        obj = inspect.getattr_static(obj, part, None)
+        if obj is None or inspect.ismodule(obj):
+            raise SpecError(f"{path!r} is not a class defined in {module_name}")
+    if (
+        not isinstance(obj, type)
+        or obj.__module__ != module_name
+        or obj.__qualname__ != qualname
+    ):
+        raise SpecError(f"{path!r} is not a class defined in {module_name}")
+    return obj
 
 
 class BehaviourSpec:
@@ -100,7 +170,10 @@ class BehaviourSpec:
         return argument_hints(self.factory, self.kwargs)
 
     def __call__(self) -> Behaviour:
-        behaviour = self.factory(**self.kwargs)
+        factory = self.factory
+        if isinstance(factory, type) and not issubclass(factory, Behaviour):
+            raise SpecError(f"{self.target} is a class but not a Behaviour: not built")
+        behaviour = factory(**self.kwargs)
         if not isinstance(behaviour, Behaviour):
             raise SpecError(f"{self.target} built {type(behaviour).__name__}, not a Behaviour")
         return behaviour

@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
+from aiway.actors.runtime.spec import trust_package
 from aiway.actors.runtime.thespian import ThespianConfig, ThespianHost
 from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until
+
+# the behaviours these tests place on Thespian live in tests/ and profiling/
+trust_package("tests")
+trust_package("profiling")
 
 
 @pytest_asyncio.fixture

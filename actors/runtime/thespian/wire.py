@@ -24,7 +24,7 @@ pickled by Thespian's transport like every Thespian message.
 
 from __future__ import annotations
 
-import sys
+import inspect
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -36,13 +36,14 @@ from cattrs.preconf.orjson import make_converter
 
 from aiway.actors.protocol import MESSAGE_TYPES, ProtocolError, from_dict, to_wire
 from aiway.actors.protocol import to_dict as protocol_to_dict
+from aiway.actors.runtime.behaviour import Behaviour
 from aiway.actors.runtime.ref import ActorRef
 from aiway.actors.runtime.spec import (
     BehaviourSpec,
     SpecError,
     argument_hints,
     import_path,
-    resolve,
+    resolve_class,
 )
 
 
@@ -155,18 +156,6 @@ def _is_open_slot(kind: Any) -> bool:
 
 _VALUES = (int, float, str, bool, type(None))
 
-#: packages whose classes a message may name; a module already imported is trusted too
-TRUSTED_PACKAGES = ("aiway",)
-
-
-def _trusted(path: str) -> str:
-    """``path`` when its module may be imported because a message names it."""
-    module = path.partition(":")[0]
-    if module in sys.modules or module.partition(".")[0] in TRUSTED_PACKAGES:
-        return path
-    raise SpecError(f"{path!r} names a module outside aiway that this process has not imported")
-
-
 def to_dict(msg: object) -> Any:
     """The tagged wire dict of any message the boundary can carry."""
     kind = type(msg)
@@ -204,10 +193,10 @@ def from_dict_any(data: Any) -> object:
         return tuple(from_dict_any(item) for item in items)
     if isinstance(tag, str) and ":" in tag:
         try:
-            kind = resolve(_trusted(tag))
+            kind = resolve_class(tag)
         except SpecError as exc:
             raise ProtocolError(str(exc)) from None
-        if not isinstance(kind, type) or not attrs.has(kind):
+        if not attrs.has(kind):
             raise ProtocolError(f"{tag} is not an attrs message class")
         fields = {k: v for k, v in data.items() if k != "type"}
         try:
@@ -246,7 +235,12 @@ def encode(msg: object, refs: RefEncoder) -> tuple[bytes, tuple[object, ...]]:
 
 
 def decode(data: bytes, addresses: Sequence[object], refs: RefDecoder) -> object:
-    """The message of ``data``; its refs are rebuilt by ``refs``. Raises ``ProtocolError``."""
+    """The message of ``data``; its refs are rebuilt by ``refs``. Raises ``ProtocolError``.
+
+    Only ``ProtocolError`` leaves it, whatever the bytes: malformed JSON,
+    nesting too deep, missing or mistyped fields, a tag naming anything but
+    an attrs class defined in a trusted package (see ``spec.resolve_class``).
+    """
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -254,8 +248,32 @@ def decode(data: bytes, addresses: Sequence[object], refs: RefDecoder) -> object
     token = _reading.set(_Reading(refs, addresses))
     try:
         return from_dict_any(document)
+    except ProtocolError:
+        raise
+    except _MALFORMED as exc:
+        raise ProtocolError(f"malformed message: {_reason(exc)}") from None
     finally:
         _reading.reset(token)
+
+
+#: what decoding hostile input can raise besides ProtocolError (all become one)
+_MALFORMED = (
+    cattrs.BaseValidationError,
+    RecursionError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deep"
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc))[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def encode_spec(spec: BehaviourSpec, refs: RefEncoder) -> tuple[bytes, tuple[object, ...]]:
@@ -277,20 +295,37 @@ def encode_spec(spec: BehaviourSpec, refs: RefEncoder) -> tuple[bytes, tuple[obj
 
 
 def decode_spec(data: bytes, addresses: Sequence[object], refs: RefDecoder) -> BehaviourSpec:
-    """Rebuild a spec (its refs through ``refs``). Raises ``ProtocolError``."""
-    document = orjson.loads(data)
-    target = document["target"]
-    kwargs = document["kwargs"]
+    """Rebuild a spec (its refs through ``refs``). Raises ``ProtocolError``, and only that.
+
+    The target must be a ``Behaviour`` subclass defined in a trusted package
+    (``spec.resolve_class``): checked before anything is called, so a spec
+    can build nothing else.
+    """
     try:
-        factory = resolve(_trusted(target))
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"malformed spec JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ProtocolError(f"a spec is a JSON object, got {type(document).__name__}")
+    target, kwargs = document.get("target"), document.get("kwargs")
+    if not isinstance(target, str) or not isinstance(kwargs, dict):
+        raise ProtocolError("a spec needs a target (a string) and kwargs (an object)")
+    try:
+        factory = resolve_class(target, Behaviour)
+        hints = argument_hints(factory, kwargs)
     except SpecError as exc:
         raise ProtocolError(str(exc)) from None
-    hints = argument_hints(factory, kwargs)
+    parameters = inspect.signature(factory).parameters
+    unknown = sorted(name for name in kwargs if name not in parameters)
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        raise ProtocolError(f"{target} takes no argument named {', '.join(unknown)[:200]}")
     token = _reading.set(_Reading(refs, addresses))
     try:
         values = {name: converter.structure(value, hints[name]) for name, value in kwargs.items()}
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        raise ProtocolError(f"bad arguments for {target}: {exc}") from None
+    except ProtocolError:
+        raise
+    except _MALFORMED as exc:
+        raise ProtocolError(f"bad arguments for {target}: {_reason(exc)}") from None
     finally:
         _reading.reset(token)
     return BehaviourSpec(target, values)

@@ -92,7 +92,7 @@ def test_a_message_without_a_wire_form_is_named() -> None:
 
 def test_a_tag_naming_a_module_outside_aiway_is_refused_without_importing_it() -> None:
     data = orjson.dumps({"type": "antigravity:Nothing"})
-    with pytest.raises(ProtocolError, match="outside aiway"):
+    with pytest.raises(ProtocolError, match="outside the trusted packages"):
         decode(data, (), Book({}))
     assert "antigravity" not in sys.modules
 
