@@ -25,6 +25,7 @@ from aiway.config.errors import ConfigError
 from aiway.config.paths import (
     default_config_path,
     default_history_path,
+    default_input_history,
     default_log_file,
     default_socket_path,
 )
@@ -39,6 +40,7 @@ CONFIG_ENV: Final = "AIWAY_CONFIG"
 OLLAMA_HOST_ENV: Final = "OLLAMA_HOST"
 #: the common accessibility switch; a true value turns avatar.reduce_motion on
 REDUCE_MOTION_ENV: Final = "REDUCE_MOTION"
+NO_COLOR_ENV: Final = "NO_COLOR"
 
 # Pairs (smaller, larger) that must stay ordered whatever layer set them.
 _ORDERED: Final = (
@@ -53,6 +55,7 @@ _PATH_DEFAULTS: Final[tuple[tuple[str, Callable[[Mapping[str, str]], Path]], ...
     ("history.path", default_history_path),
     ("log_file", default_log_file),
     ("daemon.socket_path", default_socket_path),
+    ("tui.input_history", default_input_history),
 )
 _TOML_HEADER = re.compile(r"\[\[?([^\[\]]+)\]\]?")
 _TOML_KEY = re.compile(r"([A-Za-z0-9_\-.\"' ]+?)\s*=")
@@ -201,6 +204,9 @@ def _read_env(layers: _Layers, env: Mapping[str, str]) -> tuple[str, ...]:
     if reduce_motion:
         layers.values["avatar.reduce_motion"] = True
         layers.sources["avatar.reduce_motion"] = f"env {REDUCE_MOTION_ENV}"
+    if env.get(NO_COLOR_ENV):  # no-color.org: set and not empty means no colour
+        layers.values["tui.theme"] = "none"
+        layers.sources["tui.theme"] = f"env {NO_COLOR_ENV}"
     warnings: list[str] = []
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:

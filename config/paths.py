@@ -43,6 +43,12 @@ def default_log_file(env: Mapping[str, str]) -> Path:
     return directory / "aiway.log"
 
 
+def default_input_history(env: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/aiway/input_history`` (usually under ``~/.local/state``)."""
+    directory = _xdg_dir(env, "XDG_STATE_HOME", platformdirs.user_state_path(APP_NAME))
+    return directory / "input_history"
+
+
 def default_socket_path(env: Mapping[str, str]) -> Path:
     """``$XDG_RUNTIME_DIR/aiway/aiway.sock``; without it, a per-user directory under /tmp.
 

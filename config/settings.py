@@ -43,6 +43,7 @@ from aiway.config.specs import (
 
 Backend = Literal["auto", "ollama", "embedded"]
 AvatarSize = Literal["tiny", "small", "medium", "large"]
+Theme = Literal["dark", "light", "none"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 #: metadata key of a leaf field's spec
@@ -187,6 +188,19 @@ class AvatarSettings:
 
 
 @attrs.frozen(slots=True)
+class TuiSettings:
+    """The terminal UI ([tui]); NO_COLOR=1 also sets theme = "none"."""
+
+    #: colours for a dark or a light terminal background, or "none": no colour at all
+    theme: Theme = _setting(Choice(("dark", "light", "none")), "dark")
+    #: the input history (Up/Down, Ctrl+R), kept across restarts; the loader fills in the
+    #: XDG state directory when unset
+    input_history: Path | None = _setting(OrUnset(FilePath(), "the XDG state directory"), None)
+    #: messages the input history keeps; older ones are forgotten
+    input_history_limit: int = _setting(Integer(minimum=1), 1000)
+
+
+@attrs.frozen(slots=True)
 class TagsSettings:
     """Limits on what the model may ask through [yolla:...] tags ([tags])."""
 
@@ -284,6 +298,7 @@ class Settings:
     tags: TagsSettings = _section(TagsSettings)
     history: HistorySettings = _section(HistorySettings)
     daemon: DaemonSettings = _section(DaemonSettings)
+    tui: TuiSettings = _section(TuiSettings)
 
 
 @attrs.frozen(slots=True)
