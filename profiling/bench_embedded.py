@@ -12,6 +12,14 @@ metadata. The baseline keeps its text the same way. The runs alternate
 over the wall time of the whole call; the row gives the medians and the median
 of per-round ratios.
 
+A second pair of rows is the first token of a fresh process on the packaged
+persona: a new process per round (``python -m profiling.bench_embedded
+--first-token CACHE``), the model loaded, then the time from ``stream`` to the
+first text. Cold evaluates the persona (no cache directory, as before the
+persona state existed); warm loads the persona state that a priming run saved
+in a cache directory. Rounds alternate cold and warm; both answers must be the
+same text (greedy), and the rows give the medians.
+
 ``python -m profiling.bench_embedded`` prints the table (through the report);
 ``run()`` returns the rows.
 """
@@ -19,7 +27,10 @@ of per-round ratios.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +157,77 @@ def run(repeats: int = 5, max_tokens: int = 128, quick: bool = False) -> list[di
                 f"tokens over the wall time of the whole call, medians of {repeats} "
                 "alternating rounds after one warm-up each"
             ),
+        ),
+        *first_token_rows(repeats),
+    ]
+
+
+async def _first_token(cache: Path | None) -> dict[str, Any]:
+    """In this process: load, then one persona answer; the seconds to its first text."""
+    from aiway.config.persona import packaged_persona
+
+    backend = EmbeddedBackend(max_tokens=16, temperature=0.0, cache_dir=cache)
+    await backend.load()
+    pieces: list[str] = []
+    first: float | None = None
+    started = time.perf_counter()
+
+    async def collect(text: str) -> None:
+        nonlocal first
+        if first is None:
+            first = time.perf_counter() - started
+        pieces.append(text)
+
+    turns = (ChatTurn("system", packaged_persona()), ChatTurn("user", "Who are you?"))
+    try:
+        await backend.stream("embedded", turns, collect)
+    finally:
+        await backend.close()
+    return {"first": first, "text": "".join(pieces), "loads": backend.persona_state.loads}
+
+
+def _first_token_in_a_new_process(cache: Path | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "profiling.bench_embedded", "--first-token", str(cache or "-")]
+    result = subprocess.run(command, capture_output=True, timeout=300, check=True)
+    document: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return document
+
+
+def first_token_rows(repeats: int) -> list[dict[str, Any]]:
+    """First token of a fresh process, persona evaluated (cold) against loaded (warm)."""
+    cold: list[float] = []
+    warm: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="aiway-bench-state-") as directory:
+        cache = Path(directory)
+        primed = _first_token_in_a_new_process(cache)  # saves the state
+        for index in range(repeats):
+            order = (None, cache) if index % 2 == 0 else (cache, None)
+            for where in order:
+                answer = _first_token_in_a_new_process(where)
+                if answer["text"] != primed["text"]:
+                    raise RuntimeError("bench_embedded: warm and cold answers differ")
+                if where is None:
+                    cold.append(answer["first"])
+                else:
+                    if answer["loads"] != 1:
+                        raise RuntimeError("bench_embedded: the warm run did not load the state")
+                    warm.append(answer["first"])
+    ratio = median_ratio(warm, cold)
+    return [
+        row(
+            name="embedded first token, new process: persona state loaded",
+            unit="s",
+            ours=median(warm),
+            baseline="persona evaluated (no state)",
+            baseline_value=median(cold),
+            ratio=ratio,
+            target="< 0.2x (aim < 0.3 s)",
+            met=ratio is not None and ratio < 0.2,
+            better="lower",
+            note=(
+                "a new process per run on the packaged persona, model loaded, stream to first "
+                f"text; greedy, same answer both ways; medians of {repeats} alternating rounds"
+            ),
         )
     ]
 
@@ -159,4 +241,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--first-token"]:
+        where = sys.argv[2]
+        print(json.dumps(asyncio.run(_first_token(None if where == "-" else Path(where)))))
+        sys.exit(0)
     sys.exit(main())
