@@ -306,7 +306,7 @@ def _checkpoints(folder: Path, append: bool) -> tuple[float, float]:
 
 
 def _checkpoint_rounds(folder: Path, rounds: int) -> dict[str, list[tuple[float, float]]]:
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     results: dict[str, list[tuple[float, float]]] = {"append": [], "rewrite": []}
     for number in range(rounds):
         order = ("append", "rewrite") if number % 2 == 0 else ("rewrite", "append")
