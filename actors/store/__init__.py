@@ -18,8 +18,15 @@ from aiway.actors.store.errors import (
     StoreTooNew,
 )
 from aiway.actors.store.export import render_markdown
+from aiway.actors.store.files import ExportRefused
 from aiway.actors.store.history import HistoryStore, OpenedHistory, new_session_id, open_history
-from aiway.actors.store.messages import HISTORY_OFF, STORE_COMMANDS, ResumeSession, StoreCommand
+from aiway.actors.store.messages import (
+    HISTORY_OFF,
+    LOCAL_SURFACES,
+    STORE_COMMANDS,
+    ResumeSession,
+    StoreCommand,
+)
 from aiway.actors.store.records import (
     LoadedSession,
     MessageState,
@@ -36,10 +43,12 @@ __all__ = [
     "HISTORY_OFF",
     "LAST",
     "LATEST",
+    "LOCAL_SURFACES",
     "STORE_CAPABILITIES",
     "STORE_CAPACITY",
     "STORE_COMMANDS",
     "STORE_SURFACE",
+    "ExportRefused",
     "HistoryDatabase",
     "HistoryStore",
     "LoadedSession",
