@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -344,6 +345,92 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+# -- one hostile frame before the handshake ---------------------------------------------------
+
+
+def hostile_frame(tree: Path, lists: int = 340_000) -> dict[str, Any]:
+    """What one ~1 MB pre-handshake frame costs the ``aiway serve --listen`` of ``tree``.
+
+    ``tree`` is a checkout (this one, or a baseline's worktree). Returns the
+    seconds from the last byte sent to the daemon's close (its event loop is
+    busy meanwhile: the owner's attach waits as long), the growth of the
+    daemon's VmHWM, the bytes it logged and sent back, and whether the owner's
+    Unix-socket attach then worked.
+    """
+    import socket as sockets
+
+    body = b'{"type":"StateSnapshot","history":[' + b",".join([b"[]"] * lists) + b"]}"
+    frame = len(body).to_bytes(4, "big") + body
+    with tempfile.TemporaryDirectory(prefix="aiway-hostile-") as tmp, fake_ollama(10) as ollama:
+        env = isolated_env(tmp, OLLAMA_HOST=ollama.url, AIWAY_OLLAMA_DEFAULT_MODEL="smollm2:135m")
+        log = Path(tmp) / "state" / "aiway" / "aiway.log"
+        daemon = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aiway.ui.cli",
+                "serve",
+                "--backend",
+                "ollama",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            cwd=tree,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert daemon.stdout is not None
+            line = daemon.stdout.readline().decode()
+            port = re.search(r"tcp:127\.0\.0\.1:(\d+)", line)
+            if port is None:
+                raise RuntimeError(f"the daemon did not start (printed {line!r})")
+            hwm_before = _vm_hwm_kib(daemon.pid)
+            logged_before = log.stat().st_size if log.exists() else 0
+            received = 0
+            with sockets.create_connection(("127.0.0.1", int(port.group(1)))) as peer:
+                peer.settimeout(120)
+                with contextlib.suppress(OSError):
+                    peer.sendall(frame)
+                start = time.monotonic()
+                with contextlib.suppress(OSError):
+                    while chunk := peer.recv(1 << 20):
+                        received += len(chunk)
+                stall = time.monotonic() - start
+            attach = subprocess.run(
+                [sys.executable, "-m", "aiway.ui.cli", "headless", "--connect", "--prompt", "hi"],
+                cwd=tree,
+                env=env,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            return {
+                "stall_s": round(stall, 3),
+                "peak_growth_mib": round((_vm_hwm_kib(daemon.pid) - hwm_before) / 1024, 1),
+                "bytes_logged": (log.stat().st_size if log.exists() else 0) - logged_before,
+                "bytes_sent_back": received,
+                "owner_attached": attach.returncode == 0,
+            }
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+            if daemon.stdout is not None:
+                daemon.stdout.close()
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m profiling.bench_daemon")
     commands = parser.add_subparsers(dest="command")
@@ -351,7 +438,18 @@ def main(argv: list[str] | None = None) -> int:
     farm.add_argument("--socket", required=True, type=Path)
     farm.add_argument("--clients", type=int, default=1)
     farm.add_argument("--expect", type=int, default=0, help="tokens per surface; 0: idle")
+    hostile = commands.add_parser(
+        "hostile", help="one 1 MB pre-handshake frame: this tree and a baseline, interleaved"
+    )
+    hostile.add_argument("--baseline", type=Path, help="a checkout of the baseline (git worktree)")
+    hostile.add_argument("--rounds", type=int, default=1)
     args, rest = parser.parse_known_args(argv)
+    if args.command == "hostile":
+        trees = [("ours", ROOT)] + ([("baseline", args.baseline)] if args.baseline else [])
+        for round_ in range(args.rounds):
+            for name, tree in trees:
+                print(name, round_, orjson.dumps(hostile_frame(tree)).decode(), flush=True)
+        return 0
     if args.command == "farm":
         asyncio.run(_farm(Address.unix(args.socket), args.clients, args.expect))
         return 0
