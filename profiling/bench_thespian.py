@@ -29,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -190,11 +192,16 @@ def _free_port() -> int:
         return port
 
 
+#: the TCP systems' secret: a file of this run's own, never the user's
+_SECRETS = tempfile.TemporaryDirectory(prefix="aiway-bench-thespian-")
+
+
 async def _open(kind: str) -> ActorSystem:
     if kind == "asyncio":
         return ActorSystem()
     port = _free_port() if kind == "multiprocTCPBase" else None
-    host = ThespianHost(ThespianConfig(base=kind, admin_port=port))
+    secret = str(Path(_SECRETS.name) / "thespian.secret")
+    host = ThespianHost(ThespianConfig(base=kind, admin_port=port, secret_file=secret))
     await host.start()
     return host
 

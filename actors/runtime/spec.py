@@ -17,10 +17,11 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aiway.actors.errors import AiwayError
 from aiway.actors.runtime.behaviour import Behaviour
 
 
-class SpecError(TypeError):
+class SpecError(AiwayError, TypeError):
     """A spec names something that cannot be imported, or an argument that has no wire form."""
 
 
@@ -120,11 +121,7 @@ def _find_class(path: str) -> type:
         obj = inspect.getattr_static(obj, part, None)
         if obj is None or inspect.ismodule(obj):
             raise SpecError(f"{path!r} is not a class defined in {module_name}")
-    if (
-        not isinstance(obj, type)
-        or obj.__module__ != module_name
-        or obj.__qualname__ != qualname
-    ):
+    if not isinstance(obj, type) or obj.__module__ != module_name or obj.__qualname__ != qualname:
         raise SpecError(f"{path!r} is not a class defined in {module_name}")
     return obj
 

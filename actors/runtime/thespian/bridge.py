@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiway.actors.protocol import ActorFailed, ProtocolError
 from aiway.actors.runtime.errors import MailboxFull
@@ -42,9 +42,6 @@ from aiway.actors.runtime.thespian import control as c
 from aiway.actors.runtime.thespian.control import RemoteTarget
 from aiway.actors.runtime.thespian.staging import BridgeStats, Staging, teller
 from aiway.actors.runtime.thespian.wire import Batch, Envelope, decode, encode
-
-if TYPE_CHECKING:
-    from aiway.actors.runtime.thespian.host import ThespianHost
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +56,41 @@ _STOP = 3
 _ROUND = 1024
 
 
+class BridgeOwner(Protocol):
+    """What the bridge needs of the host that owns it (the host's loop side)."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the host's actors run on."""
+        ...
+
+    def on_dead_letter(self, name: str, msg: object) -> None:
+        """Loop side: ``msg`` for ``name`` could not be delivered."""
+        ...
+
+    def on_failure(self, failure: ActorFailed) -> None:
+        """Loop side: a Thespian cell failed (its supervision already acted)."""
+        ...
+
+    def on_control(self, msg: object) -> None:
+        """Loop side: a control message from the guardian or a cell."""
+        ...
+
+    def on_late_reply(self) -> None:
+        """Loop side: a reply came for an ask that had already ended."""
+        ...
+
+    def close_system(self, system: Any) -> None:
+        """Driver thread, last: end our actors, and the system when the host owns it."""
+        ...
+
+
 class Bridge:
     """Owns the Thespian handles (two threads) and the tables of refs across the boundary."""
 
     def __init__(
         self,
-        host: ThespianHost,
+        host: BridgeOwner,
         open_system: Callable[[], Any],
         *,
         in_process: bool,
@@ -162,7 +188,7 @@ class Bridge:
     def send(self, target: RemoteTarget, msg: object) -> Delivery:
         """``offer`` of every proxy ref: queue ``msg`` for the driver. Never blocks."""
         if target.address is None or self.closed:
-            self.host._dead_letter(target.name, msg)
+            self.host.on_dead_letter(target.name, msg)
             return Delivery.DEAD
         self.sent += 1
         self.ops.put((_SEND, target, msg))
@@ -216,11 +242,11 @@ class Bridge:
     def ref_at(self, name: str, address: object | None) -> ActorRef:
         """Listener thread: our own exported ref, or a proxy of a Thespian actor."""
         if address is None:
-            return ActorRef(name, None, self.host._dead_letter)
+            return ActorRef(name, None, self.host.on_dead_letter)
         if address == self.address:
             ref = self.exports.get(name)
-            return ref if ref is not None else ActorRef(name, None, self.host._dead_letter)
-        return ActorRef(name, self.proxy(name, address), self.host._dead_letter)
+            return ref if ref is not None else ActorRef(name, None, self.host.on_dead_letter)
+        return ActorRef(name, self.proxy(name, address), self.host.on_dead_letter)
 
     # -- the driver thread ----------------------------------------------------------------
 
@@ -308,13 +334,13 @@ class Bridge:
         for _, target, msg in items:
             address = target.address
             if address is None or address is PENDING:
-                self.host.loop.call_soon_threadsafe(self.host._dead_letter, target.name, msg)
+                self.host.loop.call_soon_threadsafe(self.host.on_dead_letter, target.name, msg)
                 continue
             try:
                 data, refs = encode(msg, self)
             except ProtocolError:
                 log.exception("cannot send %s to %s", type(msg).__name__, target.name)
-                self.host.loop.call_soon_threadsafe(self.host._dead_letter, target.name, msg)
+                self.host.loop.call_soon_threadsafe(self.host.on_dead_letter, target.name, msg)
                 continue
             entry = routes.get(id(target))
             if entry is None:
@@ -370,7 +396,7 @@ class Bridge:
         if self.in_process:
             system.tell(self.guardian, c.NOP)
         self._listener.join(timeout)
-        self.host._close_system(system)
+        self.host.close_system(system)
         # only now: the guardian ends the system when this connection closes
         for end in (self._watched, self._watchdog):
             if end is not None:
@@ -405,7 +431,7 @@ class Bridge:
             self.guardian_pid, self.session = msg.pid, msg.session
             self._settle(self._ready, None, None)
         else:
-            self.loop.call_soon_threadsafe(self.host._control, msg)
+            self.loop.call_soon_threadsafe(self.host.on_control, msg)
 
     def _take_envelope(self, envelope: Envelope, origin: object | None) -> None:
         try:
@@ -416,7 +442,7 @@ class Bridge:
             return
         if envelope.to == c.FAILURES:
             if isinstance(msg, ActorFailed):
-                self.loop.call_soon_threadsafe(self.host._report_failure, msg)
+                self.loop.call_soon_threadsafe(self.host.on_failure, msg)
             return
         self.received += 1
         with self._inbound_lock:
@@ -441,9 +467,9 @@ class Bridge:
             if ref is None:
                 self.undeliverable += 1
                 if name.startswith("ask-"):
-                    self.host.late_replies += 1
+                    self.host.on_late_reply()
                 else:
-                    self.host._dead_letter(name, msg)
+                    self.host.on_dead_letter(name, msg)
                 continue
             held = self._held.get(name)
             if held is not None:  # behind what a full mailbox already refused: keep order
@@ -457,7 +483,7 @@ class Bridge:
         the mailbox drains; tell the sending cell meanwhile, so it stops (``Pressure``)."""
         mailbox = ref._target
         if not isinstance(mailbox, Mailbox):
-            self.host._dead_letter(name, msg)
+            self.host.on_dead_letter(name, msg)
             return
         self.held += 1
         self._held[name] = deque([msg])
@@ -485,7 +511,7 @@ class Bridge:
                     return
             msg = held.popleft()
             if result is Delivery.DEAD:
-                self.host._dead_letter(name, msg)
+                self.host.on_dead_letter(name, msg)
         self._held.pop(name, None)
         for origin in self._pressing.pop(name, []):
             self.submit(teller(origin, c.Pressure(name, False)))

@@ -36,11 +36,14 @@ from thespian.actors import (
     WakeupMessage,
 )
 
+from aiway.actors.errors import AiwayError
 from aiway.actors.protocol import ProtocolError, to_wire
 from aiway.actors.runtime.behaviour import Behaviour, TimerId
+from aiway.actors.runtime.errors import DuplicateActorName
 from aiway.actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig
 from aiway.actors.runtime.messages import ActorFailed
 from aiway.actors.runtime.ref import ActorRef
+from aiway.actors.runtime.spec import BehaviourSpec
 from aiway.actors.runtime.supervision import (
     Directive,
     RestartTracker,
@@ -60,6 +63,7 @@ from aiway.actors.runtime.thespian.wire import (
     decode_spec,
     encode,
     encode_plain,
+    encode_spec,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +78,7 @@ _REJECTED = Delivery.REJECTED
 _DEAD = Delivery.DEAD
 
 
-class EscalatedFailure(RuntimeError):
+class EscalatedFailure(AiwayError, RuntimeError):
     """A child escalated its failure to this actor."""
 
 
@@ -440,7 +444,84 @@ class Cell:
             self.targets[name] = target
         return ActorRef(name, target, self.dead)
 
-    # -- what the context does -------------------------------------------------------------
+    # -- what the context does (``context.CellPort``) ---------------------------------------
+
+    def schedule(self, delay: float, msg: object) -> TimerId:
+        self.next_timer += 1
+        timer = self.next_timer
+        self.timers[timer] = msg
+        self.actor.wakeupAfter(timedelta(seconds=max(delay, 0.0)), c.TimerFired(timer))
+        return timer
+
+    def cancel(self, timer: TimerId) -> None:
+        self.timers.pop(timer, None)
+
+    def spawn_child(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        mailbox: MailboxConfig | None,
+        policy: SupervisorPolicy | None,
+    ) -> ActorRef:
+        if name in self.children.by_name:
+            raise DuplicateActorName(f"{self.name!r} already has a child named {name!r}")
+        spec: bytes | None = None
+        spec_refs: tuple[object, ...] = ()
+        local_factory: Callable[[], Behaviour] | None = None
+        if isinstance(factory, BehaviourSpec):
+            if factory.edge:
+                raise EdgeOnThespian(
+                    f"{factory.target} is an edge actor: spawn it on the asyncio host"
+                )
+            spec, spec_refs = encode_spec(factory, self)
+        elif self.in_process:
+            local_factory = factory
+        else:
+            raise TypeError(
+                f"spawning {name!r} across processes needs a BehaviourSpec, not {factory!r}: "
+                "a closure cannot leave its process"
+            )
+        child_policy = policy or SupervisorPolicy()
+        start = c.Start(
+            name,
+            spec=spec,
+            spec_refs=spec_refs,
+            local_factory=local_factory,
+            mailbox=None if mailbox is None else encode_plain(mailbox),
+            policy=encode_plain(child_policy),
+            in_process=self.in_process,
+            parent=self.actor.myAddress,
+            guardian=self.guardian,
+            bridge=self.bridge,
+        )
+        address = self.actor.createActor(CellActor)
+        self.children.add(name, address)
+        self.child_policies[name] = child_policy
+        self.children.launch(name, start, child_policy)
+        target = RemoteTarget(name, address, self.send)
+        self.targets[name] = target
+        return ActorRef(name, target, self.dead)
+
+    def lookup(self, name: str) -> ActorRef | None:
+        target = self.targets.get(name)
+        if target is None or target.address is None:
+            return None
+        return self.self_ref if target is self.me else ActorRef(name, target, self.dead)
+
+    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
+        target = ref._target
+        if target is self.me:
+
+            def offer() -> None:
+                self.mailbox.offer(msg)
+
+            self.mailbox.notify_when_drained(offer)
+            return
+        if not isinstance(target, RemoteTarget) or target.address is None:
+            return
+        data, refs = encode(msg, self)
+        notify = Envelope(self.name, data, refs)
+        self.actor.send(target.address, c.DrainWatch(ref.name, self.actor.myAddress, notify))
 
     def _watch_drain(self, msg: c.DrainWatch) -> None:
         def drained() -> None:

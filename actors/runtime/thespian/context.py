@@ -1,34 +1,66 @@
 """What a behaviour may do on the Thespian host: the ``Context`` of a cell.
 
-Each call works on the behaviour's cell (``cell.Cell``): a tell is encoded
-and buffered by the cell, a timer is a Thespian wake-up carrying its id, a
-child is a new cell started with its own ``Start``, a drain watch is a
-``DrainWatch`` to the watched mailbox's owner (a cell, or the bridge).
+``ThespianContext`` is the behaviour's view of its cell, through ``CellPort``:
+the few operations a context offers, each carried out by the cell
+(``cell.Cell``), which owns the mailbox, the timers, the children and the
+buffered sends. The context holds no state of its own and touches no field
+of the cell.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from aiway.actors.errors import AiwayError
 from aiway.actors.runtime.behaviour import Behaviour, TimerId
-from aiway.actors.runtime.errors import DuplicateActorName
 from aiway.actors.runtime.mailbox import Delivery, MailboxConfig
 from aiway.actors.runtime.ref import ActorRef
-from aiway.actors.runtime.spec import BehaviourSpec
 from aiway.actors.runtime.supervision import SupervisorPolicy
-from aiway.actors.runtime.thespian import control as c
-from aiway.actors.runtime.thespian.control import RemoteTarget
-from aiway.actors.runtime.thespian.wire import Envelope, encode, encode_plain, encode_spec
-
-if TYPE_CHECKING:
-    from aiway.actors.runtime.thespian.cell import Cell
 
 
-class EdgeOnThespian(TypeError):
+class EdgeOnThespian(AiwayError, TypeError):
     """An edge actor (async handlers, I/O) was to run on the Thespian host: behaviours only."""
+
+
+class CellPort(Protocol):
+    """What a context asks of the cell it belongs to."""
+
+    @property
+    def self_ref(self) -> ActorRef:
+        """The ref of the cell's own behaviour."""
+        ...
+
+    def schedule(self, delay: float, msg: object) -> TimerId:
+        """Offer ``msg`` to the cell's mailbox after ``delay`` seconds."""
+        ...
+
+    def cancel(self, timer: TimerId) -> None:
+        """Forget ``timer``: its wake-up is ignored when it fires."""
+        ...
+
+    def spawn_child(
+        self,
+        name: str,
+        factory: Callable[[], Behaviour],
+        mailbox: MailboxConfig | None,
+        policy: SupervisorPolicy | None,
+    ) -> ActorRef:
+        """Start a child cell; raises ``DuplicateActorName``, ``EdgeOnThespian``, ``TypeError``."""
+        ...
+
+    def stop_now(self) -> None:
+        """Stop the cell after the running handler; what is queued becomes dead letters."""
+        ...
+
+    def lookup(self, name: str) -> ActorRef | None:
+        """A ref for a name the cell has seen (itself, its children, refs it received)."""
+        ...
+
+    def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
+        """Offer ``msg`` to this cell once the mailbox of ``ref`` has drained."""
+        ...
 
 
 class ThespianContext:
@@ -36,7 +68,7 @@ class ThespianContext:
 
     __slots__ = ("_cell",)
 
-    def __init__(self, cell: Cell) -> None:
+    def __init__(self, cell: CellPort) -> None:
         self._cell = cell
 
     @property
@@ -48,15 +80,10 @@ class ThespianContext:
 
     def schedule(self, delay: float, msg: object) -> TimerId:
         """A Thespian wake-up whose payload is the timer id (``cancel`` forgets the id)."""
-        cell = self._cell
-        cell.next_timer += 1
-        timer = cell.next_timer
-        cell.timers[timer] = msg
-        cell.actor.wakeupAfter(timedelta(seconds=max(delay, 0.0)), c.TimerFired(timer))
-        return timer
+        return self._cell.schedule(delay, msg)
 
     def cancel(self, timer: TimerId) -> None:
-        self._cell.timers.pop(timer, None)
+        self._cell.cancel(timer)
 
     def spawn(
         self,
@@ -67,43 +94,7 @@ class ThespianContext:
         policy: SupervisorPolicy | None = None,
     ) -> ActorRef:
         """A child cell. ``factory`` is a ``BehaviourSpec`` (a closure only in-process)."""
-        from aiway.actors.runtime.thespian.cell import CellActor
-
-        cell = self._cell
-        if name in cell.children.by_name:
-            raise DuplicateActorName(f"{cell.name!r} already has a child named {name!r}")
-        start = c.Start(
-            name,
-            spec=None,
-            spec_refs=(),
-            local_factory=None,
-            mailbox=None if mailbox is None else encode_plain(mailbox),
-            policy=encode_plain(policy or SupervisorPolicy()),
-            in_process=cell.in_process,
-            parent=cell.actor.myAddress,
-            guardian=cell.guardian,
-            bridge=cell.bridge,
-        )
-        if isinstance(factory, BehaviourSpec):
-            if factory.edge:
-                raise EdgeOnThespian(
-                    f"{factory.target} is an edge actor: spawn it on the asyncio host"
-                )
-            start.spec, start.spec_refs = encode_spec(factory, cell)
-        elif cell.in_process:
-            start.local_factory = factory
-        else:
-            raise TypeError(
-                f"spawning {name!r} across processes needs a BehaviourSpec, not {factory!r}: "
-                "a closure cannot leave its process"
-            )
-        address = cell.actor.createActor(CellActor)
-        cell.children.add(name, address)
-        cell.child_policies[name] = policy or SupervisorPolicy()
-        cell.children.launch(name, start, cell.child_policies[name])
-        target = RemoteTarget(name, address, cell.send)
-        cell.targets[name] = target
-        return ActorRef(name, target, cell.dead)
+        return self._cell.spawn_child(name, factory, mailbox, policy)
 
     def stop(self) -> None:
         self._cell.stop_now()
@@ -113,24 +104,7 @@ class ThespianContext:
 
     def lookup(self, name: str) -> ActorRef | None:
         """Only names this cell has seen: itself, its children, refs it received."""
-        cell = self._cell
-        target = cell.targets.get(name)
-        if target is None or target.address is None:
-            return None
-        return cell.self_ref if target is cell.me else ActorRef(name, target, cell.dead)
+        return self._cell.lookup(name)
 
     def notify_when_drained(self, ref: ActorRef, msg: object) -> None:
-        cell = self._cell
-        target = ref._target
-        if target is cell.me:
-
-            def drained() -> None:
-                cell.mailbox.offer(msg)
-
-            cell.mailbox.notify_when_drained(drained)
-            return
-        if not isinstance(target, RemoteTarget) or target.address is None:
-            return
-        data, refs = encode(msg, cell)
-        notify = Envelope(cell.name, data, refs)
-        cell.actor.send(target.address, c.DrainWatch(ref.name, cell.actor.myAddress, notify))
+        self._cell.notify_when_drained(ref, msg)

@@ -3,13 +3,15 @@
 These are Thespian messages, pickled by Thespian's transport like any: they
 carry only names, numbers, bytes in the wire form and Thespian addresses.
 Behaviour messages never appear here except as wire bytes (``Envelope``).
-Each class is a small slotted record; they are never compared or hashed.
+Each class is a frozen, slotted attrs record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import attrs
 
 from aiway.actors.runtime.behaviour import Behaviour
 from aiway.actors.runtime.mailbox import Delivery
@@ -55,18 +57,19 @@ class RemoteTarget:
         return self.send(self, msg)
 
 
-class _Record:
-    __slots__: tuple[str, ...] = ()
+def _dict_or_none(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(value) if value else None
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{type(self).__name__}({fields})"
+
+# Each record is frozen and slotted, compared by identity (never compared or hashed),
+# and pickled by Thespian (attrs' slotted classes pickle by their fields).
 
 
 # -- creating and starting cells -------------------------------------------------------
 
 
-class Setup(_Record):
+@attrs.frozen(eq=False)
+class Setup:
     """Host -> guardian, first: watch dead letters and the convention.
 
     ``watchdog``: a loopback port of the aiway process; the guardian keeps a
@@ -74,210 +77,156 @@ class Setup(_Record):
     died without shutting the system down).
     """
 
-    __slots__ = ("in_process", "watchdog")
-
-    def __init__(self, in_process: bool, watchdog: int | None = None) -> None:
-        self.in_process = in_process
-        self.watchdog = watchdog
+    in_process: bool
+    watchdog: int | None = None
 
 
-class Create(_Record):
+@attrs.frozen(eq=False)
+class Create:
     """Host -> guardian: create an (unstarted) cell for ``name``; reply ``Created``."""
 
-    __slots__ = ("name", "requirements", "token")
-
-    def __init__(self, token: int, name: str, requirements: Mapping[str, Any] | None) -> None:
-        self.token = token
-        self.name = name
-        self.requirements = dict(requirements) if requirements else None
+    token: int
+    name: str
+    requirements: dict[str, Any] | None = attrs.field(converter=_dict_or_none)
 
 
-class Created(_Record):
+@attrs.frozen(eq=False)
+class Created:
     """Guardian -> host: the cell's address (None and ``error`` when it could not be created)."""
 
-    __slots__ = ("address", "error", "pid", "token")
-
-    def __init__(self, token: int, address: object | None, pid: int, error: str = "") -> None:
-        self.token = token
-        self.address = address
-        self.pid = pid
-        self.error = error
+    token: int
+    address: object | None
+    pid: int
+    error: str = ""
 
 
-class Hello(_Record):
+@attrs.frozen(eq=False)
+class Hello:
     """Guardian -> new cell: reply ``Here`` so the guardian learns the real address."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
-class Here(_Record):
+@attrs.frozen(eq=False)
+class Here:
     """New cell -> guardian: I exist (``sender`` is my address)."""
 
-    __slots__ = ("pid", "token")
-
-    def __init__(self, token: int, pid: int) -> None:
-        self.token = token
-        self.pid = pid
+    token: int
+    pid: int
 
 
-class Start(_Record):
+@attrs.frozen(eq=False)
+class Start:
     """Everything a cell needs to run its behaviour.
 
     ``spec``/``spec_refs`` hold a ``BehaviourSpec`` in the wire form;
     ``local_factory`` a plain factory, only on an in-process base (nothing is
-    pickled there). ``mailbox`` and ``policy`` are in the wire form.
+    pickled there). ``mailbox`` and ``policy`` are in the wire form. The
+    guardian fills in ``parent``, ``guardian`` and ``bridge`` of a top-level
+    cell (``attrs.evolve``).
     """
 
-    __slots__ = (
-        "bridge",
-        "guardian",
-        "in_process",
-        "local_factory",
-        "mailbox",
-        "name",
-        "parent",
-        "policy",
-        "spec",
-        "spec_refs",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        spec: bytes | None,
-        spec_refs: tuple[object, ...],
-        local_factory: Callable[[], Behaviour] | None,
-        mailbox: bytes | None,
-        policy: bytes,
-        in_process: bool,
-        parent: object | None = None,
-        guardian: object | None = None,
-        bridge: object | None = None,
-    ) -> None:
-        self.name = name
-        self.spec = spec
-        self.spec_refs = spec_refs
-        self.local_factory = local_factory
-        self.mailbox = mailbox
-        self.policy = policy
-        self.in_process = in_process
-        self.parent = parent
-        self.guardian = guardian
-        self.bridge = bridge
+    name: str
+    spec: bytes | None = attrs.field(kw_only=True)
+    spec_refs: tuple[object, ...] = attrs.field(kw_only=True)
+    local_factory: Callable[[], Behaviour] | None = attrs.field(kw_only=True)
+    mailbox: bytes | None = attrs.field(kw_only=True)
+    policy: bytes = attrs.field(kw_only=True)
+    in_process: bool = attrs.field(kw_only=True)
+    parent: object | None = attrs.field(default=None, kw_only=True)
+    guardian: object | None = attrs.field(default=None, kw_only=True)
+    bridge: object | None = attrs.field(default=None, kw_only=True)
 
 
-class Launch(_Record):
+@attrs.frozen(eq=False)
+class Launch:
     """Host -> guardian: start the cell created for ``start.name`` (the guardian supervises it)."""
 
-    __slots__ = ("start",)
-
-    def __init__(self, start: Start) -> None:
-        self.start = start
+    start: Start
 
 
-class Register(_Record):
+@attrs.frozen(eq=False)
+class Register:
     """Cell -> guardian (and parent) once started: my name, my process."""
 
-    __slots__ = ("name", "pid")
-
-    def __init__(self, name: str, pid: int) -> None:
-        self.name = name
-        self.pid = pid
+    name: str
+    pid: int
 
 
-class Directory(_Record):
+@attrs.frozen(eq=False)
+class Directory:
     """Guardian -> cells and bridge: ``name`` now lives at ``address`` (None: it stopped)."""
 
-    __slots__ = ("address", "name", "pid")
-
-    def __init__(self, name: str, address: object | None, pid: int = 0) -> None:
-        self.name = name
-        self.address = address
-        self.pid = pid
+    name: str
+    address: object | None
+    pid: int = 0
 
 
 # -- stopping and failing --------------------------------------------------------------
 
 
-class Stopping(_Record):
+@attrs.frozen(eq=False)
+class Stopping:
     """Cell -> parent and guardian: I am stopping on purpose (do not restart me)."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
+    name: str
 
 
-class StopGracefully(_Record):
+@attrs.frozen(eq=False)
+class StopGracefully:
     """-> cell: handle what is queued, then stop."""
 
-    __slots__ = ()
 
-
-class StopNow(_Record):
+@attrs.frozen(eq=False)
+class StopNow:
     """-> cell: stop now; what is queued becomes dead letters."""
 
-    __slots__ = ()
 
-
-class StopAll(_Record):
+@attrs.frozen(eq=False)
+class StopAll:
     """Host -> guardian: stop the top-level cells gracefully, newest first; ``AllStopped``."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
-class AllStopped(_Record):
+@attrs.frozen(eq=False)
+class AllStopped:
     """Guardian -> host: every top-level cell has stopped."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
-class Escalate(_Record):
+@attrs.frozen(eq=False)
+class Escalate:
     """Cell -> parent: my failure is escalated to you."""
 
-    __slots__ = ("error", "name", "traceback")
-
-    def __init__(self, name: str, error: str, traceback: str) -> None:
-        self.name = name
-        self.error = error
-        self.traceback = traceback
+    name: str
+    error: str
+    traceback: str
 
 
-class Escalated(_Record):
+@attrs.frozen(eq=False)
+class Escalated:
     """Guardian -> bridge: a top-level cell escalated; the host stops."""
 
-    __slots__ = ("error", "name")
-
-    def __init__(self, name: str, error: str) -> None:
-        self.name = name
-        self.error = error
+    name: str
+    error: str
 
 
 # -- watching, counting -------------------------------------------------------------------
 
 
-class DrainWatch(_Record):
+@attrs.frozen(eq=False)
+class DrainWatch:
     """-> cell or bridge: once ``target``'s mailbox has drained, send ``notify`` to ``watcher``."""
 
-    __slots__ = ("notify", "target", "watcher")
-
-    def __init__(self, target: str, watcher: object, notify: object) -> None:
-        self.target = target
-        self.watcher = watcher
-        self.notify = notify
+    target: str
+    watcher: object
+    notify: object
 
 
-class Pressure(_Record):
+@attrs.frozen(eq=False)
+class Pressure:
     """Bridge -> cell: the mailbox of ``name`` refused what you sent (``full``), or drained.
 
     The bridge holds what it refused, in order, until the mailbox drains, so
@@ -287,177 +236,127 @@ class Pressure(_Record):
     what the bridge holds stays bounded by what was in flight.
     """
 
-    __slots__ = ("full", "name")
-
-    def __init__(self, name: str, full: bool) -> None:
-        self.name = name
-        self.full = full
+    name: str
+    full: bool
 
 
-class StatsRequest(_Record):
+@attrs.frozen(eq=False)
+class StatsRequest:
     """Host -> guardian: collect every cell's counters; reply ``StatsReport`` to the bridge."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
-class StatsQuery(_Record):
+@attrs.frozen(eq=False)
+class StatsQuery:
     """Guardian -> cell: reply ``CellStats``."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
-class CellStats(_Record):
+@attrs.frozen(eq=False)
+class CellStats:
     """Cell -> guardian: mailbox stats (wire form) and what the cell counted as a sender."""
 
-    __slots__ = (
-        "bad_input",
-        "dead_letters",
-        "mailbox",
-        "name",
-        "pid",
-        "refused",
-        "sent",
-        "token",
-    )
-
-    def __init__(
-        self,
-        token: int,
-        name: str,
-        mailbox: bytes,
-        *,
-        sent: int,
-        refused: int,
-        dead_letters: int,
-        bad_input: int,
-        pid: int,
-    ) -> None:
-        self.token = token
-        self.name = name
-        self.mailbox = mailbox
-        self.sent = sent
-        self.refused = refused
-        self.dead_letters = dead_letters
-        self.bad_input = bad_input
-        self.pid = pid
+    token: int
+    name: str
+    mailbox: bytes
+    sent: int = attrs.field(kw_only=True)
+    refused: int = attrs.field(kw_only=True)
+    dead_letters: int = attrs.field(kw_only=True)
+    bad_input: int = attrs.field(kw_only=True)
+    pid: int = attrs.field(kw_only=True)
 
 
-class StatsReport(_Record):
+@attrs.frozen(eq=False)
+class StatsReport:
     """Guardian -> bridge: every cell's ``CellStats`` and the guardian's dead-letter count."""
 
-    __slots__ = ("cells", "dead_letters", "token")
-
-    def __init__(self, token: int, cells: tuple[CellStats, ...], dead_letters: int) -> None:
-        self.token = token
-        self.cells = cells
-        self.dead_letters = dead_letters
+    token: int
+    cells: tuple[CellStats, ...]
+    dead_letters: int
 
 
-class Members(_Record):
+@attrs.frozen(eq=False)
+class Members:
     """Guardian -> bridge: the other systems of the convention and their capabilities."""
 
-    __slots__ = ("systems",)
-
-    def __init__(self, systems: tuple[tuple[str, dict[str, Any]], ...]) -> None:
-        self.systems = systems
+    systems: tuple[tuple[str, dict[str, Any]], ...]
 
 
 # -- the bridge ---------------------------------------------------------------------------
 
 
-class BridgeHello(_Record):
+@attrs.frozen(eq=False)
+class BridgeHello:
     """Bridge listener -> guardian: reply ``Welcome`` with my address as actors see it."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
-class Welcome(_Record):
+@attrs.frozen(eq=False)
+class Welcome:
     """Guardian -> bridge listener: your address; the guardian's process and session."""
 
-    __slots__ = ("address", "pid", "session", "token")
-
-    def __init__(self, token: int, address: object, pid: int, session: int) -> None:
-        self.token = token
-        self.address = address
-        self.pid = pid
-        self.session = session
+    token: int
+    address: object
+    pid: int
+    session: int
 
 
-class BridgeClose(_Record):
+@attrs.frozen(eq=False)
+class BridgeClose:
     """Host -> bridge listener: stop listening."""
 
-    __slots__ = ()
 
-
-class Nop(_Record):
+@attrs.frozen(eq=False)
+class Nop:
     """Runs an in-process system once (its actors only run inside a call into it)."""
-
-    __slots__ = ()
 
 
 # -- a cell's own wake-ups (never leave its process) --------------------------------------
 
 
-class Drain(_Record):
+@attrs.frozen(eq=False)
+class Drain:
     """Cell -> itself: handle a batch from the mailbox."""
 
-    __slots__ = ()
 
-
-class TimerFired(_Record):
+@attrs.frozen(eq=False)
+class TimerFired:
     """Wake-up payload of ``ctx.schedule``: ignored when the id was cancelled."""
 
-    __slots__ = ("timer",)
-
-    def __init__(self, timer: int) -> None:
-        self.timer = timer
+    timer: int
 
 
-class RestartDue(_Record):
+@attrs.frozen(eq=False)
+class RestartDue:
     """Wake-up payload: the backoff before rebuilding the behaviour has passed."""
 
-    __slots__ = ("generation",)
-
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
+    generation: int
 
 
-class ExitCheck(_Record):
+@attrs.frozen(eq=False)
+class ExitCheck:
     """Wake-up payload: decide whether the child ``name`` whose exit was reported died."""
 
-    __slots__ = ("generation", "name")
-
-    def __init__(self, name: str, generation: int) -> None:
-        self.name = name
-        self.generation = generation
+    name: str
+    generation: int
 
 
-class RecreateDue(_Record):
+@attrs.frozen(eq=False)
+class RecreateDue:
     """Wake-up payload: re-create the child ``name`` whose process died."""
 
-    __slots__ = ("generation", "name")
-
-    def __init__(self, name: str, generation: int) -> None:
-        self.name = name
-        self.generation = generation
+    name: str
+    generation: int
 
 
-class StatsDue(_Record):
+@attrs.frozen(eq=False)
+class StatsDue:
     """Wake-up payload of the guardian: send what stats arrived for ``token``."""
 
-    __slots__ = ("token",)
-
-    def __init__(self, token: int) -> None:
-        self.token = token
+    token: int
 
 
 DRAIN = Drain()

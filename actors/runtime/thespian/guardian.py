@@ -26,6 +26,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import attrs
 from thespian.actors import (
     Actor,
     ActorExitRequest,
@@ -169,9 +170,9 @@ class GuardianActor(Actor):  # type: ignore[misc]
         if start.name not in self.children.by_name:
             log.warning("no cell was created for %s", start.name)
             return
-        start.guardian = self.myAddress
-        start.parent = self.myAddress
-        start.bridge = self.bridge
+        start = attrs.evolve(
+            start, guardian=self.myAddress, parent=self.myAddress, bridge=self.bridge
+        )
         policy: SupervisorPolicy = decode_plain(start.policy, SupervisorPolicy)
         self.policies[start.name] = policy
         self.children.launch(start.name, start, policy)

@@ -143,8 +143,9 @@ class ThespianHost(ActorSystem):
         """The session id of the Thespian system's processes (multiproc bases), for cleanup."""
         return self.bridge.session
 
-    def _close_system(self, system: Any) -> None:
-        """Driver thread, last: end our actors, and the system when we own it."""
+    def close_system(self, system: Any) -> None:
+        """Driver thread, last (the bridge calls it): end our actors, and the system when we
+        own it."""
         try:
             if self.config.shutdown_system:
                 system.shutdown()
@@ -331,7 +332,21 @@ class ThespianHost(ActorSystem):
 
     # -- what the Thespian side tells us --------------------------------------------------
 
-    def _control(self, msg: object) -> None:
+    # -- the bridge's owner (``bridge.BridgeOwner``) ----------------------------------------
+
+    def on_dead_letter(self, name: str, msg: object) -> None:
+        """Loop side: a message the bridge could not deliver is a dead letter here."""
+        self._dead_letter(name, msg)
+
+    def on_failure(self, failure: ActorFailed) -> None:
+        """Loop side: a Thespian cell's failure reaches this host's failure listeners."""
+        self._report_failure(failure)
+
+    def on_late_reply(self) -> None:
+        """Loop side: a reply for an ask that had already ended."""
+        self.late_replies += 1
+
+    def on_control(self, msg: object) -> None:
         """Loop side: a control message from the guardian or a cell."""
         if isinstance(msg, c.Directory):
             self._directory(msg)
