@@ -63,10 +63,10 @@ from aiway.actors.protocol import (
     UserTyping,
 )
 from aiway.actors.protocol.avatar import Anchor, MoveTo
+from aiway.actors.resume import open_task_events, replay_tasks
 from aiway.actors.runtime import ActorRef, Behaviour, Context, handles
 from aiway.actors.sizes import format_size, utf8_size, utf8_size_over
 from aiway.actors.store.messages import ResumeSession, StoreCommand
-from aiway.actors.store.resume import open_task_events, replay_tasks
 from aiway.actors.tags import Command, TagParser
 from aiway.actors.tasks import DEFAULT_AGENTS, TaskOutcome, TaskTracker
 

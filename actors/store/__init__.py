@@ -35,7 +35,7 @@ from aiway.actors.store.records import (
     StoredTask,
     Transcript,
 )
-from aiway.actors.store.resume import open_task_events, replay_tasks, resume_message
+from aiway.actors.store.resume import resume_message
 from aiway.actors.store.schema import LATEST
 from aiway.actors.store.wiring import STORE_CAPABILITIES, store_factory
 
@@ -69,9 +69,7 @@ __all__ = [
     "format_sessions",
     "new_session_id",
     "open_history",
-    "open_task_events",
     "render_markdown",
-    "replay_tasks",
     "resume_message",
     "store_factory",
 ]

@@ -50,7 +50,7 @@ from aiway.actors.protocol import (
     TaskStatus,
     TaskUpdated,
 )
-from aiway.actors.registry import GetStreamingText, StreamingText
+from aiway.actors.protocol.registry import GetStreamingText, StreamingText
 from aiway.actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
 from aiway.actors.store.commands import CommandDone, run_command
 from aiway.actors.store.history import StoreBackend

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiway.actors.protocol import TaskCreated, TaskDone, TaskStart, TaskStatus, TaskUpdated
+from aiway.actors.resume import open_task_events, replay_tasks
 from aiway.actors.store.records import StoredTask
-from aiway.actors.store.resume import open_task_events, replay_tasks
 from aiway.actors.tasks import DEFAULT_AGENTS, TaskTracker
 
 
