@@ -417,8 +417,6 @@ class ActorSystem:
         ready = self._ready
         for _ in range(len(ready)):
             ready.popleft()._run()
-        if not self._asks_open and self._deadline_timer is not None:
-            self._disarm_deadlines()
 
     # -- actors ----------------------------------------------------------------
 
@@ -529,11 +527,10 @@ class ActorSystem:
             if not future.done():
                 future.cancel()
             self._asks_open -= 1
-            if not self._asks_open and not self._ready_scheduled:
-                # The shared deadline timer goes with the next run of the ready
-                # queue (see ``_run_ready``): usually the next ask's delivery.
-                self._ready_scheduled = True
-                self.loop.call_soon(self._run_ready)
+            if not self._asks_open:
+                # Dropped now, not on a later loop turn: a system idle from here on
+                # must not run even one more callback.
+                self._disarm_deadlines()
 
     def _arm_deadline(self, deadline: float, future: asyncio.Future[Any]) -> None:
         """Put one ask's deadline on the shared timer (one ``TimerHandle`` for every ask).
