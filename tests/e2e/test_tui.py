@@ -9,6 +9,7 @@ code and the terminal modes it leaves behind can be checked after it quits.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import sys
@@ -36,15 +37,31 @@ AVATAR_GLYPHS = "▀▄█"
 class Tui(TmuxScreen):
     """One ``aiway`` in its own tmux server; see the module docstring."""
 
-    def __init__(self, tmp_path: Path, ollama: str, *, width: int = 100, height: int = 30) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        ollama: str,
+        *,
+        width: int = 100,
+        height: int = 30,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.exit_file = tmp_path / "exit"
         self.stty_file = tmp_path / "stty"
-        env = isolated_env(
-            tmp_path, TERM="xterm-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8", OLLAMA_HOST=ollama
+        self.exit_file.unlink(missing_ok=True)
+        environment = isolated_env(
+            tmp_path,
+            TERM="xterm-256color",
+            LANG="C.UTF-8",
+            LC_ALL="C.UTF-8",
+            OLLAMA_HOST=ollama,
+            **(env or {}),
         )
-        (tmp_path / "run").mkdir(mode=0o700)
-        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        aiway = f"{shlex.quote(str(AIWAY))} --backend ollama --model {MODEL}"
+        (tmp_path / "run").mkdir(mode=0o700, exist_ok=True)
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in environment.items())
+        extra = " ".join(shlex.quote(arg) for arg in args)
+        aiway = f"{shlex.quote(str(AIWAY))} --backend ollama --model {MODEL} {extra}"
         script = (
             # The terminal's modes are saved before the exit code: a test that sees the
             # exit file may read the stty file at once.
@@ -200,6 +217,47 @@ def test_a_pasted_indented_block_is_one_message_that_keeps_its_indentation(
     ]
     assert chats == [block]
     assert tui.screen().count("You") == 1
+
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*?(?<![0-9])(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
+
+
+def test_no_color_draws_without_a_single_colour(tmp_path: Path, ollama: FakeOllamaProcess) -> None:
+    ollama.configure(script=["# Title\n\n```python\nx = 1\n```\n"], tokens=None, rate=0)
+    tui = Tui(tmp_path, f"127.0.0.1:{ollama.port}", env={"NO_COLOR": "1"})
+    try:
+        tui.wait_for("Ready", timeout=15)
+        tui.say("colours?")
+        tui.wait_for("tok/s · ")
+        wait_until_sync(lambda: len(avatar_rows(tui.screen())) >= 3, timeout=10, what="avatar")
+        painted = tui.tmux("capture-pane", "-p", "-e", "-t", "main")
+        assert "\x1b[1m" in painted  # attributes stay
+        assert COLOUR.findall(painted) == []
+    finally:
+        tui.close()
+
+
+def test_the_input_history_survives_a_restart(tmp_path: Path, ollama: FakeOllamaProcess) -> None:
+    first = Tui(tmp_path, f"127.0.0.1:{ollama.port}")
+    try:
+        first.wait_for("Ready", timeout=15)
+        first.say("remember this one")
+        first.wait_for("tok/s · ")
+        first.keys("C-q")
+        assert first.exit_code() == 0
+    finally:
+        first.close()
+    second = Tui(tmp_path, f"127.0.0.1:{ollama.port}")
+    try:
+        second.wait_for("Ready", timeout=15)
+        second.keys("Up")
+        second.wait_for("› remember this one")
+        second.keys("C-u", "C-r")
+        second.type("rememb")
+        second.wait_for("search: rememb")
+        second.wait_for("  remember this one")
+    finally:
+        second.close()
 
 
 def test_no_backend_prints_a_clear_message_and_exits_non_zero(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 The controller turns decoded key actions into changes of the renderer and
 editor, and into protocol messages handed to ``send`` (the session's thread
 bridge). Esc cancels the answer in flight and never quits; Ctrl+Q and
-``/quit`` quit. No curses here: tests drive it with key actions.
+``/quit`` quit. ``/copy`` and ``/copy N`` are the UI's own commands (the
+last answer, or its Nth code block, onto the clipboard); everything else
+that starts with a slash goes to the Conductor. No curses here: tests drive
+it with key actions.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiway.actors.protocol import Cancel, QuitRequested, UserMessage
+from aiway.ui.tui.clipboard import Clipboard
 from aiway.ui.tui.keys import Action, Key, Paste
+from aiway.ui.tui.markdown import code_blocks
 from aiway.ui.tui.render import Renderer, state_is_busy
 from aiway.ui.tui.viewmodel import ViewModel
 
@@ -22,11 +27,18 @@ QUIT_COMMANDS = ("/quit", "/exit")
 class Controller:
     """Applies key actions; ``quit_requested`` turns True on Ctrl+Q or ``/quit``."""
 
-    def __init__(self, renderer: Renderer, view: ViewModel, send: Callable[[object], None]) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        view: ViewModel,
+        send: Callable[[object], None],
+        clipboard: Clipboard | None = None,
+    ) -> None:
         self.renderer = renderer
         self.editor = renderer.editor
         self.view = view
         self.send = send
+        self.clipboard = clipboard
         self.quit_requested = False
         self._edits: dict[Key, Callable[[], None]] = {
             Key.BACKSPACE: self.editor.backspace,
@@ -46,6 +58,9 @@ class Controller:
     def handle(self, action: Action) -> None:
         """Carry out one action."""
         renderer = self.renderer
+        if self.editor.search is not None and self._search_key(action):
+            renderer.touch_input()
+            return
         if isinstance(action, str):
             self.editor.insert(action)
             renderer.touch_input()
@@ -92,6 +107,29 @@ class Controller:
             renderer.toggle_metrics()
         elif action is Key.REDRAW:
             renderer.invalidate()
+        elif action is Key.SEARCH:
+            self.editor.search_start()
+            renderer.touch_input()
+
+    def _search_key(self, action: Action) -> bool:
+        """A key while Ctrl+R searches; False when it ends the search and acts as usual."""
+        editor = self.editor
+        if isinstance(action, str):
+            editor.search_type(action)
+        elif isinstance(action, Paste):
+            editor.search_type(action.text)
+        elif action is Key.SEARCH:
+            editor.search_start()
+        elif action is Key.BACKSPACE:
+            editor.search_backspace()
+        elif action in (Key.CANCEL, Key.INTERRUPT):
+            editor.search_cancel()
+        elif action is Key.SEND:
+            editor.search_accept()
+        else:
+            editor.search_accept()
+            return False
+        return True
 
     def _send(self) -> None:
         text = self.editor.take()
@@ -102,10 +140,39 @@ class Controller:
         if command in QUIT_COMMANDS:
             self._quit()
             return
+        if command == "/copy":
+            self._copy(text.split()[1:])
+            return
         if command == "/clear":
             self.view.clear()
         self.renderer.scroll_to_end()
         self.send(UserMessage(text, SURFACE_ID))
+
+    def _copy(self, args: list[str]) -> None:
+        """``/copy``: the last answer; ``/copy N``: its Nth code block."""
+        if self.clipboard is None:
+            self.view.note("warning", "copy", "this screen cannot copy")
+            return
+        answer = self.view.last_answer()
+        if not answer:
+            self.view.note("warning", "copy", "there is no answer to copy yet")
+            return
+        if not args:
+            level, note = self.clipboard.copy(answer, "the last answer")
+            self.view.note(level, "copy", note)
+            return
+        blocks = code_blocks(answer)
+        number = int(args[0]) if len(args) == 1 and args[0].isdigit() else 0
+        if not 1 <= number <= len(blocks):
+            count = f"{len(blocks)} code block{'s' if len(blocks) != 1 else ''}"
+            self.view.note(
+                "warning",
+                "copy",
+                f"/copy N takes a code block's number: the last answer has {count}",
+            )
+            return
+        level, note = self.clipboard.copy(blocks[number - 1], f"code block {number}")
+        self.view.note(level, "copy", note)
 
     def _quit(self) -> None:
         self.send(QuitRequested(SURFACE_ID))

@@ -5,6 +5,11 @@ between the lines of a message of several lines, and through the history when
 the cursor is on the first or last line; leaving the draft for the history
 keeps it, and coming back down past the newest message restores it.
 
+The history can be kept in a file (``InputHistory``), so Up/Down reach
+messages of earlier runs, and searched backwards (Ctrl+R): each key narrows
+the search, Ctrl+R again finds an older match, Enter keeps the match in the
+box to edit or send, Esc puts the draft back.
+
 Drawing costs what the box shows, not what it holds: ``window`` lays out
 only the lines around the cursor, so a 10,000-line paste edits and redraws
 as fast as a short message (``rows`` lays out everything, for tests).
@@ -12,6 +17,7 @@ as fast as a short message (``rows`` lays out everything, for tests).
 
 from __future__ import annotations
 
+from aiway.ui.tui.input_history import InputHistory
 from aiway.ui.tui.text import cell_width, fit
 
 PROMPT = "› "
@@ -21,13 +27,19 @@ CONTINUATION = "  "
 class Editor:
     """The text being typed, its cursor, and the messages sent before."""
 
-    def __init__(self, history_limit: int = 500) -> None:
+    def __init__(self, history_limit: int = 500, store: InputHistory | None = None) -> None:
         self.text = ""
         self.cursor = 0
-        self.history: list[str] = []
-        self._history_limit = history_limit
+        self._store = store
+        self._history_limit = store.limit if store is not None else history_limit
+        self.history: list[str] = store.load() if store is not None else []
         self._browsing: int | None = None
         self._draft = ""
+        #: the reverse search's query while Ctrl+R is active, else None
+        self.search: str | None = None
+        #: the history index of the current match, if any
+        self.search_match: int | None = None
+        self._search_draft = ("", 0)
 
     # -- editing ---------------------------------------------------------------------
 
@@ -70,7 +82,56 @@ class Editor:
             self.history.append(text)
             if len(self.history) > self._history_limit:
                 del self.history[0]
+            if self._store is not None:
+                self._store.append(text, self.history)
         return text
+
+    # -- reverse search (Ctrl+R) ------------------------------------------------------
+
+    def search_start(self) -> None:
+        """Ctrl+R: start searching the history backwards, or find the next older match."""
+        if self.search is None:
+            self._search_draft = (self.text, self.cursor)
+            self.search = ""
+            self.search_match = None
+            return
+        before = self.search_match if self.search_match is not None else len(self.history)
+        self._find(before)
+
+    def search_type(self, text: str) -> None:
+        """Narrow the search: the newest match at or before the current one."""
+        if self.search is None:
+            return
+        self.search += text.replace("\n", " ")
+        start = self.search_match + 1 if self.search_match is not None else len(self.history)
+        self._find(start)
+
+    def search_backspace(self) -> None:
+        if self.search:
+            self.search = self.search[:-1]
+            self._find(len(self.history))
+
+    def search_accept(self) -> None:
+        """Keep the match in the box (to edit, or send with Enter)."""
+        self.search = None
+        self.search_match = None
+        self._browsing = None
+
+    def search_cancel(self) -> None:
+        """Esc: leave the search and put back what was in the box."""
+        self.search = None
+        self.search_match = None
+        self.text, self.cursor = self._search_draft
+
+    def _find(self, before: int) -> None:
+        query = (self.search or "").lower()
+        for index in range(min(before, len(self.history)) - 1, -1, -1):
+            if query in self.history[index].lower():
+                self.search_match = index
+                self._show(self.history[index])
+                return
+        self.search_match = None  # no match: the box shows the draft again
+        self.text, self.cursor = self._search_draft
 
     # -- moving ------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class Key(enum.Enum):
     METRICS = "metrics"
     RESIZE = "resize"
     REDRAW = "redraw"
+    SEARCH = "search"
 
 
 @attrs.frozen(slots=True)
@@ -95,6 +96,7 @@ _CONTROL: dict[str, Key] = {
     "\x06": Key.RIGHT,  # Ctrl+F
     "\x04": Key.DELETE,  # Ctrl+D
     "\x0c": Key.REDRAW,  # Ctrl+L
+    "\x12": Key.SEARCH,  # Ctrl+R
     "\x10": Key.UP,  # Ctrl+P
     "\x0e": Key.DOWN,  # Ctrl+N
 }

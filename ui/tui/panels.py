@@ -14,7 +14,7 @@ from aiway.ui.tui.canvas import Canvas
 from aiway.ui.tui.editor import PROMPT, Editor
 from aiway.ui.tui.layout import MIN_HEIGHT, MIN_WIDTH, Rect
 from aiway.ui.tui.markdown import Line
-from aiway.ui.tui.text import char_width, fit, pad, wrap
+from aiway.ui.tui.text import cell_width, char_width, fit, pad, wrap
 from aiway.ui.tui.viewmodel import StatusView, TaskView
 
 STATE_LABELS = {
@@ -126,6 +126,9 @@ def rule_line(width: int) -> str:
 
 def paint_input(canvas: Canvas, rect: Rect, editor: Editor, anchor: int) -> int:
     """Paint the input box; returns where its first row starts (kept so the box does not jump)."""
+    if editor.search is not None:
+        _paint_search(canvas, rect, editor)
+        return 0
     rows, cursor_row, cursor_col, anchor = editor.window(rect.width, rect.height, anchor)
     for index in range(rect.height):
         y = rect.y + index
@@ -152,6 +155,21 @@ def paint_input(canvas: Canvas, rect: Rect, editor: Editor, anchor: int) -> int:
     under = _char_at_cell(row_text, cursor_col - len(PROMPT))
     canvas.put(rect.y + cursor_row, rect.x + cursor_col, under, styles.CURSOR)
     return anchor
+
+
+def _paint_search(canvas: Canvas, rect: Rect, editor: Editor) -> None:
+    """The input box during Ctrl+R: the query, then the match's first lines."""
+    query = editor.search or ""
+    found = editor.search_match is not None
+    state = "" if found or not query else "  (no match)"
+    head = f"search: {query}"
+    hint = "   Ctrl+R older · Enter keep · Esc back"
+    canvas.put(rect.y, rect.x, pad(head + state + hint, rect.width), styles.META)
+    canvas.put(rect.y, rect.x + cell_width(head), " ", styles.CURSOR)
+    lines = editor.text.split("\n") if found else []
+    for offset in range(1, rect.height):
+        line = lines[offset - 1] if offset - 1 < len(lines) else ""
+        canvas.put(rect.y + offset, rect.x, pad("  " + line, rect.width), styles.INPUT)
 
 
 def _char_at_cell(text: str, column: int) -> str:

@@ -30,7 +30,10 @@ from typing import Any
 import npyscreen
 
 from aiway.ui.tui import render, styles
+from aiway.ui.tui.clipboard import Clipboard
 from aiway.ui.tui.controller import Controller
+from aiway.ui.tui.editor import Editor
+from aiway.ui.tui.input_history import InputHistory
 from aiway.ui.tui.keys import Key, KeyReader, RawKey
 from aiway.ui.tui.render import Renderer
 from aiway.ui.tui.session import Session
@@ -46,15 +49,15 @@ BRACKETED_PASTE_OFF = "\x1b[?2004l"
 
 
 class Theme(npyscreen.ThemeManager):  # type: ignore[misc]
-    """npyscreen's theme manager plus aiway's styles, each a curses attribute."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.attributes = build_attributes()
+    """npyscreen's theme manager (aiway paints with its own attributes: ``build_attributes``)."""
 
 
-def build_attributes() -> dict[str, int]:
-    """Curses attributes for every style name (colour pairs initialised here, once)."""
+def build_attributes(theme: str = "dark") -> dict[str, int]:
+    """Curses attributes for every style name (colour pairs initialised here, once).
+
+    Theme ``none`` (``NO_COLOR``) initialises no colour pair at all: bold, dim,
+    italic, underline and reverse only.
+    """
     flags = {
         styles.BOLD: curses.A_BOLD,
         styles.DIM: curses.A_DIM,
@@ -65,8 +68,8 @@ def build_attributes() -> dict[str, int]:
     colours = 0
     if curses.has_colors():
         try:
-            curses.use_default_colors()
-            colours = curses.COLORS
+            curses.use_default_colors()  # pair 0 is the terminal's own colours, in every theme
+            colours = 0 if theme == "none" else curses.COLORS
         except curses.error:
             colours = 0
     rich = colours >= 256
@@ -81,7 +84,7 @@ def build_attributes() -> dict[str, int]:
         next_pair += 1
         return curses.color_pair(next_pair - 1)
 
-    for name, (foreground, background, flag_bits) in styles.PALETTE.items():
+    for name, (foreground, background, flag_bits) in styles.palette(theme).items():
         attribute = 0
         for bit, curses_flag in flags.items():
             if flag_bits & bit:
@@ -198,13 +201,19 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         self.view = view
         self.waker = waker
         self.renderer = Renderer(columns, rows)
-        self.controller = Controller(self.renderer, view, session.send)
+        settings = session.settings
+        self.renderer.editor = Editor(
+            store=InputHistory(settings.tui.input_history, settings.tui.input_history_limit)
+        )
+        data = settings.history.path.parent if settings.history.path is not None else None
+        clipboard = Clipboard(_terminal_mode, data / "clipboard.txt" if data else None)
+        self.controller = Controller(self.renderer, view, session.send, clipboard)
         self.keys = KeyReader()
         self.paint_time = 0.0
         self.resize_pending = False
         self.stop_requested = False
         super().__init__(minimum_lines=1, minimum_columns=1)
-        self.canvas = PadCanvas(self.curses_pad, self.theme_manager.attributes)
+        self.canvas = PadCanvas(self.curses_pad, build_attributes(session.settings.tui.theme))
         self._prepare_pad()
 
     def create(self) -> None:

@@ -105,6 +105,55 @@ PALETTE: Final[dict[str, tuple[tuple[int, int], tuple[int, int], int]]] = {
     SYN_COMMENT: ((244, 7), (-1, -1), DIM),
 }
 
+#: the 256-colour foregrounds (and backgrounds) that change on a light background
+LIGHT: Final[dict[str, tuple[int, int]]] = {
+    USER: (25, -1),
+    ASSISTANT: (166, -1),
+    META: (240, -1),
+    NOTE_INFO: (24, -1),
+    NOTE_WARNING: (130, -1),
+    RULE: (248, -1),
+    PROMPT: (166, -1),
+    STATUS: (236, 252),
+    TASK_TITLE: (166, -1),
+    TASK_TEXT: (238, -1),
+    BAR_TODO: (250, -1),
+    HEADER: (166, -1),
+    WARNING: (130, -1),
+    HEADING: (166, -1),
+    LINK: (25, -1),
+    QUOTE: (242, -1),
+    CODE_INLINE: (130, -1),
+    CODE: (236, -1),
+    CODE_LABEL: (240, -1),
+    SYN_KEYWORD: (127, -1),
+    SYN_BUILTIN: (30, -1),
+    SYN_FUNCTION: (25, -1),
+    SYN_STRING: (28, -1),
+    SYN_NUMBER: (130, -1),
+    SYN_COMMENT: (242, -1),
+}
+
+THEMES: Final = ("dark", "light", "none")
+
+
+def palette(theme: str) -> dict[str, tuple[tuple[int, int], tuple[int, int], int]]:
+    """The palette of a theme: ``none`` has no colour at all (attributes only)."""
+    if theme == "none":
+        return {name: ((-1, -1), (-1, -1), flags) for name, (_, _, flags) in PALETTE.items()}
+    if theme != "light":
+        return dict(PALETTE)
+    themed = dict(PALETTE)
+    for name, (foreground, background) in LIGHT.items():
+        (_, basic_fg), (rich_bg, basic_bg), flags = PALETTE[name]
+        themed[name] = (
+            (foreground, basic_fg),
+            (background if background != -1 else rich_bg, basic_bg),
+            flags,
+        )
+    return themed
+
+
 #: sprite colour name -> (256-colour, 8-colour)
 AVATAR_COLOURS: Final[dict[str, tuple[int, int]]] = {
     "black": (16, 0),

@@ -262,6 +262,14 @@ class ViewModel:
             first = self._entries[0].serial if self._entries else self._serial + 1
             return Changes(reset, first, entries, status, tasks, metrics, frame, self._quit)
 
+    def last_answer(self) -> str | None:
+        """The text of the newest answer kept (any thread), or None."""
+        with self._lock:
+            for entry in reversed(self._entries):
+                if entry.kind == ASSISTANT:
+                    return "".join(entry.pieces)
+        return None
+
     def forget_finished_tasks(self, before: float) -> None:
         """Drop task cards that finished before ``before`` (UI thread, after showing them)."""
         with self._lock:
