@@ -32,6 +32,7 @@ from aiway.config import (
 )
 from aiway.ui.engine_options import add_engine_options, open_engine
 from aiway.ui.logfile import PrivateRotatingFileHandler, SafeFormatter
+from aiway.ui.output import Output
 
 log = logging.getLogger("aiway")
 
@@ -91,6 +92,13 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
         const=True,
         default=unset,
         help="save nothing: no conversation history on disk (history.enabled = false)",
+    )
+    group.add_argument(
+        "--system",
+        metavar="TEXT",
+        default=unset,
+        help="the system prompt, instead of Yollayah's persona (system_prompt); "
+        "`/system TEXT` changes it during a conversation",
     )
 
 
@@ -245,6 +253,7 @@ def load(args: argparse.Namespace) -> LoadedSettings:
         "log_level": args.log_level,
         "daemon.socket_path": getattr(args, "socket", None),
         "history.enabled": False if args.no_history else None,
+        "system_prompt": args.system,
     }
     return load_settings(
         config_path=args.config,
@@ -298,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 listen=args.listen,
                 open_system=lambda: open_engine(args, log_file),
                 rotate_token=args.rotate_token,
+                open_output=lambda: Output.open(None),
                 resume=args.resume,
             )
         if args.connect is not None:
@@ -324,6 +334,13 @@ def _attached(settings: Settings, args: argparse.Namespace) -> int:
     socket_path = settings.daemon.socket_path
     assert socket_path is not None  # the loader fills it in
     address = parse_connect(args.connect, socket_path)
+    if args.system is not None:
+        print(
+            "aiway: --system sets the prompt of a session aiway starts; the daemon's session "
+            "keeps its own: give `aiway serve` --system, or type /system TEXT once attached",
+            file=sys.stderr,
+        )
+        return 2
     if args.command != "headless":
         from aiway.ui.tui.app import run_tui
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,6 +259,38 @@ def test_the_input_history_survives_a_restart(tmp_path: Path, ollama: FakeOllama
         second.wait_for("  remember this one")
     finally:
         second.close()
+
+
+def system_prompts(ollama: FakeOllamaProcess) -> list[str]:
+    return [
+        request["body"]["messages"][0]["content"]
+        for request in ollama.stats()["requests"]
+        if isinstance(request.get("body"), dict)
+        and request["body"].get("messages")
+        and request["body"]["messages"][0]["role"] == "system"
+    ]
+
+
+def test_system_sets_the_system_prompt_in_the_tui_and_headless(
+    tmp_path: Path, ollama: FakeOllamaProcess
+) -> None:
+    ollama.configure(script=["Short."], tokens=None, rate=0)
+    tui = Tui(tmp_path, f"127.0.0.1:{ollama.port}", args=("--system", "You are terse, TUI."))
+    try:
+        tui.wait_for("Ready", timeout=15)
+        tui.say("hi")
+        tui.wait_for("tok/s · ")
+    finally:
+        tui.close()
+    assert system_prompts(ollama)[-1] == "You are terse, TUI."
+    env = isolated_env(tmp_path / "headless", OLLAMA_HOST=f"127.0.0.1:{ollama.port}")
+    done = subprocess.run(
+        [str(AIWAY), "headless", "--backend", "ollama", "--model", MODEL,
+         "--system", "You are terse, headless.", "--prompt", "hi"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert system_prompts(ollama)[-1] == "You are terse, headless."
 
 
 def test_no_backend_prints_a_clear_message_and_exits_non_zero(tmp_path: Path) -> None:
