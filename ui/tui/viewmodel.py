@@ -161,9 +161,7 @@ class ViewModel:
         with self._lock:
             if seq is not None:
                 self._seq = seq
-            handler = _HANDLERS.get(type(message))
-            if handler is not None:
-                handler(self, message)
+            self._fold(message)
             self._poke()
 
     def snapshot(self, msg: StateSnapshot) -> None:
@@ -285,6 +283,32 @@ class ViewModel:
 
     # -- internals (lock held) -------------------------------------------------------------
 
+    def _fold(self, message: object) -> None:
+        """One published message into the state (lock held)."""
+        match message:
+            case Message():
+                self._on_message(message)
+            case Token():
+                self._on_token(message)
+            case StreamEnd():
+                self._on_stream_end(message)
+            case StreamError():
+                self._on_stream_error(message)
+            case State():
+                self._on_state(message)
+            case SessionInfo():
+                self._on_session(message)
+            case Notify():
+                self._on_notify(message)
+            case ActorFailed():
+                self._on_failed(message)
+            case TaskCreated() | TaskUpdated() | TaskCompleted() | TaskFailed():
+                self._on_task(message)
+            case Quit():
+                self._on_quit(message)
+            case _:
+                pass  # not shown here: only ``seq`` advances
+
     def _poke(self) -> None:
         if not self._wake_pending and self._wake is not None:
             self._wake_pending = True
@@ -405,20 +429,3 @@ class ViewModel:
 
 def _serial_of(entry: _Entry) -> int:
     return entry.serial
-
-
-_HANDLERS: dict[type, Callable[[ViewModel, object], None]] = {
-    Message: ViewModel._on_message,  # type: ignore[dict-item]
-    Token: ViewModel._on_token,  # type: ignore[dict-item]
-    StreamEnd: ViewModel._on_stream_end,  # type: ignore[dict-item]
-    StreamError: ViewModel._on_stream_error,  # type: ignore[dict-item]
-    State: ViewModel._on_state,  # type: ignore[dict-item]
-    SessionInfo: ViewModel._on_session,  # type: ignore[dict-item]
-    Notify: ViewModel._on_notify,  # type: ignore[dict-item]
-    ActorFailed: ViewModel._on_failed,  # type: ignore[dict-item]
-    TaskCreated: ViewModel._on_task,
-    TaskUpdated: ViewModel._on_task,
-    TaskCompleted: ViewModel._on_task,
-    TaskFailed: ViewModel._on_task,
-    Quit: ViewModel._on_quit,  # type: ignore[dict-item]
-}
