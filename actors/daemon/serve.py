@@ -18,6 +18,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiway.actors.app import Assistant
 from aiway.actors.backends.selection import select_backend
@@ -29,12 +30,23 @@ from aiway.actors.daemon.socketfile import SocketClaim, claim_socket
 from aiway.actors.runtime import ActorSystem
 from aiway.actors.store import open_history
 from aiway.config import Settings, load_persona
-from aiway.ui.output import Output
 
 log = logging.getLogger(__name__)
 
 OpenSystem = Callable[[], Awaitable[ActorSystem | None]]
 """Opens the host a session runs on; None: the default asyncio host."""
+
+
+class StatusOutput(Protocol):
+    """Where the daemon writes its status lines (the command line gives its stdout writer)."""
+
+    def write(self, text: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+OpenOutput = Callable[[], Awaitable[StatusOutput]]
+"""Opens the status output on the daemon's loop."""
 
 
 def serve(
@@ -44,13 +56,15 @@ def serve(
     open_system: OpenSystem | None = None,
     rotate_token: bool = False,
     resume: str | None = None,
+    open_output: OpenOutput,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; the process's exit code.
 
     ``open_system`` opens the host the session runs on (``--engine thespian``);
     by default it is this process's asyncio host. ``rotate_token`` replaces
     the TCP token with a fresh one first (surfaces need the new file);
-    ``resume`` continues a saved conversation (an id, a prefix or ``last``).
+    ``resume`` continues a saved conversation (an id, a prefix or ``last``);
+    ``open_output`` opens where the status lines go.
 
     Raises ``DaemonRunning`` when another daemon holds the socket, ``StoreError``
     when the history cannot be opened, and the backend's errors when no model
@@ -68,7 +82,7 @@ def serve(
             token = rotate(token_path)
         if tcp is not None and token is None:
             token = ensure_token(token_path)
-        return asyncio.run(_serve(settings, claim, tcp, token, open_system, resume))
+        return asyncio.run(_serve(settings, claim, tcp, token, open_output, open_system, resume))
     finally:
         claim.release()
 
@@ -78,6 +92,7 @@ async def _serve(
     claim: SocketClaim,
     tcp: Address | None,
     token: str | None,
+    open_output: OpenOutput,
     open_system: OpenSystem | None = None,
     resume: str | None = None,
 ) -> int:
@@ -85,7 +100,7 @@ async def _serve(
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    out = await Output.open(None)
+    out = await open_output()
     try:
         return await _run(settings, claim, tcp, token, stop, out, open_system, resume)
     finally:
@@ -100,7 +115,7 @@ async def _run(
     tcp: Address | None,
     token: str | None,
     stop: asyncio.Event,
-    out: Output,
+    out: StatusOutput,
     open_system: OpenSystem | None = None,
     resume: str | None = None,
 ) -> int:
