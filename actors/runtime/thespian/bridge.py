@@ -39,6 +39,7 @@ from aiway.actors.runtime.errors import MailboxFull
 from aiway.actors.runtime.mailbox import Delivery, Mailbox
 from aiway.actors.runtime.ref import ActorRef
 from aiway.actors.runtime.thespian import control as c
+from aiway.actors.runtime.thespian.config import SystemHandle
 from aiway.actors.runtime.thespian.control import RemoteTarget
 from aiway.actors.runtime.thespian.staging import BridgeStats, Staging, teller
 from aiway.actors.runtime.thespian.wire import Batch, Envelope, decode, encode
@@ -80,7 +81,7 @@ class BridgeOwner(Protocol):
         """Loop side: a reply came for an ask that had already ended."""
         ...
 
-    def close_system(self, system: Any) -> None:
+    def close_system(self, system: SystemHandle) -> None:
         """Driver thread, last: end our actors, and the system when the host owns it."""
         ...
 
@@ -91,7 +92,7 @@ class Bridge:
     def __init__(
         self,
         host: BridgeOwner,
-        open_system: Callable[[], Any],
+        open_system: Callable[[], SystemHandle],
         *,
         in_process: bool,
         call_timeout: float,
@@ -108,7 +109,7 @@ class Bridge:
         self.watch = watch
         self._watchdog: socket.socket | None = None
         self._watched: socket.socket | None = None
-        self.system: Any = None
+        self.system: SystemHandle = None
         self.guardian: object | None = None
         #: the listener's address as Thespian actors see it (refs of this process point here)
         self.address: object | None = None
@@ -169,7 +170,7 @@ class Bridge:
         except TimeoutError:
             log.error("the Thespian driver did not finish within %ss", timeout + 5.0)
 
-    def call(self, fn: Callable[[Any], Any]) -> asyncio.Future[Any]:
+    def call(self, fn: Callable[[SystemHandle], object]) -> asyncio.Future[Any]:
         """Run ``fn(system)`` on the driver thread, in order with every tell; await its result."""
         future: asyncio.Future[Any] = self.loop.create_future()
         if self.closed:
@@ -178,7 +179,7 @@ class Bridge:
             self.ops.put((_CALL, fn, future))
         return future
 
-    def submit(self, fn: Callable[[Any], Any]) -> None:
+    def submit(self, fn: Callable[[SystemHandle], object]) -> None:
         """Run ``fn(system)`` on the driver thread, in order with every tell; no result."""
         if not self.closed:
             self.ops.put((_CALL, fn, None))
@@ -281,7 +282,7 @@ class Bridge:
         finally:
             self._settle(self._done, None, None)
 
-    def _run(self, system: Any) -> None:
+    def _run(self, system: SystemHandle) -> None:
         ops = self.ops
         while True:
             timeout = self._next_wakeup(system)
@@ -314,7 +315,7 @@ class Bridge:
             if self._space_wanted:
                 self.loop.call_soon_threadsafe(self._room)
 
-    def _next_wakeup(self, system: Any) -> float | None:
+    def _next_wakeup(self, system: SystemHandle) -> float | None:
         """In-process base only: seconds to its next wake-up (None: none is due)."""
         if not self.in_process:
             return None
@@ -324,7 +325,7 @@ class Bridge:
             return None
         return max(0.0, float(timer.view().remainingSeconds()))
 
-    def _flush(self, system: Any, staging: Staging) -> None:
+    def _flush(self, system: SystemHandle, staging: Staging) -> None:
         items = staging.take()
         if not items:
             return
@@ -356,7 +357,10 @@ class Bridge:
                 log.exception("Thespian refused a message for %s", envelopes[0].to)
 
     def _call(
-        self, system: Any, fn: Callable[[Any], Any], future: asyncio.Future[Any] | None
+        self,
+        system: SystemHandle,
+        fn: Callable[[SystemHandle], object],
+        future: asyncio.Future[Any] | None,
     ) -> None:
         try:
             result = fn(system)
@@ -369,7 +373,9 @@ class Bridge:
         if future is not None:
             self._settle(future, result, None)
 
-    def ask(self, system: Any, address: object, msg: Any, reply: type, timeout: float) -> Any:
+    def ask(
+        self, system: SystemHandle, address: object, msg: Any, reply: type, timeout: float
+    ) -> Any:
         """Driver thread: Thespian's ``ask``, made safe: the reply must carry ``msg.token``.
 
         Thespian's ask returns None on timeout, and a reply that arrives late
@@ -387,7 +393,7 @@ class Bridge:
     def token(self) -> int:
         return next(self._tokens)
 
-    def _shutdown(self, system: Any, timeout: float) -> None:
+    def _shutdown(self, system: SystemHandle, timeout: float) -> None:
         if self.address is not None:
             try:
                 system.tell(self.address, c.BridgeClose())

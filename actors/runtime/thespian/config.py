@@ -20,6 +20,10 @@ from aiway.actors.runtime.thespian.secret import default_secret_path
 
 BASES = ("simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase")
 
+#: a handle on a Thespian system (``thespian.actors.ActorSystem``, an untyped library):
+#: the one name for the boundary where aiway's types end
+SystemHandle = Any
+
 
 def _capability_key(name: str) -> str:
     """Capabilities aiway declares live under ``aiway.``; a dotted name is taken as is."""
@@ -116,7 +120,7 @@ class ThespianConfig:
         }
 
 
-def open_system(config: ThespianConfig) -> Any:
+def open_system(config: ThespianConfig) -> SystemHandle:
     """Open (or join) the Thespian system of ``config``: blocking, call it off the loop.
 
     On ``multiprocTCPBase`` every frame is signed with the convention's secret

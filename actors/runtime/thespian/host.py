@@ -42,6 +42,7 @@ from aiway.actors.runtime.thespian import control as c
 from aiway.actors.runtime.thespian.bridge import PENDING, Bridge
 from aiway.actors.runtime.thespian.config import (
     CellCounters,
+    SystemHandle,
     ThespianConfig,
     open_system,
 )
@@ -143,7 +144,7 @@ class ThespianHost(ActorSystem):
         """The session id of the Thespian system's processes (multiproc bases), for cleanup."""
         return self.bridge.session
 
-    def close_system(self, system: Any) -> None:
+    def close_system(self, system: SystemHandle) -> None:
         """Driver thread, last (the bridge calls it): end our actors, and the system when we
         own it."""
         try:
@@ -165,7 +166,7 @@ class ThespianHost(ActorSystem):
             token = self.bridge.token()
             guardian = self.bridge.guardian
 
-            def stop_all(system: Any) -> None:
+            def stop_all(system: SystemHandle) -> None:
                 self.bridge.ask(system, guardian, c.StopAll(token), c.AllStopped, timeout)
 
             try:
@@ -205,7 +206,7 @@ class ThespianHost(ActorSystem):
         bridge = self.bridge
         requirements = self.config.requirements()
 
-        def create(system: Any) -> None:
+        def create(system: SystemHandle) -> None:
             token = bridge.token()
             try:
                 created = bridge.ask(
@@ -246,7 +247,7 @@ class ThespianHost(ActorSystem):
         bridge = self.bridge
         in_process = self.config.in_process
 
-        def launch(system: Any) -> None:
+        def launch(system: SystemHandle) -> None:
             if target.address is None:
                 return  # creating it failed, and was reported
             data, refs = encode_spec(spec, bridge)
@@ -437,6 +438,6 @@ def _alive(ref: ActorRef) -> bool:
     return not isinstance(target, RemoteTarget) or target.address is not None
 
 
-def _tell_if(system: Any, address: object | None, msg: object) -> None:
+def _tell_if(system: SystemHandle, address: object | None, msg: object) -> None:
     if address is not None and address is not PENDING:
         system.tell(address, msg)

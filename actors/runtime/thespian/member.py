@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiway.actors.errors import AiwayError
-from aiway.actors.runtime.thespian.config import ThespianConfig, open_system
+from aiway.actors.runtime.thespian.config import SystemHandle, ThespianConfig, open_system
 
 
-def start_member(config: ThespianConfig) -> Any:
+def start_member(config: ThespianConfig) -> SystemHandle:
     """Open (start or join) the system of ``config``; the Thespian handle. Blocks."""
     return open_system(config)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from aiway.actors.runtime.thespian.config import SystemHandle
+
 
 @attrs.frozen(slots=True)
 class BridgeStats:
@@ -35,10 +37,10 @@ class BridgeStats:
     """Messages that could not be decoded."""
 
 
-def teller(address: object, msg: object) -> Callable[[Any], None]:
+def teller(address: object, msg: object) -> Callable[[SystemHandle], None]:
     """A driver operation that tells ``msg`` to ``address``."""
 
-    def tell(system: Any) -> None:
+    def tell(system: SystemHandle) -> None:
         system.tell(address, msg)
 
     return tell

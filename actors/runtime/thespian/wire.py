@@ -156,6 +156,7 @@ def _is_open_slot(kind: Any) -> bool:
 
 _VALUES = (int, float, str, bool, type(None))
 
+
 def to_dict(msg: object) -> Any:
     """The tagged wire dict of any message the boundary can carry."""
     kind = type(msg)
