@@ -27,14 +27,12 @@ import random
 
 import attrs
 
-from aiway.actors.avatar.frames import FrameCache, Strip
+from aiway.actors.avatar.frames import FrameCache, Placements, Strip
 from aiway.actors.avatar.placement import (
     ANCHOR_PERCENT,
     cell_at,
     clamp_percent,
-    random_target,
     span,
-    step_toward,
 )
 from aiway.actors.avatar.repertoire import GESTURES, REACTIONS, shown_animation
 from aiway.actors.avatar.sprites import SpriteSet, default_sprites
@@ -61,6 +59,7 @@ from aiway.actors.runtime.behaviour import Behaviour, Context, TimerId, handles
 from aiway.actors.runtime.ref import ActorRef
 
 _NEVER = math.inf
+_NO_TARGET = -1
 # A timer may fire a hair early on a real loop; anything this close counts as due.
 _EPS = 1e-6
 
@@ -110,7 +109,8 @@ class Avatar(Behaviour):
         self._cache = FrameCache(self._sprites, cache_capacity)
         self._rng = rng if rng is not None else random.Random()
         self._wander_step = wander_step
-        self._wander_pause = wander_pause
+        self._pause_low = wander_pause[0]
+        self._pause_range = wander_pause[1] - wander_pause[0]
         # No frame shows for less than one clock period at ``fps``.
         min_frame = 1.0 / fps
         self._durations = {
@@ -137,12 +137,14 @@ class Avatar(Behaviour):
         self._animation = Animation.IDLE
         self._x, self._y = self._anchor_cell()
         self._index = 0
-        self._strip: Strip = self._cache.strip(self._size, self._animation, self._x, self._y, True)
+        self._placements: Placements = self._cache.placements(self._size, self._animation, True)
+        self._strip: Strip = self._placements.at(self._x, self._y)
         self._frame_durations = self._durations[(self._size, self._animation)]
         self._published: object = None
         self._state: AvatarState | None = None
         # the clock and the wandering
-        self._target: tuple[int, int] | None = None
+        # the wandering target, two ints (no tuple to unpack on a step); _NO_TARGET when none
+        self._target_x = self._target_y = _NO_TARGET
         self._frame_at = _NEVER
         self._step_at = _NEVER
         self._animating = False
@@ -195,7 +197,7 @@ class Avatar(Behaviour):
     @handles(SetWander)
     def _on_wander(self, ctx: Context, msg: SetWander) -> None:
         self._wandering = msg.enabled and not self._reduce_motion
-        self._target = None
+        self._target_x = self._target_y = _NO_TARGET
         self._refresh(ctx)
 
     @handles(SetVisible)
@@ -274,15 +276,16 @@ class Avatar(Behaviour):
         return self._viewers > 0 and self._visible
 
     def _anchor_cell(self) -> tuple[int, int]:
+        """The anchor's cell; also keeps the room (size and area change only through here)."""
         sheet = self._sprites.sheet(self._size)
-        room_x = span(self._area[0], sheet.width)
-        room_y = span(self._area[1], sheet.height)
+        room_x = self._room_x = span(self._area[0], sheet.width)
+        room_y = self._room_y = span(self._area[1], sheet.height)
         return cell_at(self._percent[0], room_x), cell_at(self._percent[1], room_y)
 
     def _replace(self, ctx: Context) -> None:
         """Size, anchor or area changed: jump to the anchor; wandering starts over from there."""
         self._x, self._y = self._anchor_cell()
-        self._target = None
+        self._target_x = self._target_y = _NO_TARGET
         self._roaming = False
         self._refresh(ctx)
 
@@ -300,6 +303,7 @@ class Avatar(Behaviour):
             self._index = 0
             self._animating = False  # the next _arm restarts the frame clock
         self._frame_durations = self._durations[(self._size, self._animation)]
+        self._placements = self._cache.placements(self._size, self._animation, self._visible)
         self._restrip()
         if self._index >= len(self._strip):  # the new size draws fewer frames
             self._index = 0
@@ -309,9 +313,9 @@ class Avatar(Behaviour):
         self._arm(ctx)
 
     def _restrip(self) -> None:
-        self._strip = self._cache.strip(
-            self._size, self._animation, self._x, self._y, self._visible
-        )
+        # The table was taken when size, animation or visibility last changed, so a
+        # step is one lookup by cell: no allocation once the cell has been seen.
+        self._strip = self._placements.at(self._x, self._y)
 
     def _publish_frame(self, ctx: Context) -> None:
         frame = self._strip[self._index]
@@ -346,7 +350,7 @@ class Avatar(Behaviour):
         self._animating = animating
         roaming = live and self._wandering
         if roaming and not self._roaming:
-            self._step_at = now + self._rng.uniform(*self._wander_pause)
+            self._step_at = now + self._pause()
         self._roaming = roaming
         # Conditionals, not min()/max(): those allocate an iterator on every tick.
         wake = self._frame_at if animating else _NEVER
@@ -369,20 +373,35 @@ class Avatar(Behaviour):
             if until != _NEVER:
                 self._effect_timer = ctx.schedule(until - now if until > now else 0.0, _EFFECT_ENDS)
 
+    def _pause(self) -> float:
+        """A rest at a target, uniform in ``wander_pause`` (``uniform(*pause)`` binds a method)."""
+        return self._pause_low + self._pause_range * self._rng.random()
+
     def _wander(self, now: float) -> bool:
-        """Take one wandering step (or pick the next target); True when the avatar moved."""
-        if self._target is None:
-            sheet = self._sprites.sheet(self._size)
-            room_x = span(self._area[0], sheet.width)
-            room_y = span(self._area[1], sheet.height)
-            self._target = random_target(self._rng, room_x, room_y)
-        target_x, target_y = self._target
-        x, y = step_toward(self._x, self._y, target_x, target_y)
-        moved = (x, y) != (self._x, self._y)
-        self._x, self._y = x, y
+        """Take one wandering step (or pick the next target); True when the avatar moved.
+
+        Ints and floats only, no tuples: a steady step allocates nothing (the
+        strip at the new cell comes from the placements table).
+        """
+        target_x = self._target_x
+        target_y = self._target_y
+        if target_x == _NO_TARGET:
+            # random() and int(), not randint(): randint binds methods and makes ints.
+            rng = self._rng
+            target_x = self._target_x = int(rng.random() * (self._room_x + 1))
+            target_y = self._target_y = int(rng.random() * (self._room_y + 1))
+        x = self._x
+        y = self._y
+        moved = False
+        if x != target_x:
+            x = self._x = x + 1 if target_x > x else x - 1
+            moved = True
+        if y != target_y:
+            y = self._y = y + 1 if target_y > y else y - 1
+            moved = True
         if x == target_x and y == target_y:
-            self._target = None
-            self._step_at = now + self._rng.uniform(*self._wander_pause)
+            self._target_x = self._target_y = _NO_TARGET
+            self._step_at = now + self._pause()
         else:
             self._step_at = now + self._wander_step
         return moved

@@ -1,4 +1,4 @@
-"""Where Yollayah sits: anchors and percentages of the free area, and wandering steps.
+"""Where Yollayah sits: anchors and percentages of the free area, and the room to wander in.
 
 A position is the cell of the sprite's top-left corner inside the free area
 (the area a surface leaves for the avatar, reported by ``Resized``). Every
@@ -15,7 +15,6 @@ surface that knows its cursor place the avatar there instead.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -41,23 +40,10 @@ def clamp_percent(value: int) -> int:
 
 def span(area: int, sprite: int) -> int:
     """The largest top-left coordinate that keeps ``sprite`` cells inside ``area`` (>= 0)."""
-    return max(0, area - sprite)
+    room = area - sprite
+    return room if room > 0 else 0  # not max(): it makes an iterator
 
 
 def cell_at(percent: int, room: int) -> int:
     """The cell at ``percent`` of ``room`` (0..room), rounded half up."""
     return (clamp_percent(percent) * room + 50) // 100
-
-
-def random_target(rng: random.Random, room_x: int, room_y: int) -> tuple[int, int]:
-    """A uniformly random position inside the span."""
-    return rng.randint(0, room_x), rng.randint(0, room_y)
-
-
-def step_toward(x: int, y: int, target_x: int, target_y: int) -> tuple[int, int]:
-    """One cell toward the target on each axis that differs (a diagonal is one step)."""
-    if x != target_x:
-        x += 1 if target_x > x else -1
-    if y != target_y:
-        y += 1 if target_y > y else -1
-    return x, y

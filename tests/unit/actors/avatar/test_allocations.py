@@ -1,11 +1,16 @@
 """Allocation budget: a steady-state frame allocates nothing in the avatar's own code.
 
-Each avatar plays a full animation cycle first (so every frame of its placement
-is cached), then ticks frames through its handler under ``memray.Tracker`` with
-Python allocators traced. Allocation records are counted by hand (frees skipped,
-see FACTS.md) and kept only when a stack frame lies in ``actors/avatar/``: the
-test context and the sink it tells allocate nothing, and the runtime's dispatch
-is not the avatar's code.
+Each avatar runs with its defaults, so it wanders: it plays and walks
+``2 * FRAMES_PER_AVATAR`` ticks first (every cell of that walk gets its frames
+cached), then goes back to its anchor with its random generator rewound, so the
+measured ticks retrace the first half of the same walk: steady state, wandering
+included. Avatars playing in place (wandering off) are measured too. Ticks run
+through the handler under ``memray.Tracker`` with Python allocators traced.
+Allocation records are counted by hand (frees skipped, see FACTS.md) and kept
+only when a stack frame lies in ``actors/avatar/``: the test context and the
+sink it tells allocate nothing, and the runtime's dispatch is not the avatar's
+code. Checked once by hand: one list made per tick in ``_on_tick`` fails it
+with exactly 1.00 per frame.
 
 memray watches Python calls through a profile hook, and on Python 3.11 that hook
 makes the interpreter materialise a frame object per call (and a method object
@@ -25,11 +30,13 @@ import pytest
 
 from aiway.actors.avatar import Avatar
 from aiway.actors.protocol import (
+    Anchor,
     AvatarFrame,
     AvatarSize,
     AvatarViewers,
     ConversationState,
     Mood,
+    MoveTo,
     SetMood,
     SetSize,
     SetWander,
@@ -42,22 +49,27 @@ FRAMES_PER_AVATAR = 300
 _OURS = "/aiway/actors/avatar/"
 
 
-def playing(size: AvatarSize, conversation: ConversationState) -> LeanContext:
-    """A watched avatar of ``size`` playing in place, warmed up for two full cycles."""
+def playing(size: AvatarSize, conversation: ConversationState, wander: bool) -> LeanContext:
+    """A watched avatar of ``size``, warmed up for the ticks the test will measure.
+
+    Wandering, it walks twice as many ticks as will be measured, then returns to
+    its anchor with its generator rewound: the measured walk retraces that one.
+    In place, two full cycles (no animation here has more than 8 frames).
+    """
+    rng = random.Random(0)
     ctx = LeanContext()
-    avatar = Avatar(ctx.registry, reduce_motion=False, rng=random.Random(0))
+    avatar = Avatar(ctx.registry, reduce_motion=False, rng=rng)
     ctx.behaviour = avatar
     avatar.on_start(ctx)
-    for msg in (
-        SetWander(False),
-        SetSize(size),
-        SetMood(Mood.CALM),
-        State(conversation),
-        AvatarViewers(1),
-    ):
+    for msg in (SetWander(wander), SetSize(size), SetMood(Mood.CALM), State(conversation)):
         avatar.receive(ctx, msg)
-    for _ in range(2 * 8):  # no animation here has more than 8 frames
+    start = rng.getstate()
+    avatar.receive(ctx, AvatarViewers(1))  # watched: the clock (and the walk) start
+    for _ in range(2 * FRAMES_PER_AVATAR if wander else 2 * 8):
         ctx.fire()
+    if wander:
+        rng.setstate(start)
+        avatar.receive(ctx, MoveTo(Anchor.BOTTOM_RIGHT))  # the anchor; the walk starts over
     return ctx
 
 
@@ -90,16 +102,23 @@ def test_steady_state_frames_allocate_nothing(
     if request.config.getoption("memray", default=False):
         pytest.skip("memray allows one tracker per process and pytest --memray holds it")
     contexts = [
-        playing(size, conversation)
+        playing(size, conversation, wander)
         for size in AvatarSize
         for conversation in (ConversationState.READY, ConversationState.RESPONDING)
+        for wander in (True, False)
     ]
     published_before = [ctx.sink.last for ctx in contexts]
+    # Cells each avatar showed while measured (the test's own allocations are not counted:
+    # only records with a frame in the avatar package are).
+    cells: list[set[tuple[int, int]]] = [set() for _ in contexts]
     path = tmp_path / "avatar-frames.bin"
     with memray.Tracker(path, trace_python_allocators=True, native_traces=True):
-        for ctx in contexts:
+        for ctx, shown in zip(contexts, cells, strict=True):
             for _ in range(FRAMES_PER_AVATAR):
                 ctx.fire()
+                frame = ctx.sink.last
+                assert isinstance(frame, AvatarFrame)
+                shown.add((frame.x, frame.y))
     total, profiler_made, lines = count_ours(path)
     assert total + profiler_made > 0, "memray saw no call into the avatar: nothing was measured"
     ticked = FRAMES_PER_AVATAR * len(contexts)
@@ -113,3 +132,7 @@ def test_steady_state_frames_allocate_nothing(
         assert isinstance(ctx.sink.last, AvatarFrame)
         assert isinstance(before, AvatarFrame)
         assert ctx.sink.last.size is before.size
+    # The wandering ones really walked while measured; the others stayed put.
+    walked = [len(shown) for shown in cells[0::2]]
+    assert min(walked) >= 10, f"cells shown by each wandering avatar: {walked}"
+    assert all(len(shown) == 1 for shown in cells[1::2])

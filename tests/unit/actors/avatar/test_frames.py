@@ -117,15 +117,27 @@ def test_frame_index_wraps_around_the_animation() -> None:
     assert cache.frame(AvatarSize.MEDIUM, Animation.IDLE, count, 0, 0, True) is first
 
 
-def test_cache_is_bounded_and_drops_the_least_recently_used() -> None:
+def test_cache_is_bounded_and_drops_the_oldest_strip_of_the_table_taken_longest_ago() -> None:
+    cache = FrameCache(default_sprites(), capacity=3)
+    first = cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True)
+    second = cache.strip(AvatarSize.TINY, Animation.IDLE, 1, 0, True)
+    other = cache.strip(AvatarSize.TINY, Animation.WINK, 0, 0, True)
+    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True) is first  # idle taken last
+    cache.strip(AvatarSize.TINY, Animation.IDLE, 2, 0, True)
+    assert len(cache) == 3
+    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True) is first
+    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 1, 0, True) is second
+    assert cache.strip(AvatarSize.TINY, Animation.WINK, 0, 0, True) is not other
+
+
+def test_within_a_table_the_oldest_built_strip_goes_first() -> None:
     cache = FrameCache(default_sprites(), capacity=2)
     first = cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True)
     second = cache.strip(AvatarSize.TINY, Animation.IDLE, 1, 0, True)
-    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True) is first  # now most recent
     cache.strip(AvatarSize.TINY, Animation.IDLE, 2, 0, True)
     assert len(cache) == 2
-    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True) is first
-    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 1, 0, True) is not second
+    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 1, 0, True) is second
+    assert cache.strip(AvatarSize.TINY, Animation.IDLE, 0, 0, True) is not first
 
 
 def test_cache_capacity_must_be_positive() -> None:
