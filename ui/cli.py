@@ -7,6 +7,7 @@ aiway headless [--prompt TEXT]... [--each-line] [--json] [--log-file PATH] [--me
                 [--convention HOST:PORT] [--capability C]... [--require C]...]
 aiway serve [--listen HOST:PORT] [--socket PATH] [--engine asyncio|thespian ...]
 aiway config
+aiway models [--json] | aiway pull NAME [--timeout SECONDS]
 aiway sessions | aiway export ID [PATH] | aiway forget [--yes]
 (--resume [ID|last] continues a saved conversation; --no-history saves nothing)
 """
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiway.actors.backends.base import BackendError
+from aiway.actors.backends.ollama import DEFAULT_PULL_TIMEOUT
 from aiway.actors.errors import AiwayError
 from aiway.config import (
     ConfigError,
@@ -227,6 +229,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_options(serve)
 
     _history_commands(commands)
+    models = commands.add_parser(
+        "models",
+        help="list the models of the backend in use",
+        description="List the models of the backend aiway would use: Ollama's installed "
+        "models (name, size, modified), or the embedded backend's one model.",
+    )
+    _common(models, sub=True)
+    models.add_argument("--json", action="store_true", help="one JSON document")
+    pull = commands.add_parser(
+        "pull",
+        help="download a model into Ollama, with a progress bar",
+        description="Pull NAME into the Ollama server (like `ollama pull`). Ctrl+C cancels; "
+        "a later pull resumes where this one stopped.",
+    )
+    _common(pull, sub=True)
+    pull.add_argument("name", metavar="NAME", help="the model, e.g. llama3.2:1b")
+    pull.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_PULL_TIMEOUT,
+        help=f"give up after this long (default {DEFAULT_PULL_TIMEOUT:g})",
+    )
     config = commands.add_parser(
         "config", help="print the effective settings and where each came from"
     )
@@ -298,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("sessions", "export", "forget"):
             return _history(loaded.settings, args)
+        if args.command in ("models", "pull"):
+            return _models(loaded.settings, args)
         if args.command == "serve":
             from aiway.actors.daemon.serve import serve
 
@@ -370,6 +397,19 @@ def _history(settings: Settings, args: argparse.Namespace) -> int:
             settings, args.id, args.path, sys.stdout, sys.stderr, force=args.force
         )
     return shell.forget(settings, yes=args.yes, confirm=_ask, out=sys.stdout, err=sys.stderr)
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    """``aiway models [--json]`` and ``aiway pull NAME``."""
+    from aiway.ui import models
+
+    if args.command == "models":
+        return asyncio.run(models.list_models(settings, sys.stdout, json_mode=args.json))
+    try:
+        return asyncio.run(models.pull(settings, args.name, sys.stdout, timeout=args.timeout))
+    except KeyboardInterrupt:
+        print(f"aiway: the pull of {args.name} was cancelled", file=sys.stderr)
+        return 130
 
 
 def _ask(question: str) -> bool:

@@ -11,8 +11,10 @@ saying what to do. The server is not trusted further than it must be: no
 redirect is ever followed (a 307 would re-send the whole conversation to
 wherever it points), every body read is capped, and every text the server
 chose (error strings, a redirect's target) is stripped of control sequences
-and cut short before it goes anywhere. ``parse_ollama_host`` reads
-``OLLAMA_HOST`` the way Ollama does.
+and cut short before it goes anywhere. ``list_model_details`` gives name, size
+and date of each installed model; ``pull`` streams ``/api/pull``'s progress
+lines (each bounded like a chat line, the whole pull by its own timeout).
+``parse_ollama_host`` reads ``OLLAMA_HOST`` the way Ollama does.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
+import attrs
 import orjson
 
 from aiway.actors.backends.base import BackendError, OnText
@@ -52,6 +55,38 @@ _NOT_OLLAMA_HINT = "check that OLLAMA_HOST points at an Ollama server"
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 """The largest ``/api/tags`` or ``/api/ps`` body read (4 MiB: thousands of models)."""
+
+DEFAULT_PULL_TIMEOUT = 6 * 3600.0
+"""The longest a whole ``pull`` may take by default (6 hours: tens of GB on a slow line)."""
+
+_STATUS_LIMIT = 200
+_PULL_HINT = "check the model's name (ollama.com/library), the network and the server's log"
+
+
+@attrs.frozen(slots=True)
+class ModelInfo:
+    """One installed model as ``/api/tags`` describes it."""
+
+    name: str
+    size: int
+    """Bytes on disk (0 when the server did not say)."""
+    modified: str
+    """When it was last pulled or changed, as the server wrote it (ISO 8601), or ``""``."""
+
+
+@attrs.frozen(slots=True)
+class PullUpdate:
+    """One progress line of ``/api/pull``: Ollama's status, and bytes done of one layer."""
+
+    status: str
+    """Safe to show: stripped of control sequences and cut short."""
+    digest: str = ""
+    total: int = 0
+    completed: int = 0
+
+
+OnPullUpdate = Callable[[PullUpdate], Awaitable[None]]
+"""Receives each progress line of a pull. Awaiting it is backpressure."""
 
 
 class OllamaBackend:
@@ -137,6 +172,81 @@ class OllamaBackend:
     async def list_models(self) -> list[str]:
         """Installed model names, from ``/api/tags``. Raises ``BackendError``."""
         return _model_names(await self._get_json("/api/tags"))
+
+    async def list_model_details(self) -> list[ModelInfo]:
+        """Installed models with size and date, from ``/api/tags``. Raises ``BackendError``."""
+        return _model_details(await self._get_json("/api/tags"))
+
+    async def pull(
+        self,
+        name: str,
+        on_update: OnPullUpdate,
+        *,
+        total_timeout: float | None = DEFAULT_PULL_TIMEOUT,
+    ) -> None:
+        """Pull ``name`` through ``/api/pull``, awaiting ``on_update`` for every progress line.
+
+        Returns once Ollama says ``success``. Raises ``BackendError`` on an
+        ``error`` line, an HTTP error, a line past ``max_line_bytes``, a
+        malformed line, a stream that ends before ``success``, silence past
+        the idle timeout, or a pull longer than ``total_timeout`` seconds.
+        Cancelling the caller closes the response, which stops the download.
+        """
+        session = self._open_session()
+        failure: tuple[int, str] | None = None
+        with self._translate_errors():
+            async with (
+                self._within(f"pulling {name}", total_timeout, "pass a larger --timeout"),
+                session.post(
+                    self._base_url + "/api/pull",
+                    data=orjson.dumps({"model": name, "stream": True}),
+                    headers=_JSON_HEADERS,
+                    allow_redirects=False,
+                ) as response,
+            ):
+                if response.status == 200:
+                    await self._read_pull(response, name, on_update)
+                    return
+                failure = (response.status, await _error_text(response))
+        status, error = failure
+        raise BackendError(
+            f"Ollama at {self._where} refused to pull {name!r}: HTTP {status}"
+            f"{error if 300 <= status < 400 else ': ' + error}",
+            _hint_for(status) if 300 <= status < 400 else _PULL_HINT,
+        )
+
+    async def _read_pull(
+        self, response: aiohttp.ClientResponse, name: str, on_update: OnPullUpdate
+    ) -> None:
+        splitter = NdjsonSplitter(self._max_line_bytes)
+        read = response.content.readany
+        try:
+            while True:
+                data = await read()
+                lines = splitter.split(data) if data else splitter.flush()
+                for item in splitter.decode(lines):
+                    if "error" in item:
+                        raise BackendError(
+                            f"Ollama could not pull {name!r}: {capped(str(item['error']))}",
+                            _PULL_HINT,
+                        )
+                    update = _pull_update(item)
+                    await on_update(update)
+                    if update.status == "success":
+                        return
+                if not data:
+                    raise BackendError(
+                        f"the pull of {name!r} ended before Ollama said it succeeded",
+                        "the connection to Ollama dropped; run the pull again (it resumes)",
+                    )
+        except BaseException as error:
+            response.close()
+            if isinstance(error, NdjsonError):
+                raise BackendError(
+                    f"bad progress line from Ollama at {self._where}: {error}",
+                    _NOT_OLLAMA_HINT,
+                ) from None
+            raise
 
     async def loaded_models(self) -> list[str]:
         """Names of the models loaded in memory now, from ``/api/ps``. Raises ``BackendError``."""
@@ -273,10 +383,16 @@ class OllamaBackend:
             "see the Ollama server's log",
         )
 
-    @contextlib.asynccontextmanager
-    async def _within_total(self, what: str) -> AsyncIterator[None]:
+    def _within_total(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Bound the block by ``total_timeout``: past it, a ``BackendError`` naming ``what``."""
-        scope = asyncio.timeout(self._total_timeout)
+        return self._within(
+            what, self._total_timeout, "raise ollama.total_timeout, or unset it for no limit"
+        )
+
+    @contextlib.asynccontextmanager
+    async def _within(self, what: str, limit: float | None, hint: str) -> AsyncIterator[None]:
+        """Bound the block by ``limit`` seconds: past it, a ``BackendError`` naming ``what``."""
+        scope = asyncio.timeout(limit)
         try:
             async with scope:
                 yield
@@ -284,8 +400,7 @@ class OllamaBackend:
             if not scope.expired():  # an idle or connect timeout: _translate_errors says which
                 raise
             raise BackendError(
-                f"{what} took longer than the total timeout of {self._total_timeout:g}s",
-                "raise ollama.total_timeout, or unset it for no limit",
+                f"{what} took longer than the total timeout of {limit:g}s", hint
             ) from None
 
     @contextlib.contextmanager
@@ -435,6 +550,40 @@ def _model_names(document: Any) -> list[str]:
         for entry in models
         if isinstance(entry, dict) and "name" in entry
     ]
+
+
+def _model_details(document: Any) -> list[ModelInfo]:
+    models = document.get("models") if isinstance(document, dict) else None
+    if not isinstance(models, list):
+        return []
+    details: list[ModelInfo] = []
+    for entry in models:
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        size = entry.get("size")
+        modified = entry.get("modified_at")
+        details.append(
+            ModelInfo(
+                capped(str(entry["name"]), _STATUS_LIMIT),
+                size if isinstance(size, int) and size >= 0 else 0,
+                capped(modified, 64) if isinstance(modified, str) else "",
+            )
+        )
+    return details
+
+
+def _pull_update(item: JsonObject) -> PullUpdate:
+    """One decoded ``/api/pull`` line as a ``PullUpdate``; odd fields read as absent."""
+    status = item.get("status")
+    digest = item.get("digest")
+    total = item.get("total")
+    completed = item.get("completed")
+    return PullUpdate(
+        capped(status, _STATUS_LIMIT) if isinstance(status, str) else "",
+        capped(digest, 100) if isinstance(digest, str) else "",
+        total if isinstance(total, int) and total > 0 else 0,
+        completed if isinstance(completed, int) and completed > 0 else 0,
+    )
 
 
 def _metadata(

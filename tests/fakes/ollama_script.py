@@ -102,6 +102,17 @@ class FakeConfig:
     """A base URL: every ``/api`` request is answered ``307`` to the same path there."""
     padding: int = 0
     """Bytes of filler streamed inside ``/api/tags`` and ``/api/ps`` bodies (size-cap tests)."""
+    pull_layers: int = 2
+    """Layers ``/api/pull`` reports downloading, each ``pull_layer_bytes`` long."""
+    pull_layer_bytes: int = 50_000_000
+    pull_steps: int = 4
+    """Progress lines per layer (the last one says the layer is complete)."""
+    pull_interval: float = 0.0
+    """Seconds between two progress lines (0: as fast as possible)."""
+    pull_error: str | None = None
+    """When set, ``/api/pull`` sends ``{"error": pull_error}`` after the first layer, status 200."""
+    pull_raw: str | None = None
+    """When set, this text is written verbatim as one progress chunk before the first layer."""
 
 
 def is_installed(model: str, installed: tuple[str, ...]) -> bool:
@@ -183,6 +194,27 @@ def model_entry(name: str) -> dict[str, object]:
             "quantization_level": "Q4_1",
         },
     }
+
+
+def pull_lines(config: FakeConfig, name: str) -> list[bytes]:
+    """The NDJSON lines of a successful ``/api/pull`` of ``name``, newline each, in order."""
+    lines: list[dict[str, object]] = [{"status": "pulling manifest"}]
+    for layer in range(config.pull_layers):
+        digest = "sha256:" + hashlib.sha256(f"{name}/{layer}".encode()).hexdigest()
+        total = config.pull_layer_bytes
+        for step in range(1, config.pull_steps + 1):
+            completed = total * step // config.pull_steps
+            lines.append(
+                {
+                    "status": f"pulling {digest[7:19]}",
+                    "digest": digest,
+                    "total": total,
+                    "completed": completed,
+                }
+            )
+    lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}]
+    lines.append({"status": "success"})
+    return [orjson.dumps(line) + b"\n" for line in lines]
 
 
 def script_text(config: FakeConfig) -> tuple[str, int]:

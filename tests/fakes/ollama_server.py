@@ -1,7 +1,8 @@
 """A fake Ollama server on aiohttp.web, for tests and benchmarks, on loopback only.
 
 It speaks the parts of Ollama's HTTP API that aiway uses (``/api/chat``
-streaming and not, ``/api/tags``, ``/api/ps``, ``/api/version``), with
+streaming and not, ``/api/tags``, ``/api/ps``, ``/api/version``, ``/api/pull``
+with progress lines, an error mode and a pace), with
 Ollama's error bodies, and plays a reply *script*: token pieces written as
 separate chunks, plus steps that misbehave on purpose (raw bytes, a line split
 inside a UTF-8 character, a stall, an error line, a dropped connection, a huge
@@ -54,6 +55,7 @@ from tests.fakes.ollama_script import (
     is_installed,
     model_entry,
     prompt_token_count,
+    pull_lines,
     script_text,
     token_line,
 )
@@ -125,6 +127,7 @@ class FakeOllama:
         app.router.add_get("/api/tags", self._tags)
         app.router.add_get("/api/ps", self._ps)
         app.router.add_get("/api/version", self._version)
+        app.router.add_post("/api/pull", self._pull)
         app.router.add_post("/_fake/config", self._set_config)
         app.router.add_get("/_fake/stats", self._stats)
         # Handler cancellation is how the server learns that a client left
@@ -336,6 +339,49 @@ class FakeOllama:
             self._client_left()
         return response
 
+    async def _pull(self, request: web.Request) -> web.StreamResponse:
+        """Ollama's pull: progress lines, then ``success`` (the model is then installed)."""
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            self._record(request, None)
+            return web.json_response({"error": "invalid JSON in request body"}, status=400)
+        self._record(request, body)
+        if self.config.redirect_to is not None:
+            return _redirect(self.config.redirect_to, request)
+        name = body.get("model") or body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return web.json_response({"error": "model is required"}, status=400)
+        config = self.config
+        lines = pull_lines(config, name)
+        per_layer = config.pull_steps
+        if config.pull_error is not None:
+            lines = [*lines[: 1 + per_layer], orjson.dumps({"error": config.pull_error}) + b"\n"]
+        if config.pull_raw is not None:
+            lines.insert(1, config.pull_raw.encode())
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        self.streams_started += 1
+        self._notify()
+        try:
+            for index, line in enumerate(lines):
+                if index and config.pull_interval > 0 and await self._pause(config.pull_interval):
+                    _abort(request)
+                    return response
+                await response.write(line)
+            await response.write_eof()
+        except asyncio.CancelledError:
+            self._client_left()
+            raise
+        except ConnectionResetError:
+            self._client_left()
+            return response
+        if config.pull_error is None and not is_installed(name, self.config.models):
+            self.configure(models=(*self.config.models, name))
+        self.streams_finished += 1
+        self._notify()
+        return response
+
     async def _version(self, request: web.Request) -> web.Response:
         self._record(request, None)
         return web.json_response({"version": self.config.version})
@@ -388,6 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loaded", help="comma-separated models reported as loaded")
     parser.add_argument("--tokens", type=int, help="generate N tokens instead of a script")
     parser.add_argument("--rate", type=float, help="tokens per second (0: as fast as possible)")
+    parser.add_argument("--pull-interval", type=float, help="seconds between pull progress lines")
     args = parser.parse_args(argv)
     document: dict[str, Any] = {}
     if args.script is not None:
@@ -400,7 +447,7 @@ def main(argv: list[str] | None = None) -> None:
         value = getattr(args, key)
         if value is not None:
             document[key] = [name for name in value.split(",") if name]
-    for key in ("tokens", "rate"):
+    for key in ("tokens", "rate", "pull_interval"):
         if getattr(args, key) is not None:
             document[key] = getattr(args, key)
     config = dataclasses.replace(FakeConfig(), **config_changes_from_json(document))
