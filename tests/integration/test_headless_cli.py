@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,3 +291,140 @@ def test_a_file_on_stdin_is_one_prompt_too(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert sent == ["sum up\n\nfirst\nsecond"]
+
+
+# -- aiway models, aiway pull: real processes against a fake server of their own --
+
+
+@pytest.fixture
+def pull_server() -> Iterator[FakeOllamaProcess]:
+    with FakeOllamaProcess("--models", "tiny:latest,qwen3:0.6b") as fake:
+        yield fake
+
+
+def test_models_lists_each_installed_model_with_size_and_date(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    result = run(tmp_path, "models", host=pull_server.url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SIZE", "MODIFIED"]
+    assert lines[1].split() == ["tiny:latest", "101", "MB", "2025-01-01T00:00:00Z"]
+    assert lines[2].startswith("qwen3:0.6b ")
+
+
+def test_models_json_gives_name_size_and_modified_of_each(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    result = run(tmp_path, "models", "--json", host=pull_server.url)
+    assert result.returncode == 0, result.stderr
+    document = orjson.loads(result.stdout)
+    assert document["backend"] == "ollama"
+    assert document["models"][0] == {
+        "name": "tiny:latest",
+        "size": 101_000_000,
+        "modified": "2025-01-01T00:00:00Z",
+    }
+
+
+def test_models_with_no_ollama_server_answering_fails_clearly(tmp_path: Path) -> None:
+    result = run(tmp_path, "models", "--backend", "ollama", host="127.0.0.1:9")
+    assert result.returncode == 3
+    assert "no Ollama server at http://127.0.0.1:9" in result.stderr
+    assert result.stdout == ""
+
+
+def test_pull_streams_progress_to_100_percent_then_success_and_installs_the_model(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    result = run(tmp_path, "pull", "llama3.2:1b", host=pull_server.url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "\r" not in result.stdout  # not a terminal: plain lines
+    assert any(" 25% [" in line and "12.5 MB/50.0 MB" in line for line in lines)
+    assert any(" 100% [" in line for line in lines)
+    assert "llama3.2:1b: success" in lines
+    assert lines[-1] == "pulled llama3.2:1b"
+    listed = run(tmp_path, "models", "--json", host=pull_server.url)
+    names = [m["name"] for m in orjson.loads(listed.stdout)["models"]]
+    assert "llama3.2:1b" in names
+
+
+def test_pull_error_line_is_a_clear_error_without_control_sequences_and_exit_3(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    pull_server.configure(pull_error="pull model manifest: file does not exist\x1b]0;owned\x07")
+    result = run(tmp_path, "pull", "nonesuch", host=pull_server.url)
+    assert result.returncode == 3
+    assert "Ollama could not pull 'nonesuch': pull model manifest: file does not exist" in (
+        result.stderr
+    )
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "success" not in result.stdout
+
+
+def test_pull_with_a_malformed_progress_line_fails_clearly(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    pull_server.configure(pull_raw="this is not json\n")
+    result = run(tmp_path, "pull", "tiny", host=pull_server.url)
+    assert result.returncode == 3
+    assert "bad progress line from Ollama" in result.stderr
+    assert "line 2 is not valid JSON" in result.stderr
+
+
+def test_pull_slower_than_its_timeout_gives_up_with_a_clear_error(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    pull_server.configure(pull_interval=30.0)
+    result = run(tmp_path, "pull", "tiny", "--timeout", "0.5", host=pull_server.url)
+    assert result.returncode == 3
+    assert "pulling tiny took longer than the total timeout of 0.5s" in result.stderr
+
+
+def test_pull_on_the_embedded_backend_says_it_applies_to_ollama_only(tmp_path: Path) -> None:
+    result = run(tmp_path, "pull", "tiny", "--backend", "embedded", host="127.0.0.1:9")
+    assert result.returncode == 2
+    assert "pull applies to Ollama only" in result.stderr
+
+
+def test_pull_on_a_terminal_redraws_one_line_with_carriage_returns(
+    tmp_path: Path, pull_server: FakeOllamaProcess
+) -> None:
+    master, slave = pty.openpty()
+    env = isolated_env(tmp_path, OLLAMA_HOST=pull_server.url)
+    process = subprocess.Popen(
+        [*AIWAY, "pull", "tiny"],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    output = bytearray()
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"the pull did not end; it wrote {bytes(output)!r}"
+            if not select.select([master], [], [], remaining)[0]:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(timeout=60) == 0
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = output.decode()
+    layer_lines = [line for line in text.split("\n") if "[" in line]
+    assert len(layer_lines) == 2  # one line per layer, redrawn in place
+    assert all(line.count("\r") >= 1 and "100% [" in line for line in layer_lines)
+    assert "pulled tiny" in text
