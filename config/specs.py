@@ -20,6 +20,7 @@ from typing import Protocol
 
 import attrs
 
+from aiway.actors.errors import AiwayError
 from aiway.config.ollama_host import ollama_base_url
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -40,7 +41,7 @@ _SECONDS = re.compile(r"-?\d+")
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
-class Invalid(Exception):
+class Invalid(AiwayError):
     """A raw value that a spec does not accept; the loader adds the key and the origin."""
 
 
