@@ -1,4 +1,4 @@
-"""Slash commands: /help, /clear, /model, /models, /system, /cancel, /retry, /quit, history.
+"""Slash commands: /help, /clear, /model, /models, /pull, /system, /cancel, /retry, /quit, ...
 
 ``run_command`` parses one ``UserCommand`` and carries it out through a
 ``CommandTarget``: the few operations of a conversation a command needs (the
@@ -18,9 +18,11 @@ HELP = """\
 /clear           forget the conversation
 /model [NAME]    switch model (without a name: list installed models)
 /models          list installed models
+/pull NAME       download a model into Ollama, with progress (Esc stops it)
 /backend         which backend answers, and why
 /system [TEXT]   show or set the system prompt
-/cancel          stop the answer in flight (Esc in the terminal UI)
+/cancel          stop the answer or the pull in flight (Esc in the terminal UI)
+/copy [N]        copy the last answer (N: its Nth code block; terminal UI)
 /retry           answer the last message again
 /quit            leave (Ctrl+Q in the terminal UI)
 /sessions        saved conversations, newest first
@@ -61,6 +63,14 @@ class CommandTarget(Protocol):
         """Ask for the installed models; then list them, or switch to ``wanted``."""
         ...
 
+    def pull_model(self, ctx: Context, name: str) -> None:
+        """Pull ``name`` into the backend, its progress published as notices."""
+        ...
+
+    def cancel_pull(self, ctx: Context) -> bool:
+        """Stop the pull in flight; False when none runs."""
+        ...
+
     def set_system_prompt(self, text: str) -> None:
         """Use ``text`` as the system prompt from the next answer on."""
         ...
@@ -90,6 +100,12 @@ def run_command(target: CommandTarget, ctx: Context, msg: UserCommand) -> None:
             target.notify(ctx, NotifyLevel.INFO, "cleared", "the conversation was cleared")
         case "model" | "models":
             target.ask_models(ctx, args if name == "model" and args else None)
+        case "pull" if args:
+            target.pull_model(ctx, args)
+        case "pull":
+            target.notify(
+                ctx, NotifyLevel.ERROR, "pull", "which model? /pull NAME, e.g. /pull llama3.2:1b"
+            )
         case "backend":
             info = target.session_info()
             reason = f" ({info.backend_reason})" if info.backend_reason else ""
@@ -102,8 +118,9 @@ def run_command(target: CommandTarget, ctx: Context, msg: UserCommand) -> None:
         case "system":
             target.notify(ctx, NotifyLevel.INFO, "system prompt", target.system_prompt or "(none)")
         case "cancel":
-            if not target.cancel_answer(ctx):
-                target.notify(ctx, NotifyLevel.INFO, "cancel", "no answer in flight")
+            pulling = target.cancel_pull(ctx)
+            if not target.cancel_answer(ctx) and not pulling:
+                target.notify(ctx, NotifyLevel.INFO, "cancel", "no answer or pull in flight")
         case "retry":
             target.retry(ctx)
         case "quit" | "exit":

@@ -63,6 +63,8 @@ from aiway.actors.protocol import (
     UserTyping,
 )
 from aiway.actors.protocol.avatar import Anchor, MoveTo
+from aiway.actors.protocol.conductor import Progress
+from aiway.actors.protocol.stream import CancelPull, PullEnded, PullModel
 from aiway.actors.resume import open_task_events, replay_tasks
 from aiway.actors.runtime import ActorRef, Behaviour, Context, handles
 from aiway.actors.sizes import format_size, utf8_size, utf8_size_over
@@ -177,6 +179,8 @@ class Conductor(Behaviour):
         self.dropped_tags = 0
         #: the model /model asked for, until the installed list arrives
         self.wanted_model: str | None = None
+        #: the model /pull is fetching, until its PullEnded
+        self.pulling: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -365,6 +369,45 @@ class Conductor(Behaviour):
     @handles(Cancel)
     def on_cancel(self, ctx: Context, msg: Cancel) -> None:
         self.cancel_answer(ctx)
+        self.cancel_pull(ctx)
+
+    # -- /pull: progress published as notices that surfaces update in place ------------------
+
+    def pull_model(self, ctx: Context, name: str) -> None:
+        if self.pulling is not None:
+            self.notify(
+                ctx, NotifyLevel.INFO, "pull", f"already pulling {self.pulling}; Esc stops it"
+            )
+            return
+        self.pulling = name
+        ctx.tell(self.stream_manager, PullModel(name))
+
+    def cancel_pull(self, ctx: Context) -> bool:
+        if self.pulling is None:
+            return False
+        ctx.tell(self.stream_manager, CancelPull())
+        return True
+
+    @handles(Progress)
+    def on_pull_progress(self, ctx: Context, msg: Progress) -> None:
+        self._publish(ctx, Notify(NotifyLevel.INFO, msg.key, msg.status, msg))
+
+    @handles(PullEnded)
+    def on_pull_ended(self, ctx: Context, msg: PullEnded) -> None:
+        if msg.name == self.pulling:
+            self.pulling = None
+        key = f"pull {msg.name}"
+        if msg.error:
+            level = NotifyLevel.WARNING if msg.cancelled else NotifyLevel.ERROR
+            text = f"the pull of {msg.name} was cancelled" if msg.cancelled else msg.error
+            status = "cancelled" if msg.cancelled else "failed"
+        else:
+            level, text, status = (
+                NotifyLevel.INFO,
+                f"pulled {msg.name}: /model {msg.name} uses it",
+                "success",
+            )
+        self._publish(ctx, Notify(level, key, text, Progress(key, status, done=True)))
 
     @handles(QuitRequested)
     def on_quit(self, ctx: Context, msg: QuitRequested) -> None:

@@ -6,6 +6,9 @@ once); the task hands each piece of text to the Conductor with an awaited
 socket and TCP pushes back on the server. ``CancelStream`` is a control
 message: it cancels the task at once, which closes the HTTP response (or stops
 the model thread), and the Conductor gets ``StreamDone`` marked cancelled.
+``PullModel`` runs one pull at a time on an Ollama backend: its progress goes
+to the Conductor as ``Progress`` (at most ``PULL_UPDATES_PER_SECOND``, plus
+every change of step), then ``PullEnded``; ``CancelPull`` stops it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import time
 
 from aiway.actors.backends.base import Backend, BackendError
+from aiway.actors.backends.ollama import OllamaBackend, PullUpdate
 from aiway.actors.protocol import (
     CancelStream,
     ListModels,
@@ -25,11 +29,21 @@ from aiway.actors.protocol import (
     StreamDone,
     StreamFailed,
 )
+from aiway.actors.protocol.conductor import Progress
+from aiway.actors.protocol.stream import CancelPull, PullEnded, PullModel
 from aiway.actors.runtime import ActorRef, EdgeActor, EdgeContext, handles
 
 __all__ = ["ListModels", "ModelList", "StreamManager"]
 
 log = logging.getLogger(__name__)
+
+PULL_UPDATES_PER_SECOND = 5.0
+"""The most progress messages a pull sends the Conductor per second (step changes excepted)."""
+
+NOT_OLLAMA = (
+    "/pull applies to Ollama only: the embedded backend serves its one packaged model; "
+    "start Ollama and restart aiway to pull models"
+)
 
 
 class _Stream:
@@ -66,6 +80,7 @@ class StreamManager(EdgeActor):
         self.conductor = conductor
         self.max_streams = max_streams
         self.streams: dict[str, _Stream] = {}
+        self.pull_task: asyncio.Task[None] | None = None
 
     @handles(StartStream)
     def on_start_stream(self, ctx: EdgeContext, msg: StartStream) -> None:
@@ -98,6 +113,55 @@ class StreamManager(EdgeActor):
             ctx.tell(msg.reply_to, ModelList((), exc.describe()))
             return
         ctx.tell(msg.reply_to, ModelList(tuple(models)))
+
+    @handles(PullModel)
+    def on_pull(self, ctx: EdgeContext, msg: PullModel) -> None:
+        backend = self.backend
+        if not isinstance(backend, OllamaBackend):
+            ctx.tell(self.conductor, PullEnded(msg.name, NOT_OLLAMA))
+        elif self.pull_task is not None:
+            ctx.tell(self.conductor, PullEnded(msg.name, "a pull is already running; wait or Esc"))
+        else:
+            self.pull_task = ctx.create_task(self._pull(ctx, backend, msg.name), name="pull")
+
+    @handles(CancelPull)
+    def on_cancel_pull(self, ctx: EdgeContext, msg: CancelPull) -> None:
+        if self.pull_task is not None:
+            self.pull_task.cancel()
+
+    async def _pull(self, ctx: EdgeContext, backend: OllamaBackend, name: str) -> None:
+        conductor = self.conductor
+        key = f"pull {name}"
+        sent_at = [0.0]
+        sent_status = [""]
+
+        async def on_update(update: PullUpdate) -> None:
+            now = time.monotonic()
+            finished_part = update.total > 0 and update.completed >= update.total
+            if (
+                update.status != sent_status[0]
+                or finished_part
+                or now - sent_at[0] >= 1 / PULL_UPDATES_PER_SECOND
+            ):
+                sent_at[0], sent_status[0] = now, update.status
+                progress = Progress(
+                    key, update.status, update.digest, update.completed, update.total
+                )
+                await ctx.put(conductor, progress, None)
+
+        ended = PullEnded(name)
+        try:
+            await backend.pull(name, on_update)
+        except asyncio.CancelledError:
+            ended = PullEnded(name, "cancelled", cancelled=True)
+        except BackendError as exc:
+            ended = PullEnded(name, exc.describe())
+        except Exception as exc:
+            log.exception("the pull of %s failed unexpectedly", name)
+            ended = PullEnded(name, f"unexpected error in the pull: {exc!r}")
+        finally:
+            self.pull_task = None
+        ctx.tell(conductor, ended)
 
     async def _run(self, ctx: EdgeContext, stream: _Stream) -> None:
         request = stream.request

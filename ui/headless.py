@@ -51,10 +51,12 @@ from aiway.actors.protocol import (
     UserMessage,
     to_wire,
 )
+from aiway.actors.protocol.conductor import Progress
 from aiway.actors.runtime import Behaviour, Context, handles
 from aiway.actors.untrusted import strip_controls
 from aiway.ui.format import metadata_line
 from aiway.ui.output import Output
+from aiway.ui.progress import PullMeter
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ class LogSurface(Behaviour):
         #: lines that came while an answer streams: written when its line ends
         self._deferred: list[str] = []
         self._session_id: str | None = None
+        self._meters: dict[str, PullMeter] = {}
 
     @handles(StateSnapshot)
     def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
@@ -155,7 +158,9 @@ class LogSurface(Behaviour):
             case StreamError(error=error):
                 self.failures.append(error)
                 self._resolve(Outcome.FAILED)
-            case Notify() if self.expect_command:
+            case Notify(progress=None) if self.expect_command:
+                self._resolve(Outcome.ANSWERED)
+            case Notify(progress=Progress(done=True)) if self.expect_command:
                 self._resolve(Outcome.ANSWERED)
             case Quit():
                 self.quit = True
@@ -183,7 +188,11 @@ class LogSurface(Behaviour):
                 )
             case StreamError():
                 self._end_answer(msg.message_id, msg.partial, f"   ! error: {msg.error}")
+            case Notify(progress=Progress(done=False) as progress):
+                self._show_progress(progress)
             case Notify():
+                if msg.progress is not None:
+                    self._meters.pop(msg.progress.key, None)
                 text = msg.text.replace("\n", "\n     ")
                 write(f"   ({msg.level.value}) {msg.title}: {text}\n")
             case SessionInfo():
@@ -290,6 +299,20 @@ class LogSurface(Behaviour):
                 self._answer = None
                 shown = ""
             self._answer_text(streaming.id, streaming.content[len(shown) :])
+
+    def _show_progress(self, progress: Progress) -> None:
+        """A long job's progress: a line each time its step or the tens of its percent change."""
+        meter = self._meters.get(progress.key)
+        if meter is None:
+            if len(self._meters) >= 16:  # bounded: jobs whose end never came
+                self._meters.clear()
+            meter = self._meters[progress.key] = PullMeter(progress.key.removeprefix("pull "))
+        before = (meter.status, meter.percent // 10 if meter.percent is not None else None)
+        meter.update(progress.status, progress.part, progress.total, progress.completed)
+        after = (meter.status, meter.percent // 10 if meter.percent is not None else None)
+        if after != before:
+            text = meter.line(120) if meter.total else progress.status
+            self._line(f"   [{progress.key}: {text}]\n")
 
     def _show_avatar(self, msg: AvatarState) -> None:
         shown = (msg.mood, msg.gesture, msg.reaction)

@@ -106,12 +106,33 @@ class State(WireMessage):
 
 
 @attrs.frozen(slots=True)
+class Progress(WireMessage):
+    """How far a long job (a model pull, ``key`` ``pull NAME``) got; ``done`` when it ended.
+
+    ``completed`` and ``total`` are bytes of the part (``part``: a layer's
+    digest) being fetched now; 0 when the step has no size.
+    """
+
+    key: str
+    status: str
+    part: str = ""
+    completed: int = 0
+    total: int = 0
+    done: bool = False
+
+
+@attrs.frozen(slots=True)
 class Notify(WireMessage):
-    """A notice for the person: info, warning or error."""
+    """A notice for the person: info, warning or error.
+
+    With ``progress`` it reports a long job: a surface updates one line in
+    place (the status bar) until the notice whose progress is ``done``.
+    """
 
     level: NotifyLevel
     title: str
     text: str
+    progress: Progress | None = None
 
 
 @attrs.frozen(slots=True)

@@ -1,4 +1,4 @@
-"""Messages to the StreamManager (one answer's stream, the installed models) and its answers.
+"""Messages to the StreamManager (an answer's stream, the models, a pull) and its answers.
 
 ``ListModels`` carries a ref: it stays in the session's processes, so it is
 not a ``WireMessage`` (the Thespian codec carries it, refs beside the bytes).
@@ -81,3 +81,26 @@ class ModelList(WireMessage):
 
     models: tuple[str, ...]
     error: str = ""
+
+
+@attrs.frozen(slots=True)
+class PullModel(WireMessage):
+    """Pull ``name`` into the backend (Ollama); ``Progress`` then ``PullEnded`` come back."""
+
+    name: str
+
+
+@attrs.frozen(slots=True)
+class CancelPull(WireMessage):
+    """Stop the pull in flight now. A control message."""
+
+    control = True
+
+
+@attrs.frozen(slots=True)
+class PullEnded(WireMessage):
+    """A pull ended: ``error`` empty when it succeeded; ``cancelled`` when it was stopped."""
+
+    name: str
+    error: str = ""
+    cancelled: bool = False

@@ -59,7 +59,7 @@ def status_segments(
     parts = []
     if status.model:
         parts.append(f"{status.model} on {status.backend}" if status.backend else status.model)
-    elif status.notice:
+    if status.notice:  # start-up progress, or a pull's progress line
         parts.append(status.notice)
     rate = live_rate(status, now)
     if rate is not None:

@@ -39,6 +39,7 @@ from aiway.actors.protocol import (
     TaskUpdated,
     Token,
 )
+from aiway.ui.progress import PullMeter
 from aiway.ui.tui.views import (
     ASSISTANT,
     NOTE,
@@ -149,6 +150,8 @@ class ViewModel:
         self._frame: AvatarFrame | None = None
         self._quit: str | None = None
         self._session: SessionInfo | None = None
+        #: long jobs in flight (``/pull``), by their progress key: shown in the status bar
+        self._meters: dict[str, PullMeter] = {}
 
     def set_wake(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` (from the writing thread) when something changes while none is pending."""
@@ -394,7 +397,25 @@ class ViewModel:
             self._add_note("info", "", f"model {msg.model} on {msg.backend}{why}")
 
     def _on_notify(self, msg: Notify) -> None:
-        self._add_note(msg.level.value, msg.title, msg.text)
+        progress = msg.progress
+        if progress is None:
+            self._add_note(msg.level.value, msg.title, msg.text)
+            return
+        # A long job's progress updates the status bar in place; its end is a note.
+        if progress.done:
+            if self._meters.pop(progress.key, None) is not None or not self._meters:
+                self._notice = ""
+                self._status_changed = True
+            self._add_note(msg.level.value, msg.title, msg.text)
+            return
+        meter = self._meters.get(progress.key)
+        if meter is None:
+            meter = self._meters[progress.key] = PullMeter(
+                progress.key.removeprefix("pull "), self._clock
+            )
+        meter.update(progress.status, progress.part, progress.total, progress.completed)
+        self._notice = f"{progress.key}: {meter.line(72)}" if meter.total else meter.line(72)
+        self._status_changed = True
 
     def _on_failed(self, msg: ActorFailed) -> None:
         self._add_note("error", "actor failed", f"{msg.actor}: {msg.error} ({msg.action})")
