@@ -68,6 +68,15 @@ class PullMeter:
         (start, first), (end, last) = samples[0], samples[-1]
         return (last - first) / (end - start) if end > start else 0.0
 
+    def short(self) -> str:
+        """For a status bar: ``42% 21.0 MB/50.0 MB 5.2 MB/s``, or the status when sizeless."""
+        percent = self.percent
+        if percent is None:
+            return self.status
+        rate = self.rate
+        speed = f" {human_size(rate)}/s" if rate > 0 else ""
+        return f"{percent}% {human_size(self.completed)}/{human_size(self.total)}{speed}"
+
     def line(self, width: int = 80) -> str:
         """``pulling 3f1a2b  42% [████████            ] 21 MB/50 MB 5.2 MB/s``, cut to ``width``."""
         percent = self.percent

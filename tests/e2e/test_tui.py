@@ -301,3 +301,40 @@ def test_no_backend_prints_a_clear_message_and_exits_non_zero(tmp_path: Path) ->
         assert tui.exit_code() == 3
     finally:
         tui.close()
+
+
+@pytest.fixture
+def pulls(ollama: FakeOllamaProcess) -> Iterator[FakeOllamaProcess]:
+    """The shared server with a paced ``/api/pull``; its pull settings are put back after."""
+    try:
+        yield ollama
+    finally:
+        ollama.configure(pull_interval=0.0, pull_error=None, pull_raw=None)
+
+
+def test_pull_shows_progress_in_the_status_bar_then_a_completion_note(
+    tui: Tui, pulls: FakeOllamaProcess
+) -> None:
+    pulls.configure(pull_interval=0.25)
+    tui.say("/pull qwen3:0.6b")
+    progress = tui.wait_for("MB/50.0 MB")
+    status_bar = tui.rows()[-1]
+    assert re.search(r"pull qwen3:0\.6b: \d+% [\d.]+ MB/50\.0 MB", status_bar), status_bar
+    done = tui.wait_for("pulled qwen3:0.6b", timeout=20)
+    assert "pull qwen3" not in tui.rows()[-1]  # the status bar let go of the progress
+    assert progress != done
+
+
+def test_esc_cancels_a_pull_and_says_so(tui: Tui, pulls: FakeOllamaProcess) -> None:
+    pulls.configure(pull_interval=1.0)
+    tui.say("/pull llama3.2:1b")
+    tui.wait_for("pull llama3.2:1b")
+    tui.keys("Escape")
+    cancelled = tui.wait_for("the pull of llama3.2:1b was cancelled")
+    assert "pulled llama3.2:1b" not in cancelled
+
+
+def test_help_lists_copy_and_pull(tui: Tui) -> None:
+    tui.say("/help")
+    shown = tui.wait_for("/pull NAME")
+    assert "/copy [N]" in shown

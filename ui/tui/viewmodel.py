@@ -414,7 +414,7 @@ class ViewModel:
                 progress.key.removeprefix("pull "), self._clock
             )
         meter.update(progress.status, progress.part, progress.total, progress.completed)
-        self._notice = f"{progress.key}: {meter.line(72)}" if meter.total else meter.line(72)
+        self._notice = f"{progress.key}: {meter.short()}"
         self._status_changed = True
 
     def _on_failed(self, msg: ActorFailed) -> None:
