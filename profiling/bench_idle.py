@@ -93,6 +93,38 @@ def _count_selects(loop: asyncio.AbstractEventLoop) -> tuple[Callable[[], int], 
     return (lambda: calls), undo
 
 
+def live_timers(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
+    """Every timer handle the loop holds that is not cancelled, whatever its callback."""
+    scheduled: list[asyncio.TimerHandle] = getattr(loop, "_scheduled", [])
+    return [handle for handle in scheduled if not handle.cancelled()]
+
+
+def callback_module(handle: asyncio.Handle) -> str:
+    """The module of the code a handle will call (through partials and bound methods)."""
+    target: object = handle._callback  # type: ignore[attr-defined]
+    while True:
+        inner = getattr(target, "func", None) or getattr(target, "__func__", None)
+        if inner is None:
+            break
+        target = inner
+    module = getattr(target, "__module__", None)
+    if module is None:  # a bound builtin (a future's set_result, ...): its owner's module
+        owner = getattr(target, "__self__", None)
+        module = type(owner).__module__ if owner is not None else "?"
+    return str(module)
+
+
+async def wakeups_in_window(seconds: float) -> int:
+    """The loop's wake-ups (``select`` calls) while the calling task sleeps ``seconds``."""
+    count, undo = _count_selects(asyncio.get_running_loop())
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        wakeups = count()
+        undo()
+    return wakeups
+
+
 async def _idle_window(actors: int, seconds: float) -> IdleSample:
     loop = asyncio.get_running_loop()
     system = ActorSystem() if actors else None

@@ -36,6 +36,7 @@ from aiway.actors.protocol import (
 )
 from aiway.actors.runtime import Behaviour, Context, handles
 from aiway.config import Settings, load_settings
+from profiling.bench_idle import callback_module, live_timers, wakeups_in_window
 from tests.fakes import ErrorLine, FakeOllama, Split, Stall
 from tests.waiting import wait_until
 
@@ -258,15 +259,27 @@ async def test_auto_selection_falls_back_to_the_embedded_model_without_a_server(
         await selection.backend.close()
 
 
+#: the idle window over which wake-ups are counted, each side
+IDLE_WINDOW = 0.5
+
+
 @pytest.mark.asyncio
-async def test_idle_system_has_no_timers_or_ready_callbacks(fake: FakeOllama) -> None:
+async def test_idle_session_holds_no_timer_of_ours_and_wakes_no_more_than_a_bare_loop(
+    fake: FakeOllama,
+) -> None:
+    loop = asyncio.get_running_loop()
+    bare = await wakeups_in_window(IDLE_WINDOW)  # this loop, the fake server, no session
     settings = settings_for(fake.url)
     settings = attrs.evolve(settings, avatar=attrs.evolve(settings.avatar, enabled=False))
     assistant, _ = await session(settings)
-    await asyncio.sleep(0)
-    loop = asyncio.get_running_loop()
-    await wait_until(lambda: not loop._ready)  # type: ignore[attr-defined]
-    actor_timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-    # only aiohttp's own connection housekeeping may be scheduled, none of ours
-    assert not [h for h in actor_timers if "actors" in repr(h._callback)]
-    await assistant.stop()
+    try:
+        await wait_until(lambda: not loop._ready)  # type: ignore[attr-defined]
+        # Every live timer, whatever it calls: only aiohttp's connection housekeeping (the
+        # fake server's and the backend's) may be there; no name filter lets ours through.
+        timers = live_timers(loop)
+        ours = [h for h in timers if not callback_module(h).startswith("aiohttp.")]
+        ours_idle = await wakeups_in_window(IDLE_WINDOW)
+    finally:
+        await assistant.stop()
+    assert not ours, f"live timers in an idle session: {ours}"
+    assert ours_idle <= bare, f"{ours_idle} loop wake-ups in {IDLE_WINDOW} s idle; bare: {bare}"

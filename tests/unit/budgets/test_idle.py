@@ -12,7 +12,7 @@ import asyncio
 import pytest
 
 from aiway.actors.runtime import ActorSystem
-from profiling.bench_idle import Hello, Idler, _count_selects
+from profiling.bench_idle import Hello, Idler, live_timers, wakeups_in_window
 
 IDLE_ACTORS = 10
 WINDOW = 0.5
@@ -20,20 +20,13 @@ WINDOW = 0.5
 
 async def _wakeups_in_window(system: ActorSystem | None) -> tuple[int, int]:
     """(loop wake-ups in the window, live timers at its start) with ``system`` idle."""
-    loop = asyncio.get_running_loop()
     if system is not None:
         for index in range(IDLE_ACTORS):
             ref = system.spawn(f"idler-{index}", Idler)
             await system.ask(ref, Hello, 30.0)  # a long deadline: it must not linger
     await asyncio.sleep(0)  # let what the asks scheduled run
-    timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-    count, undo = _count_selects(loop)
-    try:
-        await asyncio.sleep(WINDOW)
-    finally:
-        wakeups = count()
-        undo()
-    return wakeups, len(timers)
+    timers = live_timers(asyncio.get_running_loop())
+    return await wakeups_in_window(WINDOW), len(timers)
 
 
 @pytest.mark.asyncio
