@@ -449,7 +449,7 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
             await history.store.close()
         raise
     assistant.system.install_signal_handlers()
-    return await run_session(
+    code = await run_session(
         assistant,
         args.prompt,
         json_mode=args.json,
@@ -457,6 +457,11 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
         show_metrics=args.metrics,
         each_line=args.each_line,
     )
+    failure = getattr(system, "failure", None)  # a Thespian core that could not be placed
+    if failure:
+        print(f"aiway: {failure}", file=sys.stderr)
+        return 3
+    return code
 
 
 if __name__ == "__main__":

@@ -166,6 +166,12 @@ class LogSurface(Behaviour):
                 self.quit = True
                 self._resolve(Outcome.QUIT)
 
+    def on_stop(self, ctx: Context) -> None:
+        """The session is stopping (SIGTERM, SIGINT, a core that failed): the driver stops
+        waiting for an answer that will not come."""
+        self.quit = True
+        self._resolve(Outcome.QUIT)
+
     def _resolve(self, outcome: str) -> None:
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
@@ -472,6 +478,8 @@ async def run_session(
             text = raw.strip()
             if not text:
                 continue
+            if surface.quit:  # the session stopped meanwhile
+                break
             surface.expect_command = text.startswith("/")
             waiter: asyncio.Future[str] = loop.create_future()
             surface.waiter = waiter

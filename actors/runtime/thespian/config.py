@@ -56,6 +56,10 @@ class ThespianConfig:
     log_file: str | None = None
     #: bound on each blocking exchange with the system (create, stop)
     call_timeout: float = 10.0
+    #: a member registers with its leader again every so many seconds (multiprocTCPBase),
+    #: so start order does not matter and restarts rejoin; a leader declares a member gone
+    #: after three missed periods
+    rejoin_period: float = 2.0
 
     def __attrs_post_init__(self) -> None:
         if self.base not in BASES:
@@ -132,6 +136,7 @@ def open_system(config: ThespianConfig) -> SystemHandle:
 
         path = config.secret_file
         seam.install_from_file(Path(path) if path is not None else default_secret_path(os.environ))
+        seam.rejoin_every(config.rejoin_period)
         # read by Thespian whenever it makes an address: what it announces and binds
         os.environ["THESPIAN_BASE_IPADDR"] = config.ip_address
     return ThespianSystem(

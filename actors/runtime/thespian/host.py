@@ -93,6 +93,9 @@ class ThespianHost(ActorSystem):
         self._members_changed = asyncio.Event()
         self._started = False
         self._closing = False
+        #: why the core cannot run here (a cell that could not be created anywhere), or None;
+        #: the host stops itself when it is set, so a session ends instead of waiting forever
+        self.failure: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -228,6 +231,7 @@ class ThespianHost(ActorSystem):
                     restarts=0,
                 )
                 self.loop.call_soon_threadsafe(self._report_failure, failure)
+                self.loop.call_soon_threadsafe(self._cannot_run, name, created.error)
 
         bridge.submit(create)
         return ref
@@ -267,6 +271,21 @@ class ThespianHost(ActorSystem):
         # each is attached, here or on Thespian, and encodes to the right address.
         self.loop.call_soon(bridge.submit, launch)
         return ref
+
+    def _cannot_run(self, name: str, error: str | None) -> None:
+        """Loop side: a top-level cell could not be created: nothing can answer, so stop.
+
+        Its failure listeners may be cells that were not created either, so the
+        reason is kept in ``failure`` for whoever started the host to report.
+        """
+        if self.failure is None:
+            self.failure = (
+                f"the core actor {name!r} could not be created on the Thespian system"
+                f"{' of the convention' if self.config.require else ''}: {error}"
+            )
+            log.error("%s; stopping", self.failure)
+        if not self._closing:
+            self.loop.create_task(self.stop())
 
     def _require_started(self) -> None:
         if not self._started:

@@ -32,9 +32,11 @@ import logging
 import os
 import pickle
 import threading
+from datetime import timedelta
 from pathlib import Path
 from types import CodeType
 
+from thespian.system.admin import convention
 from thespian.system.transport import IPBase, TCPTransport, streamBuffer
 
 from aiway.actors.errors import AiwayError
@@ -177,6 +179,9 @@ def verify() -> None:
         problems.append("IPBase.IPActorAddress.bindArgs is no longer a property")
     elif "self.sockname" not in inspect.getsource(address.__init__):
         problems.append("IPActorAddress no longer keeps its announced address in sockname")
+    for name in ("CONVENTION_REREGISTRATION_PERIOD", "CONVENTION_RESTART_PERIOD"):
+        if not isinstance(getattr(convention, name, None), timedelta):
+            problems.append(f"thespian.system.admin.convention.{name} is gone")
     if problems:
         raise SeamMoved(
             "Thespian's transport changed; aiway will not run it unprotected: "
@@ -227,3 +232,17 @@ def install_inherited() -> None:
         path = os.environ.get(SECRET_FILE_ENV)
         if path:
             install(load_secret(Path(path), create=False))
+
+
+def rejoin_every(seconds: float) -> None:
+    """Members re-register with their leader every ``seconds`` (this process and its forks).
+
+    Call it before the system opens, on the leader and on every member alike:
+    a leader expects a registration at least every three periods.
+    """
+    if seconds <= 0:
+        raise ValueError("the rejoin period must be positive")
+    verify()
+    period = timedelta(seconds=seconds)
+    convention.CONVENTION_REREGISTRATION_PERIOD = period
+    convention.CONVENTION_RESTART_PERIOD = period
