@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_options(serve)
 
     _history_commands(commands)
+    _convention_commands(commands)
     models = commands.add_parser(
         "models",
         help="list the models of the backend in use",
@@ -257,6 +258,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(config, sub=True)
     return parser
+
+
+def _convention_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aiway.actors.runtime.thespian.member import DEFAULT_ADMIN_PORT, add_member_options
+
+    member = commands.add_parser(
+        "member",
+        help="join a Thespian convention and offer capabilities (the core runs here)",
+        description="Run a Thespian system that joins the convention led by --convention "
+        "HOST:PORT, listens on and announces --ip, and offers each --capability; a leader "
+        "started with --engine thespian --require CAPABILITY places its core here. Runs until "
+        "SIGTERM or SIGINT. See docs/TWO_MACHINES.md.",
+    )
+    _common(member, sub=True)
+    add_member_options(member)
+    status = commands.add_parser(
+        "status", help="list the systems of the Thespian convention this machine belongs to"
+    )
+    _common(status, sub=True)
+    status.add_argument("--admin-port", type=int, default=DEFAULT_ADMIN_PORT, metavar="PORT")
+    status.add_argument("--ip", default="127.0.0.1", metavar="ADDRESS")
+    status.add_argument("--secret-file", metavar="PATH")
+
+
+def _convention(args: argparse.Namespace) -> int:
+    """``aiway member`` and ``aiway status``."""
+    from aiway.actors.runtime.thespian.member import convention_status, member_main
+
+    if args.command == "member":
+        return member_main(args)
+    try:
+        systems = convention_status(args.admin_port, args.ip, args.secret_file)
+    except TimeoutError as exc:
+        print(f"aiway: {exc}", file=sys.stderr)
+        return 3
+    for info in systems:
+        offers = ", ".join(f"{k}={v}" for k, v in info.capabilities.items()) or "-"
+        print(f"{info.address:<22} {info.role:<7} {offers}")
+    return 0
 
 
 def _version() -> str:
@@ -320,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(describe(loaded))
         return 0
     setup_logging(loaded.settings)
+    if args.command in ("member", "status"):
+        return _convention(args)
     try:
         if args.command in ("sessions", "export", "forget"):
             return _history(loaded.settings, args)
@@ -432,7 +474,9 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
     system = None
     try:
         selection = await select_backend(settings)
-        system = await open_engine(args, str(settings.log_file) if settings.log_file else None)
+        system = await open_engine(
+            args, str(settings.log_file) if settings.log_file else None, interruptible=True
+        )
         assistant = Assistant.start(
             settings,
             selection.backend,

@@ -17,6 +17,9 @@ on first use): see docs/SECURITY.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiway.actors.errors import AiwayError
@@ -122,17 +125,56 @@ def thespian_config(args: argparse.Namespace, log_file: str | None = None) -> Th
         raise EngineError(f"--engine thespian: {exc}") from None
 
 
-async def open_engine(args: argparse.Namespace, log_file: str | None = None) -> ThespianHost | None:
-    """The started Thespian host ``--engine thespian`` asks for; None for the asyncio host."""
+async def open_engine(
+    args: argparse.Namespace, log_file: str | None = None, *, interruptible: bool = False
+) -> ThespianHost | None:
+    """The started Thespian host ``--engine thespian`` asks for; None for the asyncio host.
+
+    ``interruptible``: SIGTERM and SIGINT during the start (waiting for a member
+    included) stop what started and raise ``EngineError``; only for a caller that has
+    no handlers of its own on those signals yet (they are removed afterwards).
+    """
     if getattr(args, "engine", "asyncio") != "thespian":
         return None
     from aiway.actors.runtime.thespian.host import ThespianHost
 
     config = thespian_config(args, log_file)
     host = ThespianHost(config)
+    # SIGTERM or SIGINT while starting or waiting for a member: stop what started, then say so
+    loop = asyncio.get_running_loop()
+    starting = asyncio.ensure_future(host.start())
+    signals: list[str] = []
+
+    def interrupt(sig: signal.Signals) -> None:
+        signals.append(sig.name)
+        starting.cancel()
+
+    handled = _handle_signals(loop, interrupt) if interruptible else []
     try:
-        await host.start()
+        await starting
+    except asyncio.CancelledError:
+        if not signals:
+            raise
+        await host.stop()
+        raise EngineError(f"stopped by {signals[0]} while the Thespian system started") from None
     except Exception as exc:
         await host.stop()
         raise EngineError(f"the Thespian system ({config.base}) did not start: {exc}") from exc
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
     return host
+
+
+def _handle_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[signal.Signals], None]
+) -> list[signal.Signals]:
+    """Route SIGTERM and SIGINT to ``handler`` (main thread only: elsewhere, nothing)."""
+    handled = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, handler, sig)
+        except (RuntimeError, ValueError):
+            continue
+        handled.append(sig)
+    return handled

@@ -121,6 +121,7 @@ async def _run(
 ) -> int:
     history = await open_history(settings, resume=resume)
     system = None
+    code = 0
     try:
         for note in history.store.notes if history is not None else ():
             out.write(f"aiway: {note}\n")
@@ -168,7 +169,16 @@ async def _run(
             verb = "continuing" if history.resumed is not None else "saving"
             out.write(f"aiway: {verb} conversation {history.session_id} in {history.store.path}\n")
         log.info("serving on %s", where)
-        await stop.wait()
+        # a signal, or a host that stopped itself (a Thespian core that could not be placed)
+        ended = asyncio.ensure_future(assistant.system.stopped.wait())
+        signalled = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((ended, signalled), return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
+        signalled.cancel()
+        failure = getattr(assistant.system, "failure", None)
+        if failure:
+            out.write(f"aiway: {failure}\n")
+            code = 3
         out.write("aiway: stopping; telling surfaces to quit\n")
     finally:
         await server.stop()
@@ -182,4 +192,4 @@ async def _run(
     )
     log.info(summary)
     out.write(f"aiway: {summary}\n")
-    return 0
+    return code

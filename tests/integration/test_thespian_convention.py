@@ -190,6 +190,7 @@ async def test_a_member_with_another_secret_cannot_join_the_convention(tmp_path:
                 "model",
                 "--secret-file",
                 write_secret(tmp_path / "member.secret", "m"),
+                "--detach",
             ],
             env=env,
         )

@@ -1,29 +1,45 @@
-"""Start or stop a Thespian system that joins a convention and offers capabilities.
+"""A Thespian system that joins a convention and offers capabilities: ``aiway member``.
 
-``python -m aiway.actors.runtime.thespian.member --admin-port 1901 --convention
-127.0.0.1:1900 --capability model`` starts a ``multiprocTCPBase`` admin on
-port 1901 that joins the convention led by the admin on port 1900 and
-declares ``aiway.model``. It outlives this command (a TCP admin runs until it
-is shut down); ``--stop`` shuts it down. An aiway process started with
-``--engine thespian --admin-port 1900 --require model`` then places its core
-on that system. Start members after the leader: Thespian retries a failed
-registration only every few minutes.
+``aiway member --convention 10.0.0.1:1900 --ip 10.0.0.2 --capability model``
+starts a ``multiprocTCPBase`` admin (``--admin-port``, default 1900) bound to
+and announcing ``--ip``, that joins the convention led by the admin at
+``10.0.0.1:1900`` and declares ``aiway.model``. It runs in the foreground
+until SIGTERM or SIGINT, then shuts its system down (every actor placed on it
+with it). ``--detach`` leaves the admin running after the command returns
+(``--stop`` shuts it down later). An aiway process started with ``--engine
+thespian --admin-port 1900 --ip 10.0.0.1 --require model`` then places its
+core on that system. The order does not matter: a member registers with its
+leader again every ``ThespianConfig.rejoin_period`` seconds (2 s), so it joins
+a leader that starts later, or restarts, within a few seconds.
 
 Every member signs its frames with the convention's secret (``--secret-file``,
 default ``$XDG_CONFIG_HOME/aiway/thespian.secret``): copy the leader's file to
 each member's machine. A member listens on ``--ip`` only (default 127.0.0.1):
 across machines, give it this machine's address on the convention's network.
+
+``python -m aiway.actors.runtime.thespian.member`` is the same command.
+``convention_status`` is what ``aiway status`` shows: the systems of a
+convention as the local admin knows them.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from aiway.actors.errors import AiwayError
 from aiway.actors.runtime.thespian.config import SystemHandle, ThespianConfig, open_system
+
+#: the admin port a member and a leader use unless told otherwise
+DEFAULT_ADMIN_PORT = 1900
+#: bound on shutting the member's system down after a signal
+SHUTDOWN_TIMEOUT = 10.0
 
 
 def start_member(config: ThespianConfig) -> SystemHandle:
@@ -31,11 +47,8 @@ def start_member(config: ThespianConfig) -> SystemHandle:
     return open_system(config)
 
 
-def stop_member(
-    admin_port: int, ip_address: str = "127.0.0.1", secret_file: str | None = None
-) -> None:
-    """Shut down the TCP system whose admin listens on ``admin_port``. Blocks."""
-    handle = open_system(
+def _client(admin_port: int, ip_address: str, secret_file: str | None) -> SystemHandle:
+    return open_system(
         ThespianConfig(
             base="multiprocTCPBase",
             admin_port=admin_port,
@@ -43,36 +56,154 @@ def stop_member(
             secret_file=secret_file,
         )
     )
-    handle.shutdown()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m aiway.actors.runtime.thespian.member", description=__doc__.split("\n\n")[0]
+def stop_member(
+    admin_port: int, ip_address: str = "127.0.0.1", secret_file: str | None = None
+) -> None:
+    """Shut down the TCP system whose admin listens on ``admin_port``. Blocks."""
+    _client(admin_port, ip_address, secret_file).shutdown()
+
+
+@attrs.frozen(slots=True)
+class SystemInfo:
+    """One system of a convention, as the local admin sees it."""
+
+    address: str
+    """Its admin's address (host:port)."""
+    role: str
+    """``this`` (the admin asked), ``leader`` or ``member``."""
+    capabilities: dict[str, Any]
+    """What it offers (``aiway.*`` keys; Thespian's own are left out)."""
+
+
+def _where(address: object) -> str:
+    details = getattr(address, "addressDetails", None)
+    sockname = getattr(details, "sockname", None)
+    if isinstance(sockname, tuple) and len(sockname) == 2:
+        return f"{sockname[0]}:{sockname[1]}"
+    return str(address)
+
+
+def _ours(capabilities: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in capabilities.items() if k.startswith("aiway.")}
+
+
+def convention_status(
+    admin_port: int,
+    ip_address: str = "127.0.0.1",
+    secret_file: str | None = None,
+    timeout: float = 5.0,
+) -> list[SystemInfo]:
+    """The systems of the convention the admin on ``admin_port`` belongs to. Blocks.
+
+    Raises ``TimeoutError`` when no admin answers there within ``timeout``.
+    Only a leader knows every member's capabilities; a member knows its own
+    and its leader's address.
+    """
+    from thespian.system.messages.status import Thespian_StatusReq, Thespian_SystemStatus
+
+    # a client of the running admin (never shut down: that would end the admin)
+    system = _client(admin_port, ip_address, secret_file)
+    reply = system.ask(system._systemBase.adminAddr, Thespian_StatusReq(), timeout)
+    if not isinstance(reply, Thespian_SystemStatus):
+        raise TimeoutError(f"no Thespian admin answered on port {admin_port} within {timeout}s")
+    found = [SystemInfo(_where(reply.adminAddress), "this", _ours(dict(reply.capabilities)))]
+    leader = reply.conventionLeader
+    seen = {found[0].address}
+    if leader is not None and _where(leader) not in seen:
+        found.append(SystemInfo(_where(leader), "leader", {}))
+        seen.add(_where(leader))
+    for member, _valid in reply.conventionAttendees:
+        where = _where(member)
+        if where not in seen:
+            found.append(SystemInfo(where, "member", {}))
+            seen.add(where)
+    return found
+
+
+def run_member(config: ThespianConfig, *, detach: bool = False) -> int:
+    """Start the member, say so, and (unless ``detach``) hold it until SIGTERM or SIGINT.
+
+    On the signal its system is shut down, bounded by ``SHUTDOWN_TIMEOUT``;
+    the exit code is 0. Main thread only.
+    """
+    stop = threading.Event()
+    if not detach:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        system = start_member(config)
+    except (ValueError, AiwayError) as exc:
+        print(f"member: {exc}", file=sys.stderr)
+        return 2
+    offers = ", ".join(config.thespian_capabilities().keys() - {"Admin Port"}) or "nothing"
+    print(
+        f"member: Thespian admin on {config.ip_address}:{config.admin_port}"
+        f" (convention {config.convention or 'led by this system'}; offers {offers})",
+        flush=True,
     )
-    parser.add_argument("--admin-port", type=int, required=True, metavar="PORT")
-    parser.add_argument("--convention", metavar="HOST:PORT", help="the leader's admin")
-    parser.add_argument("--capability", action="append", default=[], metavar="NAME[=VALUE]")
+    if detach:
+        return 0
+    while not stop.wait(3600):
+        pass
+    done = threading.Thread(target=system.shutdown, name="aiway-member-shutdown", daemon=True)
+    done.start()
+    done.join(SHUTDOWN_TIMEOUT)
+    if done.is_alive():
+        print("member: the Thespian system did not shut down in time", file=sys.stderr)
+        return 1
+    print("member: stopped", flush=True)
+    return 0
+
+
+def add_member_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``aiway member``."""
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=DEFAULT_ADMIN_PORT,
+        metavar="PORT",
+        help=f"this system's admin port (default {DEFAULT_ADMIN_PORT}; distinct per system on "
+        "one machine)",
+    )
+    parser.add_argument(
+        "--convention", metavar="HOST:PORT", help="the leader's admin (its --ip and --admin-port)"
+    )
+    parser.add_argument(
+        "--capability",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="what this system offers (repeatable), e.g. model",
+    )
     parser.add_argument(
         "--ip",
         default="127.0.0.1",
         metavar="ADDRESS",
-        help="the one address to listen on and announce (default 127.0.0.1)",
+        help="the one address to listen on and announce (default 127.0.0.1; across machines: "
+        "this machine's address on the convention's network)",
     )
     parser.add_argument(
         "--secret-file",
         metavar="PATH",
         help="the convention's shared secret (default $XDG_CONFIG_HOME/aiway/thespian.secret)",
     )
-    parser.add_argument("--stop", action="store_true", help="shut the system down")
-    args = parser.parse_args(argv)
-    try:
-        if args.stop:
+    parser.add_argument(
+        "--detach", action="store_true", help="leave the system running and return at once"
+    )
+    parser.add_argument("--stop", action="store_true", help="shut a detached member down")
+
+
+def member_main(args: argparse.Namespace) -> int:
+    """``aiway member`` with parsed ``args``."""
+    if args.stop:
+        try:
             stop_member(args.admin_port, args.ip, args.secret_file)
-            return 0
-    except AiwayError as exc:
-        print(f"member: {exc}", file=sys.stderr)
-        return 2
+        except AiwayError as exc:
+            print(f"member: {exc}", file=sys.stderr)
+            return 2
+        return 0
     capabilities: dict[str, Any] = {}
     for item in args.capability:
         name, sep, value = item.partition("=")
@@ -86,12 +217,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             secret_file=args.secret_file,
             capabilities=capabilities,
         )
-        start_member(config)
-    except (ValueError, AiwayError) as exc:
+    except ValueError as exc:
         print(f"member: {exc}", file=sys.stderr)
         return 2
-    print(f"member: Thespian admin on {args.ip}:{args.admin_port}", flush=True)
-    return 0
+    return run_member(config, detach=args.detach)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m aiway.actors.runtime.thespian.member",
+        description=__doc__.split("\n\n")[0],
+    )
+    add_member_options(parser)
+    return member_main(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

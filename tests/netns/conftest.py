@@ -1,0 +1,130 @@
+"""Two hosts (network namespaces), the secret on each, a fake Ollama on the leader's."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from tests.fakes.isolated import isolated_env
+from tests.netns.hosts import Host, hosts
+from tests.waiting import wait_until_sync
+
+ROOT = Path(__file__).resolve().parents[2]
+AIWAY = [sys.executable, "-m", "aiway"]
+
+
+@attrs.define
+class Pair:
+    """The leader's host ``a`` (with the fake server on its loopback), the member's ``b``."""
+
+    a: Host
+    b: Host
+    tmp: Path
+    ollama: str
+
+    def env(self, host: Host, **extra: str) -> dict[str, str]:
+        """A host's environment: its own XDG directories (its secret in its config)."""
+        return isolated_env(
+            self.tmp / host.name,
+            OLLAMA_HOST=self.ollama,
+            AIWAY_OLLAMA_DEFAULT_MODEL="tiny",
+            **extra,
+        )
+
+    def member(self, *extra: str, name: str = "member") -> object:
+        """``aiway member`` on ``b``, joining ``a``; returns once it says it is up."""
+        output = self.tmp / f"{name}.txt"
+        process = self.b.popen(
+            [
+                *AIWAY,
+                "member",
+                "--ip",
+                self.b.address,
+                "--convention",
+                f"{self.a.address}:1900",
+                "--capability",
+                "model",
+                *extra,
+            ],
+            self.env(self.b),
+            output,
+            ROOT,
+        )
+        wait_until_sync(
+            lambda: "member: Thespian admin on" in output.read_text() or process.poll() is not None,
+            timeout=20,
+            what="the member to start",
+        )
+        return process
+
+    def leader(self, *args: str, name: str = "leader") -> object:
+        """``aiway headless --engine thespian --ip A --require model ARGS`` on ``a``."""
+        return self.a.popen(
+            [
+                *AIWAY,
+                "headless",
+                "--backend",
+                "ollama",
+                "--engine",
+                "thespian",
+                "--admin-port",
+                "1900",
+                "--ip",
+                self.a.address,
+                "--require",
+                "model",
+                *args,
+            ],
+            self.env(self.a),
+            self.tmp / f"{name}.txt",
+            ROOT,
+        )
+
+    def output(self, name: str) -> str:
+        return (self.tmp / f"{name}.txt").read_text()
+
+
+def write_secret(home: Path, key: str) -> None:
+    folder = home / "config" / "aiway"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.parent.chmod(0o700)
+    path = folder / "thespian.secret"
+    path.write_text(key * 64)
+    path.chmod(0o600)
+
+
+def start_fake(host: Host, tmp: Path, *args: str) -> str:
+    output = tmp / "fake.txt"
+    host.popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.ollama_server",
+            "--port",
+            "0",
+            "--models",
+            "tiny:latest",
+            *args,
+        ],
+        isolated_env(tmp / "fake"),
+        output,
+        ROOT,
+    )
+    wait_until_sync(
+        lambda: re.match(r"\d+\n", output.read_text()), timeout=15, what="the fake server"
+    )
+    return f"http://127.0.0.1:{int(output.read_text().split()[0])}"
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    with hosts(2) as (a, b):
+        for host in (a, b):
+            write_secret(tmp_path / host.name, "s")
+        url = start_fake(a, tmp_path, "--tokens", "60", "--rate", "30")
+        yield Pair(a, b, tmp_path, url)
