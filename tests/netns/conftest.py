@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,7 @@ class Pair:
             **extra,
         )
 
-    def member(self, *extra: str, name: str = "member") -> object:
+    def member(self, *extra: str, name: str = "member") -> subprocess.Popen[bytes]:
         """``aiway member`` on ``b``, joining ``a``; returns once it says it is up."""
         output = self.tmp / f"{name}.txt"
         process = self.b.popen(
@@ -62,7 +63,7 @@ class Pair:
         )
         return process
 
-    def leader(self, *args: str, name: str = "leader") -> object:
+    def leader(self, *args: str, name: str = "leader") -> subprocess.Popen[bytes]:
         """``aiway headless --engine thespian --ip A --require model ARGS`` on ``a``."""
         return self.a.popen(
             [
