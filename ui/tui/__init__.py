@@ -8,3 +8,6 @@ messages into the ``viewmodel``; the UI thread takes the changes into the
 curses side; ``keys`` and ``controller`` turn keys into actions and messages;
 ``session`` runs the assistant on its own event-loop thread.
 """
+
+# Nothing is re-exported (see above): importing one module of the UI does not load curses.
+__all__: list[str] = []
