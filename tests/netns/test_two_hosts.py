@@ -15,7 +15,7 @@ import subprocess
 import time
 from typing import Any
 
-from tests.netns.conftest import Pair
+from tests.netns.conftest import AIWAY, ROOT, Pair
 from tests.waiting import wait_until_sync
 
 #: what a signal gets: a bound, not a timing (the measured times are in docs/TWO_MACHINES.md)
@@ -46,6 +46,11 @@ def test_a_member_started_first_hosts_the_core_and_the_leader_answers(pair: Pair
     assert time.monotonic() - started < 60
     # the leader stopped its cells on the member when it ended
     wait_until_sync(lambda: len(pair.b.leftovers()) <= idle, timeout=20, what="cells to stop")
+    status = pair.tmp / "status.txt"
+    command = [*AIWAY, "status", "--ip", pair.b.address]
+    assert pair.b.run(command, pair.env(pair.b), status, ROOT) == 0, status.read_text()
+    assert f"{pair.b.address}:1900" in status.read_text()
+    assert "aiway.model=True" in status.read_text()
     member.send_signal(signal.SIGTERM)
     assert wait_exit(member) == 0, pair.output("member")
     assert not pair.b.leftovers()

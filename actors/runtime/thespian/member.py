@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -58,10 +59,20 @@ def _client(admin_port: int, ip_address: str, secret_file: str | None) -> System
     )
 
 
+def _require_admin(admin_port: int, ip_address: str) -> None:
+    """Raise ``TimeoutError`` unless an admin listens there (a Thespian client finding
+    none would start one that outlives this command)."""
+    try:
+        socket.create_connection((ip_address, admin_port), timeout=2).close()
+    except OSError:
+        raise TimeoutError(f"no Thespian admin listens on {ip_address}:{admin_port}") from None
+
+
 def stop_member(
     admin_port: int, ip_address: str = "127.0.0.1", secret_file: str | None = None
 ) -> None:
     """Shut down the TCP system whose admin listens on ``admin_port``. Blocks."""
+    _require_admin(admin_port, ip_address)
     _client(admin_port, ip_address, secret_file).shutdown()
 
 
@@ -103,6 +114,7 @@ def convention_status(
     """
     from thespian.system.messages.status import Thespian_StatusReq, Thespian_SystemStatus
 
+    _require_admin(admin_port, ip_address)
     # a client of the running admin (never shut down: that would end the admin)
     system = _client(admin_port, ip_address, secret_file)
     reply = system.ask(system._systemBase.adminAddr, Thespian_StatusReq(), timeout)
@@ -200,7 +212,7 @@ def member_main(args: argparse.Namespace) -> int:
     if args.stop:
         try:
             stop_member(args.admin_port, args.ip, args.secret_file)
-        except AiwayError as exc:
+        except (AiwayError, TimeoutError) as exc:
             print(f"member: {exc}", file=sys.stderr)
             return 2
         return 0
