@@ -20,7 +20,14 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiway.actors.protocol import MESSAGE_TYPES, ProtocolError, Published, from_dict, from_wire
+from aiway.actors.protocol import (
+    MESSAGE_TYPES,
+    ProtocolError,
+    Published,
+    from_dict,
+    from_wire,
+    to_dict,
+)
 from aiway.actors.protocol.framing import (
     PRE_AUTH_FRAME_BYTES,
     FrameDecoder,
