@@ -31,7 +31,7 @@ from aiway.actors.protocol import (
 )
 from aiway.actors.protocol.conductor import Progress
 from aiway.actors.protocol.stream import CancelPull, PullEnded, PullModel
-from aiway.actors.runtime import ActorRef, EdgeActor, EdgeContext, handles
+from aiway.actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, handles
 
 __all__ = ["ListModels", "ModelList", "StreamManager"]
 
@@ -211,7 +211,7 @@ class StreamManager(EdgeActor):
             self.streams.pop(request_id, None)
         await ctx.put(conductor, StreamDone(request_id, metadata), None)
 
-    def on_stop(self, ctx: EdgeContext) -> None:
+    def on_stop(self, ctx: Context) -> None:
         for stream in self.streams.values():
             stream.cancelled = True
         # tasks are cancelled by the runtime; the backend is closed by its owner

@@ -12,8 +12,8 @@ handlers; it runs only on the asyncio host and gets an ``EdgeContext``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, ClassVar, Never, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import asyncio
@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 TimerId = int
 """Identifies one scheduled timer of one actor."""
 
-F = TypeVar("F", bound=Callable[..., Any])
+Handler = Callable[["Behaviour", "Context", object], object]
+"""A handler in a behaviour's table, called as ``handler(behaviour, ctx, msg)``.
+
+It returns None, or (an edge actor's ``async`` handler) an awaitable.
+"""
+
+#: what ``@handles`` takes: any function of (self, ctx, msg), whatever it names them as
+F = TypeVar("F", bound=Callable[[Never, Never, Never], object])
 
 
 def handles(*message_types: type) -> Callable[[F], F]:
@@ -96,7 +103,7 @@ class EdgeContext(Context, Protocol):
         """The loop this actor runs on."""
         ...
 
-    def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def create_task(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         """Run ``coro`` as a task owned by this actor; it is cancelled when the actor stops."""
         ...
 
@@ -113,31 +120,34 @@ class Behaviour:
     to ``on_unhandled``, which logs it.
     """
 
-    _handlers: ClassVar[dict[type, Callable[[Any, Any, Any], Any]]] = {}
+    _handlers: ClassVar[dict[type, Handler]] = {}
     #: edge actors may have async handlers and run only on the asyncio host
     edge: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        table: dict[type, Callable[[Any, Any, Any], Any]] = {}
+        table: dict[type, Handler] = {}
         for klass in reversed(cls.__mro__):
             for value in vars(klass).values():
                 for kind in getattr(value, "__aiway_handles__", ()):
                     table[kind] = value
         cls._handlers = table
 
-    def on_start(self, ctx: Any) -> None:
+    def on_start(self, ctx: Context) -> None:
         """Called before the first message and after every restart."""
 
-    def on_stop(self, ctx: Any) -> None:
+    def on_stop(self, ctx: Context) -> None:
         """Called once when the actor stops (not on restart)."""
 
-    def on_unhandled(self, ctx: Any, msg: object) -> None:
+    def on_unhandled(self, ctx: Context, msg: object) -> None:
         """A message with no handler arrived: logged, never raised."""
         log.warning("%s has no handler for %s", type(self).__name__, type(msg).__name__)
 
-    def receive(self, ctx: Any, msg: object) -> Awaitable[None] | None:
-        """Dispatch ``msg`` to its handler by exact type, then by base class."""
+    def receive(self, ctx: Context, msg: object) -> object:
+        """Dispatch ``msg`` to its handler by exact type, then by base class.
+
+        Returns what the handler returned: None, or an edge handler's awaitable.
+        """
         kind = type(msg)
         handler = self._handlers.get(kind)
         if handler is None:
@@ -149,8 +159,7 @@ class Behaviour:
             else:
                 self.on_unhandled(ctx, msg)
                 return None
-        result: Awaitable[None] | None = handler(self, ctx, msg)
-        return result
+        return handler(self, ctx, msg)
 
 
 class EdgeActor(Behaviour):

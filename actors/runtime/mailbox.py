@@ -22,11 +22,15 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from time import perf_counter
-from typing import Any
+from typing import TypeVar
 
 import attrs
 
 from aiway.actors.runtime.errors import MailboxFull
+
+#: what ``Mailbox.process`` hands each handler: the behaviour, and its context
+_Target = TypeVar("_Target")
+_Ctx = TypeVar("_Ctx")
 
 
 class OverflowPolicy(enum.Enum):
@@ -273,7 +277,7 @@ class Mailbox:
         # iterated instead of ``range(batch)``: no int object per message
         self._slots = (None,) * self.config.batch
         # Items are bare messages or ``_Entry`` wrappers (see ``_Entry``).
-        self._queue: deque[Any] = deque()
+        self._queue: deque[object] = deque()
         self._control: deque[_Entry] = deque()
         self._keyed: dict[tuple[type, Hashable], _Entry] = {}
         self._tick = 0
@@ -338,15 +342,15 @@ class Mailbox:
         if flags == _MERGES:
             if queue:
                 last = queue[-1]
-                stamped = type(last) is _Entry
-                queued = last.msg if stamped else last
-                if type(queued) is kind and (not stamped or last.slot is None):
+                stamped = last if type(last) is _Entry else None
+                queued = last if stamped is None else stamped.msg
+                if type(queued) is kind and (stamped is None or stamped.slot is None):
                     merged = queued.merge(msg)  # type: ignore[attr-defined]
                     if merged is not None:
-                        if stamped:
-                            last.msg = merged
-                        else:
+                        if stamped is None:
                             queue[-1] = merged
+                        else:
+                            stamped.msg = merged
                         self._coalesced += 1
                         return _COALESCED
         elif flags == _KEYED_TYPE:  # a newer message replaces the queued one in place
@@ -477,10 +481,10 @@ class Mailbox:
 
     def process(
         self,
-        handlers: Mapping[type, Callable[[Any, Any, Any], object]],
-        target: object,
-        ctx: object,
-        fallback: Callable[[Any, Any], object],
+        handlers: Mapping[type, Callable[[_Target, _Ctx, object], object]],
+        target: _Target,
+        ctx: _Ctx,
+        fallback: Callable[[_Ctx, object], object],
     ) -> object:
         """Handle up to a batch of messages, control lane first.
 
@@ -504,8 +508,8 @@ class Mailbox:
         popleft = queue.popleft
         lookup = handlers.get
         last_kind: type | None = None
-        handler: Callable[[Any, Any, Any], object] | None = None
-        entry_type = _Entry
+        handler: Callable[[_Target, _Ctx, object], object] | None = None
+        item: object
         clock = perf_counter
         handled = 0
         sampled = 0
@@ -520,7 +524,7 @@ class Mailbox:
                     item = popleft()
                 else:
                     break
-                if type(item) is entry_type:
+                if type(item) is _Entry:
                     msg = item.msg
                     if item.slot is not None:
                         del self._keyed[item.slot]

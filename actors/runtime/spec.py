@@ -15,17 +15,23 @@ import importlib
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import ParamSpec
 
 from aiway.actors.errors import AiwayError
 from aiway.actors.runtime.behaviour import Behaviour
+
+TypeHint = type[object]
+"""A parameter's resolved type hint: a class, or a form such as ``list[str]`` or ``X | None``.
+
+Spelled ``type``, as the converters that take hints (cattrs' ``structure``) spell it.
+"""
 
 
 class SpecError(AiwayError, TypeError):
     """A spec names something that cannot be imported, or an argument that has no wire form."""
 
 
-def import_path(obj: Callable[..., Any]) -> str:
+def import_path(obj: object) -> str:
     """``module:qualname`` of a module-level class or function (refused for closures)."""
     qualname = getattr(obj, "__qualname__", "")
     module = getattr(obj, "__module__", "")
@@ -37,11 +43,12 @@ def import_path(obj: Callable[..., Any]) -> str:
     return f"{module}:{qualname}"
 
 
-_RESOLVED: dict[str, Callable[..., Any]] = {}
+_RESOLVED: dict[str, object] = {}
+_P = ParamSpec("_P")
 
 
-def resolve(path: str) -> Callable[..., Any]:
-    """The class or function named ``module:qualname`` (imported on first use).
+def resolve(path: str) -> object:
+    """The class or function named ``module:qualname`` (imported on first use; callable).
 
     For a path this process wrote itself (``BehaviourSpec.of``); a path that
     came from elsewhere goes through ``resolve_class``.
@@ -53,7 +60,7 @@ def resolve(path: str) -> Callable[..., Any]:
     if not module_name or not qualname:
         raise SpecError(f"{path!r} is not a 'module:qualname' path")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: object = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
@@ -61,7 +68,7 @@ def resolve(path: str) -> Callable[..., Any]:
     if not callable(obj):
         raise SpecError(f"{path!r} is not callable")
     _RESOLVED[path] = obj
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 #: packages whose classes a path from another process may name (see ``trust_package``)
@@ -142,7 +149,7 @@ class BehaviourSpec:
         self.kwargs = dict(kwargs)
 
     @classmethod
-    def of(cls, factory: Callable[..., Behaviour], /, **kwargs: object) -> BehaviourSpec:
+    def of(cls, factory: Callable[_P, Behaviour], /, **kwargs: object) -> BehaviourSpec:
         """A spec of ``factory(**kwargs)``; raises ``SpecError`` for a closure or a bad keyword."""
         path = import_path(factory)
         parameters = inspect.signature(factory).parameters
@@ -153,8 +160,8 @@ class BehaviourSpec:
         return cls(path, kwargs)
 
     @property
-    def factory(self) -> Callable[..., Any]:
-        """The class or function the spec names."""
+    def factory(self) -> object:
+        """The class or function the spec names (callable: ``resolve`` checks)."""
         return resolve(self.target)
 
     @property
@@ -162,7 +169,7 @@ class BehaviourSpec:
         """True when the spec builds an edge actor (which runs on the asyncio host only)."""
         return bool(getattr(self.factory, "edge", False))
 
-    def hints(self) -> dict[str, Any]:
+    def hints(self) -> dict[str, TypeHint]:
         """The type hint of each keyword argument (``object`` where there is none)."""
         return argument_hints(self.factory, self.kwargs)
 
@@ -170,6 +177,8 @@ class BehaviourSpec:
         factory = self.factory
         if isinstance(factory, type) and not issubclass(factory, Behaviour):
             raise SpecError(f"{self.target} is a class but not a Behaviour: not built")
+        if not callable(factory):
+            raise SpecError(f"{self.target} is not callable: not built")
         behaviour = factory(**self.kwargs)
         if not isinstance(behaviour, Behaviour):
             raise SpecError(f"{self.target} built {type(behaviour).__name__}, not a Behaviour")
@@ -179,7 +188,7 @@ class BehaviourSpec:
         return f"BehaviourSpec({self.target!r}, {sorted(self.kwargs)})"
 
 
-def argument_hints(factory: Callable[..., Any], kwargs: Mapping[str, object]) -> dict[str, Any]:
+def argument_hints(factory: object, kwargs: Mapping[str, object]) -> dict[str, TypeHint]:
     """Resolved type hints of the parameters of ``factory`` that ``kwargs`` fills."""
     target = factory.__init__ if isinstance(factory, type) else factory  # type: ignore[misc]
     try:

@@ -15,10 +15,10 @@ import logging
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import TypeVar
 
-from aiway.actors.runtime.behaviour import Behaviour, TimerId
+from aiway.actors.runtime.behaviour import Behaviour, Context, Handler, TimerId
 from aiway.actors.runtime.errors import ActorStopped, AskTimeout, DuplicateActorName
 from aiway.actors.runtime.mailbox import Delivery, Mailbox, MailboxConfig, MailboxStats
 from aiway.actors.runtime.messages import ActorFailed
@@ -61,13 +61,13 @@ class _Cell:
         self.mailbox = Mailbox(name, mailbox, self._on_ready, system._dead_letter)
         self.ref = ActorRef(name, self.mailbox, system._dead_letter)
         self.behaviour: Behaviour
-        self.handlers: Mapping[type, Callable[[Any, Any, Any], object]]
-        self.receive: Callable[[Any, Any], object]
+        self.handlers: Mapping[type, Handler]
+        self.receive: Callable[[Context, object], object]
         self._adopt(factory())
         self.ctx = _AsyncioContext(self)
         self.timers: dict[TimerId, asyncio.TimerHandle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
-        self.pending_asks: set[asyncio.Future[Any]] = set()
+        self.pending_asks: set[asyncio.Future[object]] = set()
         self.scheduled = False
         self.running = False
         self.suspended = False
@@ -131,14 +131,14 @@ class _Cell:
         elif self.stopping:
             self._finalize()
 
-    def _await_handler(self, awaitable: Any) -> None:
+    def _await_handler(self, awaitable: Awaitable[None]) -> None:
         """Run one async edge handler to completion before the next message."""
         self.suspended = True
         task = asyncio.ensure_future(awaitable, loop=self.system.loop)
         self.tasks.add(task)
         task.add_done_callback(self._handler_done)
 
-    def _handler_done(self, task: asyncio.Future[Any]) -> None:
+    def _handler_done(self, task: asyncio.Future[None]) -> None:
         self.tasks.discard(task)
         self.suspended = False
         if task.cancelled() or self.stopped:
@@ -301,7 +301,7 @@ class _AsyncioContext:
 
         target.mailbox.notify_when_drained(notify)
 
-    def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def create_task(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         cell = self._cell
         task = cell.system.loop.create_task(coro, name=f"{cell.name}:{name}")
         cell.tasks.add(task)
@@ -316,7 +316,7 @@ class _Expired(Exception):
     """An ask's deadline passed (turned into ``AskTimeout`` by ``ask``)."""
 
 
-def _expire(future: asyncio.Future[Any]) -> None:
+def _expire(future: asyncio.Future[object]) -> None:
     if not future.done():
         future.set_exception(_Expired())
 
@@ -326,7 +326,7 @@ class ReplyTarget:
 
     __slots__ = ("future", "system")
 
-    def __init__(self, system: ActorSystem, future: asyncio.Future[Any]) -> None:
+    def __init__(self, system: ActorSystem, future: asyncio.Future[object]) -> None:
         self.system = system
         self.future = future
 
@@ -347,7 +347,7 @@ class _ReplyRef(ActorRef):
 
     __slots__ = ("_future", "_system")
 
-    def __init__(self, name: str, system: ActorSystem, future: asyncio.Future[Any]) -> None:
+    def __init__(self, name: str, system: ActorSystem, future: asyncio.Future[object]) -> None:
         self.name = name
         self._dead = system._dead_letter
         self._target = None
@@ -401,7 +401,7 @@ class ActorSystem:
         self._ask_counter = 0
         # Deadlines of the open asks: (when, ask number, future), earliest first,
         # answered ones dropped lazily; one loop timer for all of them.
-        self._deadlines: list[tuple[float, int, asyncio.Future[Any]]] = []
+        self._deadlines: list[tuple[float, int, asyncio.Future[object]]] = []
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._asks_open = 0
 
@@ -498,7 +498,9 @@ class ActorSystem:
             return ref.tell(msg)
         return await cell.mailbox.put(msg, timeout)
 
-    async def ask(self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float) -> Any:
+    async def ask(
+        self, ref: ActorRef, make: Callable[[ActorRef], object], timeout: float
+    ) -> object:
         """Send ``make(reply_ref)`` and await the reply.
 
         Raises ``AskTimeout`` after ``timeout`` seconds (a later reply is
@@ -509,7 +511,7 @@ class ActorSystem:
         if cell is None:
             raise ActorStopped(f"actor {ref.name!r} is not running")
         loop = self.loop
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[object] = loop.create_future()
         self._ask_counter += 1
         reply = _ReplyRef(f"ask-{self._ask_counter}:{ref.name}", self, future)
         pending = cell.pending_asks
@@ -532,7 +534,7 @@ class ActorSystem:
                 # must not run even one more callback.
                 self._disarm_deadlines()
 
-    def _arm_deadline(self, deadline: float, future: asyncio.Future[Any]) -> None:
+    def _arm_deadline(self, deadline: float, future: asyncio.Future[object]) -> None:
         """Put one ask's deadline on the shared timer (one ``TimerHandle`` for every ask).
 
         A timer per ask costs a handle and a cancel per round trip; this one is

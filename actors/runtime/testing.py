@@ -8,12 +8,14 @@ moves the injectable clock and fires due timers in order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 from aiway.actors.runtime.behaviour import Behaviour, TimerId
 from aiway.actors.runtime.mailbox import Delivery, MailboxConfig
 from aiway.actors.runtime.ref import ActorRef
 from aiway.actors.runtime.supervision import SupervisorPolicy
+
+_Sent = TypeVar("_Sent")
 
 
 class _Sink:
@@ -97,8 +99,8 @@ class Probe:
 
     # -- driving -----------------------------------------------------------------
 
-    def send(self, msg: object) -> Any:
-        """Deliver one message to the behaviour now."""
+    def send(self, msg: object) -> object:
+        """Deliver one message to the behaviour now; returns what its handler returned."""
         return self.behaviour.receive(self, msg)
 
     def advance(self, seconds: float) -> int:
@@ -117,7 +119,7 @@ class Probe:
         self.clock = target
         return fired
 
-    def sent(self, kind: type) -> list[Any]:
+    def sent(self, kind: type[_Sent]) -> list[_Sent]:
         """Messages of one type the behaviour told anyone, in order."""
         return [msg for _, msg in self.told if isinstance(msg, kind)]
 
