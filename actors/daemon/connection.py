@@ -377,15 +377,15 @@ class Connection(asyncio.Protocol):
             log.exception("decoding a frame from %s failed", self.peer)
             self.refuse(RefusalCode.MALFORMED, f"undecodable frame ({type(exc).__name__})")
             return
-        if kind is Ping:
-            assert isinstance(msg, Ping)
-            self.write_message(Pong(msg.nonce))
-        elif kind is Pong:
-            pass
-        elif kind is QuitRequested:
-            self._detach()
-        else:
-            self._forward(msg)
+        match msg:
+            case Ping(nonce=nonce):
+                self.write_message(Pong(nonce))
+            case Pong():
+                pass
+            case QuitRequested():
+                self._detach()
+            case _:
+                self._forward(msg)
 
     def _on_handshake(self, msg: Handshake) -> None:
         if msg.protocol_version != PROTOCOL_VERSION:

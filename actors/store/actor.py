@@ -440,10 +440,11 @@ class StoreActor(EdgeActor):
             else:
                 self._checkpoint(ctx, partial, streaming.content)
         for event in snapshot.tasks:
-            if isinstance(event, TaskCreated):
-                self._on_task_created(ctx, event)
-            elif isinstance(event, TaskUpdated):
-                self._on_task_updated(ctx, event)
+            match event:
+                case TaskCreated():
+                    self._on_task_created(ctx, event)
+                case TaskUpdated():
+                    self._on_task_updated(ctx, event)
 
     # -- the write path (see writes.py) --------------------------------------------------
 

@@ -353,31 +353,26 @@ class DaemonLink:
             self._bad_frames += 1
             log.warning("skipped a bad frame from the daemon: %s", exc)
             return None
-        kind = type(msg)
-        if kind is Published:
-            assert isinstance(msg, Published)
-            self.last_seq = msg.seq
-        elif kind is StateSnapshot:
-            assert isinstance(msg, StateSnapshot)
-            self.last_seq = msg.last_seq
-        elif kind is Ping:
-            assert isinstance(msg, Ping)
-            if self._connection is not None:
-                self._connection.write(Pong(msg.nonce))
-            return None
-        elif kind is Pong or kind is Welcome:
-            return None
-        elif kind is Refused:
-            assert isinstance(msg, Refused)
-            log.warning("the daemon dropped this surface (%s): %s", msg.code, msg.reason)
-            if msg.code in RefusalCode.PERMANENT:
-                self._final = f"the daemon refused this surface ({msg.code}): {msg.reason}"
-            self._lost = f"the daemon dropped this surface ({msg.code}): {msg.reason}"
-            return None
-        elif kind is Quit:  # bare, not published: the daemon detached this surface
-            assert isinstance(msg, Quit)
-            self._final = msg.reason or "the daemon detached this surface"
-            return None
+        match msg:
+            case Published(seq=seq):
+                self.last_seq = seq
+            case StateSnapshot(last_seq=last_seq):
+                self.last_seq = last_seq
+            case Ping(nonce=nonce):
+                if self._connection is not None:
+                    self._connection.write(Pong(nonce))
+                return None
+            case Pong() | Welcome():
+                return None
+            case Refused(code=code, reason=reason):
+                log.warning("the daemon dropped this surface (%s): %s", code, reason)
+                if code in RefusalCode.PERMANENT:
+                    self._final = f"the daemon refused this surface ({code}): {reason}"
+                self._lost = f"the daemon dropped this surface ({code}): {reason}"
+                return None
+            case Quit(reason=reason):  # bare, not published: the daemon detached this surface
+                self._final = reason or "the daemon detached this surface"
+                return None
         return self._deliver(msg)
 
     # -- keeping it up -------------------------------------------------------------------

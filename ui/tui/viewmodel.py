@@ -421,27 +421,28 @@ class ViewModel:
         self._add_note("error", "actor failed", f"{msg.actor}: {msg.error} ({msg.action})")
 
     def _on_task(self, msg: object) -> None:
-        if isinstance(msg, TaskCreated):
-            self._tasks[msg.task_id] = TaskView(
-                msg.task_id, msg.agent, msg.agent_name, msg.description
-            )
-        elif isinstance(msg, TaskUpdated):
-            task = self._tasks.get(msg.task_id)
-            if task is not None:
-                self._tasks[msg.task_id] = attrs.evolve(
-                    task, percent=msg.percent, status=msg.status.value
+        match msg:
+            case TaskCreated():
+                self._tasks[msg.task_id] = TaskView(
+                    msg.task_id, msg.agent, msg.agent_name, msg.description
                 )
-        elif isinstance(msg, TaskCompleted | TaskFailed):
-            task = self._tasks.get(msg.task_id)
-            if task is not None:
-                failed = isinstance(msg, TaskFailed)
-                self._tasks[msg.task_id] = attrs.evolve(
-                    task,
-                    percent=task.percent if failed else 100,
-                    status="failed" if failed else "done",
-                    reason=msg.reason if isinstance(msg, TaskFailed) else "",
-                    finished_at=self._clock(),
-                )
+            case TaskUpdated():
+                task = self._tasks.get(msg.task_id)
+                if task is not None:
+                    self._tasks[msg.task_id] = attrs.evolve(
+                        task, percent=msg.percent, status=msg.status.value
+                    )
+            case TaskCompleted() | TaskFailed():
+                task = self._tasks.get(msg.task_id)
+                if task is not None:
+                    failed = isinstance(msg, TaskFailed)
+                    self._tasks[msg.task_id] = attrs.evolve(
+                        task,
+                        percent=task.percent if failed else 100,
+                        status="failed" if failed else "done",
+                        reason=msg.reason if isinstance(msg, TaskFailed) else "",
+                        finished_at=self._clock(),
+                    )
         self._tasks_changed = True
 
     def _on_quit(self, msg: Quit) -> None:
