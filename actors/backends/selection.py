@@ -125,7 +125,7 @@ async def select_backend(
     reason = (
         "forced with backend = embedded"
         if choice == "embedded"
-        else f"no Ollama server answered ({ollama_error})"
+        else str(ollama_error)  # "no Ollama server at URL", or what else went wrong
     )
     return Selection(backend, model, reason)
 
