@@ -10,11 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from aiway.actors.avatar import Avatar
 from aiway.actors.backends.base import Backend
 from aiway.actors.conductor import Conductor, ConductorSettings
-from aiway.actors.protocol import AvatarSize, Metrics, Notify, NotifyLevel, SetSize
+from aiway.actors.protocol import (
+    AvatarSize,
+    Metrics,
+    Notify,
+    NotifyLevel,
+    Published,
+    SetSize,
+    StreamError,
+)
 from aiway.actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
 from aiway.actors.runtime import (
     ActorRef,
@@ -40,6 +49,13 @@ from aiway.config import Settings
 log = logging.getLogger(__name__)
 
 
+class CoreMoved(Protocol):
+    """What a host whose core can move tells the session (``ThespianHost.core_listeners``)."""
+
+    kind: str
+    text: str
+
+
 class Assistant:
     """Handles on a running session: refs to its actors, and the system that hosts them."""
 
@@ -63,6 +79,11 @@ class Assistant:
         self.backend = backend
         #: the history this session is saved to, or None (``history`` of ``start``)
         self.history: OpenedHistory | None = None
+        #: the surfaces attached here, registered again with a core placed anew
+        self._surfaces: dict[str, tuple[ActorRef, RegisterSurface]] = {}
+        listeners = getattr(system, "core_listeners", None)
+        if listeners is not None:  # a Thespian host: the core can lose its member
+            listeners.append(self._core_moved)
 
     @classmethod
     def start(
@@ -216,12 +237,28 @@ class Assistant:
                 policy=OverflowPolicy.REJECT,
             ),
         )
-        self.registry.tell(RegisterSurface(surface_id, ref, surface_type, capabilities))
+        registration = RegisterSurface(surface_id, ref, surface_type, capabilities)
+        self._surfaces[surface_id] = (ref, registration)
+        self.registry.tell(registration)
         return ref
 
     def detach(self, surface_id: str) -> None:
         """Unregister a surface (its actor stops with the system or by itself)."""
+        self._surfaces.pop(surface_id, None)
         self.registry.tell(UnregisterSurface(surface_id))
+
+    def _core_moved(self, event: CoreMoved) -> None:
+        """The core's member went away (Thespian host): tell the surfaces here directly
+        (the registry went with it); once the core runs again, register them with it."""
+        if event.kind == "lost":
+            told: object = Notify(NotifyLevel.WARNING, "core", event.text)
+        else:
+            told = StreamError("", event.text, "")
+        for surface_id, (ref, registration) in self._surfaces.items():
+            if event.kind == "placed":
+                self.registry.tell(registration)
+            if surface_id != STORE_SURFACE:  # it keeps what the conductor said, nothing else
+                ref.tell(Published(0, told))
 
     def publish_metrics(self, dropped_tags: int = 0) -> None:
         """Publish a ``Metrics`` snapshot of every mailbox to surfaces that show metrics."""

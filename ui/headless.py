@@ -483,7 +483,13 @@ async def run_session(
             surface.expect_command = text.startswith("/")
             waiter: asyncio.Future[str] = loop.create_future()
             surface.waiter = waiter
-            assistant.conductor.tell(UserMessage(text, SURFACE_ID))
+            if not assistant.conductor.tell(UserMessage(text, SURFACE_ID)).ok:
+                # its core is gone (a Thespian member that left, with none to take over)
+                problem = getattr(assistant.system, "core_problem", None)
+                problem = problem or "the session's core is not running"
+                if problem not in surface.failures:
+                    surface.failures.append(problem)
+                break
             outcome = await waiter
             if outcome == Outcome.QUIT:
                 break

@@ -27,6 +27,8 @@ class Pair:
     b: Host
     tmp: Path
     ollama: str
+    #: a second member's host, when the fixture made three (``trio``)
+    c: Host | None = None
 
     def env(self, host: Host, **extra: str) -> dict[str, str]:
         """A host's environment: its own XDG directories (its secret in its config)."""
@@ -37,22 +39,26 @@ class Pair:
             **extra,
         )
 
-    def member(self, *extra: str, name: str = "member") -> subprocess.Popen[bytes]:
-        """``aiway member`` on ``b``, joining ``a``; returns once it says it is up."""
+    def member(
+        self, *extra: str, name: str = "member", host: Host | None = None
+    ) -> subprocess.Popen[bytes]:
+        """``aiway member`` on ``host`` (default ``b``), joining ``a``; returns once it says
+        it is up."""
+        host = host or self.b
         output = self.tmp / f"{name}.txt"
-        process = self.b.popen(
+        process = host.popen(
             [
                 *AIWAY,
                 "member",
                 "--ip",
-                self.b.address,
+                host.address,
                 "--convention",
                 f"{self.a.address}:1900",
                 "--capability",
                 "model",
                 *extra,
             ],
-            self.env(self.b),
+            self.env(host),
             output,
             ROOT,
         )
@@ -129,3 +135,25 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
             write_secret(tmp_path / host.name, "s")
         url = start_fake(a, tmp_path, "--tokens", "60", "--rate", "30")
         yield Pair(a, b, tmp_path, url)
+
+
+#: a fake server slow enough that an answer is still streaming seconds after it began
+SLOW = ("--tokens", "400", "--rate", "40")
+
+
+@pytest.fixture
+def slow_pair(tmp_path: Path) -> Iterator[Pair]:
+    """``pair``, with answers that stream for about 10 s."""
+    with hosts(2) as (a, b):
+        for host in (a, b):
+            write_secret(tmp_path / host.name, "s")
+        yield Pair(a, b, tmp_path, start_fake(a, tmp_path, *SLOW))
+
+
+@pytest.fixture
+def trio(tmp_path: Path) -> Iterator[Pair]:
+    """A leader's host ``a`` and two members' hosts ``b`` and ``c``; slow answers."""
+    with hosts(3) as (a, b, c):
+        for host in (a, b, c):
+            write_secret(tmp_path / host.name, "s")
+        yield Pair(a, b, tmp_path, start_fake(a, tmp_path, *SLOW), c)

@@ -34,6 +34,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from thespian.actors import ActorSystemFailure
+
 from aiway.actors.protocol import ActorFailed, ProtocolError
 from aiway.actors.runtime.errors import MailboxFull
 from aiway.actors.runtime.mailbox import Delivery, Mailbox
@@ -98,6 +100,7 @@ class Bridge:
         call_timeout: float,
         capacity: int = 4096,
         watch: bool = False,
+        heartbeat: float | None = None,
     ) -> None:
         self.host = host
         self.loop = host.loop
@@ -107,6 +110,10 @@ class Bridge:
         self.ops: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         #: ``watch``: a multiprocess system ends itself when this process dies (see guardian)
         self.watch = watch
+        #: seconds between the guardian's beats to its cells (see ``control.Setup``)
+        self.heartbeat = heartbeat
+        #: addresses a send failed to reach (dead process, lost member): not tried again
+        self._unreachable: set[str] = set()
         self._watchdog: socket.socket | None = None
         self._watched: socket.socket | None = None
         self.system: SystemHandle = None
@@ -267,7 +274,7 @@ class Bridge:
             if self.watch and not self.in_process:
                 self._watchdog = socket.create_server(("127.0.0.1", 0))
                 watchdog = self._watchdog.getsockname()[1]
-            system.tell(self.guardian, c.Setup(self.in_process, watchdog))
+            system.tell(self.guardian, c.Setup(self.in_process, watchdog, self.heartbeat))
             if self._watchdog is not None:
                 self._watchdog.settimeout(self.call_timeout)
                 self._watched, _ = self._watchdog.accept()
@@ -349,10 +356,21 @@ class Bridge:
             else:
                 entry[1].append(Envelope(target.name, data, refs))
         for address, envelopes in routes.values():
+            if str(address) in self._unreachable:
+                for envelope in envelopes:
+                    self.host.loop.call_soon_threadsafe(
+                        self.host.on_dead_letter, envelope.to, envelope
+                    )
+                continue
             message = envelopes[0] if len(envelopes) == 1 else Batch(envelopes)
             try:
                 system.tell(address, message)
                 self.thespian_out += 1
+            except ActorSystemFailure as exc:
+                # its process (or its whole member) is gone: every later send to it would
+                # block on a refused connection too; the directory names its successor
+                self._unreachable.add(str(address))
+                log.warning("%s is unreachable (%s); its messages are dead letters", address, exc)
             except Exception:
                 log.exception("Thespian refused a message for %s", envelopes[0].to)
 

@@ -152,6 +152,9 @@ class Cell:
         #: until it drains (see ``control.Pressure``; the bridge holds what it refused)
         self.pressured: set[str] = set()
         self.rejected = 0
+        #: a top-level cell beaten by its guardian: when the last beat came (``heartbeat``)
+        self.heartbeat = start.heartbeat if start.parent == start.guardian else None
+        self.last_beat = time.monotonic()
 
     def _factory(self, start: c.Start) -> Callable[[], Behaviour]:
         if start.spec is not None:
@@ -164,6 +167,8 @@ class Cell:
 
     def start(self) -> None:
         pid = os.getpid()
+        if self.heartbeat is not None:
+            self.actor.wakeupAfter(timedelta(seconds=self.heartbeat), c.BeatCheck())
         self.actor.send(self.guardian, c.Register(self.name, pid))
         if self.parent is not None and self.parent != self.guardian:
             self.actor.send(self.parent, c.Register(self.name, pid))
@@ -251,14 +256,30 @@ class Cell:
                 self._restart()
         elif isinstance(payload, c.RecreateDue):
             self.children.recreate(payload)
+        elif isinstance(payload, c.BeatCheck):
+            self._check_beat()
         elif (
             isinstance(payload, c.ExitCheck)
             and self.children.check(payload, self._policy_of) is Directive.ESCALATE
         ):
             self._failed(EscalatedFailure(f"the process of child {payload.name} died"))
 
+    def _check_beat(self) -> None:
+        """No beat for three periods: the guardian (the leader's system) is gone, and so is
+        anyone this cell answers to. End now rather than run unowned on a member."""
+        if self.heartbeat is None or self.stopped:
+            return
+        silent = time.monotonic() - self.last_beat
+        if silent > 3 * self.heartbeat:
+            log.error("%s: no beat from its leader for %.1fs; ending", self.name, silent)
+            self.stop_now()
+            return
+        self.actor.wakeupAfter(timedelta(seconds=self.heartbeat), c.BeatCheck())
+
     def _control(self, msg: object, sender: object) -> None:
-        if isinstance(msg, ActorExitRequest):
+        if isinstance(msg, c.Beat):
+            self.last_beat = time.monotonic()
+        elif isinstance(msg, ActorExitRequest):
             self.exiting = True
             self.finalize()
         elif isinstance(msg, c.Directory):

@@ -61,6 +61,11 @@ class ThespianConfig:
     #: after three missed periods
     rejoin_period: float = 2.0
 
+    def heartbeat(self) -> float | None:
+        """Seconds between the guardian's beats to its cells: a cell on a member ends itself
+        after three missed beats (its leader died). Only across systems (multiprocTCPBase)."""
+        return self.rejoin_period if self.base == "multiprocTCPBase" else None
+
     def __attrs_post_init__(self) -> None:
         if self.base not in BASES:
             raise ValueError(f"unknown Thespian base {self.base!r}; use one of {', '.join(BASES)}")

@@ -79,6 +79,9 @@ class Setup:
 
     in_process: bool
     watchdog: int | None = None
+    #: seconds between the guardian's ``Beat``s to its top-level cells (None: no beats);
+    #: a cell that misses three ends itself (its leader is gone)
+    heartbeat: float | None = None
 
 
 @attrs.frozen(eq=False)
@@ -136,6 +139,7 @@ class Start:
     parent: object | None = attrs.field(default=None, kw_only=True)
     guardian: object | None = attrs.field(default=None, kw_only=True)
     bridge: object | None = attrs.field(default=None, kw_only=True)
+    heartbeat: float | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(eq=False)
@@ -211,6 +215,38 @@ class Escalated:
 
     name: str
     error: str
+
+
+# -- a convention's members coming and going ------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class Beat:
+    """Guardian -> top-level cell, every heartbeat period: your guardian (leader) is alive."""
+
+
+@attrs.frozen(eq=False)
+class MemberLost:
+    """Guardian -> bridge: the member at ``where`` left the convention with cells ``names``."""
+
+    where: str
+    names: tuple[str, ...]
+
+
+@attrs.frozen(eq=False)
+class Unplaced:
+    """Guardian -> bridge: cell ``name`` lost its system and no system can host it now."""
+
+    name: str
+    error: str
+
+
+@attrs.frozen(eq=False)
+class Placed:
+    """Guardian -> bridge: cell ``name``, lost with its system, runs again at ``where``."""
+
+    name: str
+    where: str
 
 
 # -- watching, counting -------------------------------------------------------------------
@@ -353,6 +389,16 @@ class RecreateDue:
 
 
 @attrs.frozen(eq=False)
+class BeatDue:
+    """Wake-up payload of the guardian: send every top-level cell a ``Beat``."""
+
+
+@attrs.frozen(eq=False)
+class BeatCheck:
+    """Wake-up payload of a top-level cell: end it when no ``Beat`` came for three periods."""
+
+
+@attrs.frozen(eq=False)
 class StatsDue:
     """Wake-up payload of the guardian: send what stats arrived for ``token``."""
 
@@ -361,3 +407,4 @@ class StatsDue:
 
 DRAIN = Drain()
 NOP = Nop()
+BEAT = Beat()

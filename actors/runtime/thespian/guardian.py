@@ -11,7 +11,12 @@ parent of every top-level cell, so Thespian tells it when one exits. It:
   stops, every cell and the bridge learn it (``Directory``), so refs follow;
 * stops its cells gracefully, newest first, on ``StopAll``;
 * counts Thespian's dead letters and collects every cell's counters;
-* forwards convention membership changes to the bridge.
+* forwards convention membership changes to the bridge;
+* notices a member that left with cells on it (``MemberLost``): those cells
+  are created again by their policy on a system that offers what they
+  require (``Placed``), or wait, reported ``Unplaced``, until one joins;
+* beats its top-level cells every ``Setup.heartbeat`` seconds, so a cell on a
+  member ends itself when its leader is gone (see ``cell``).
 """
 
 from __future__ import annotations
@@ -87,6 +92,11 @@ class GuardianActor(Actor):  # type: ignore[misc]
         self.collecting: dict[int, tuple[list[c.CellStats], int]] = {}
         self.members: dict[str, dict[str, Any]] = {}
         self.dead_letters = 0
+        self.heartbeat: float | None = None
+        #: cells lost with their member, until they run again: name -> where they were
+        self.lost: dict[str, str] = {}
+        #: lost cells no system could host; created again when a fitting member joins
+        self.unplaced: dict[str, Child] = {}
 
     def receiveMessage(self, msg: object, sender: object) -> None:
         if isinstance(msg, c.Register):
@@ -120,7 +130,9 @@ class GuardianActor(Actor):  # type: ignore[misc]
             if isinstance(payload, c.StatsDue):
                 self._report_stats(payload.token)
             elif isinstance(payload, c.RecreateDue):
-                self.children.recreate(payload)
+                self._recreate(payload)
+            elif isinstance(payload, c.BeatDue):
+                self._beat()
             elif (
                 isinstance(payload, c.ExitCheck)
                 and self.children.check(payload, self._policy_of) is Directive.ESCALATE
@@ -139,6 +151,9 @@ class GuardianActor(Actor):  # type: ignore[misc]
                 self.notifyOnSystemRegistrationChanges(True)
             if msg.watchdog is not None and not msg.in_process:
                 _watch_host(msg.watchdog)
+            if msg.heartbeat is not None and not msg.in_process:
+                self.heartbeat = msg.heartbeat
+                self.wakeupAfter(timedelta(seconds=msg.heartbeat), c.BeatDue())
         elif isinstance(msg, ActorExitRequest | c.Nop):
             pass
 
@@ -171,7 +186,11 @@ class GuardianActor(Actor):  # type: ignore[misc]
             log.warning("no cell was created for %s", start.name)
             return
         start = attrs.evolve(
-            start, guardian=self.myAddress, parent=self.myAddress, bridge=self.bridge
+            start,
+            guardian=self.myAddress,
+            parent=self.myAddress,
+            bridge=self.bridge,
+            heartbeat=self.heartbeat,
         )
         policy: SupervisorPolicy = decode_plain(start.policy, SupervisorPolicy)
         self.policies[start.name] = policy
@@ -186,11 +205,16 @@ class GuardianActor(Actor):  # type: ignore[misc]
         if child is not None:
             child.address, child.pid = sender, msg.pid
         update = c.Directory(msg.name, sender, msg.pid)
-        if old is not None and old[0] != sender:
-            for name, (address, _) in self.directory.items():
+        where = self.lost.pop(msg.name, None)
+        if (old is not None and old[0] != sender) or where is not None:
+            for name, (address, pid) in self.directory.items():
                 if name != msg.name:
                     self.send(address, update)
+                    if where is not None:  # it was created again from its first Start: its
+                        self.send(sender, c.Directory(name, address, pid))  # refs are old
         self._tell_bridge(update)
+        if where is not None:
+            self._tell_bridge(c.Placed(msg.name, _where(sender)))
 
     def _gone(self, name: str) -> None:
         if self.directory.pop(name, None) is None:
@@ -210,6 +234,11 @@ class GuardianActor(Actor):  # type: ignore[misc]
                 self.send(asker, c.Created(token, None, 0, error))
                 return
         child = self.children.find(address)
+        if child is not None and child.name in self.lost and child.name not in self.directory:
+            # created again after its member left, it never started: nothing can host it
+            self._unplaceable(child, f"no system of the convention could host {child.name!r}")
+            return
+        child = self.children.find(address)
         if child is not None and not child.stopping:
             self._gone(child.name)
         self.children.exited(address)
@@ -224,7 +253,7 @@ class GuardianActor(Actor):  # type: ignore[misc]
         token, asker, pending = self.stop_all
         while pending:
             child = self.children.by_name.get(pending[0])
-            if child is None:
+            if child is None or child.address is None:  # None: lost, waiting for a member
                 pending.pop(0)
                 continue
             if not child.stopping:
@@ -261,7 +290,81 @@ class GuardianActor(Actor):  # type: ignore[misc]
     def _convention(self, msg: Any) -> None:
         key = str(msg.remoteAdminAddress)
         if msg.remoteAdded:
-            self.members[key] = dict(msg.remoteCapabilities or {})
+            capabilities = dict(msg.remoteCapabilities or {})
+            self.members[key] = capabilities
+            for child in list(self.unplaced.values()):
+                if c.capabilities_match(capabilities, child.requirements or {}):
+                    del self.unplaced[child.name]
+                    self._recreate(c.RecreateDue(child.name, child.generation))
         else:
             self.members.pop(key, None)
+            self._member_left(_where(msg.remoteAdminAddress))
         self._tell_bridge(c.Members(tuple(sorted(self.members.items()))))
+
+    def _member_left(self, where: str) -> None:
+        """The member at ``where`` left (shut down, died, unreachable): its cells are lost.
+
+        Thespian 4.0.1 does not report the children it created on a member that left
+        (``ChildActorExited``: its list of them is never filled), so the guardian takes
+        each as exited: its policy creates it again on another system that offers what
+        it requires, or drops it.
+        """
+        host = where.rsplit(":", 1)[0]
+        lost = [
+            child
+            for child in self.children.by_name.values()
+            if not child.stopping
+            and child.address is not None
+            and _where(child.address).rsplit(":", 1)[0] == host
+        ]
+        if not lost:
+            return
+        names = tuple(child.name for child in lost)
+        for name in names:
+            self.lost[name] = where
+        log.error("the member at %s left the convention with %s", where, ", ".join(names))
+        self._tell_bridge(c.MemberLost(where, names))
+        for child in lost:
+            self._exited(child.address)
+
+    def _recreate(self, due: c.RecreateDue) -> None:
+        child = self.children.by_name.get(due.name)
+        if (
+            child is not None
+            and child.name in self.lost
+            and not any(
+                c.capabilities_match(caps, child.requirements or {})
+                for caps in self.members.values()
+            )
+        ):
+            # Thespian would keep a placeholder whose creation fails later, or never
+            wanted = dict((child.requirements or {}).get(c.REQUIRES) or {})
+            self._unplaceable(child, f"no member of the convention offers {wanted}")
+            return
+        try:
+            self.children.recreate(due)
+        except NoCompatibleSystemForActor as exc:
+            if child is not None:
+                self._unplaceable(child, str(exc))
+
+    def _unplaceable(self, child: Child, error: str) -> None:
+        """A lost cell that no system can host now: it waits for a member that can."""
+        child.address = None
+        self.unplaced[child.name] = child
+        self._tell_bridge(c.Unplaced(child.name, error))
+
+    def _beat(self) -> None:
+        for child in self.children.by_name.values():
+            if child.address is not None:
+                self.send(child.address, c.BEAT)
+        if self.heartbeat is not None:
+            self.wakeupAfter(timedelta(seconds=self.heartbeat), c.BeatDue())
+
+
+def _where(address: object) -> str:
+    """``host:port`` of a Thespian TCP address (its string form otherwise)."""
+    details = getattr(address, "addressDetails", None)
+    sockname = getattr(details, "sockname", None)
+    if isinstance(sockname, tuple) and len(sockname) == 2:
+        return f"{sockname[0]}:{sockname[1]}"
+    return str(address)

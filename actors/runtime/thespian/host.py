@@ -53,6 +53,21 @@ from aiway.actors.runtime.thespian.wire import decode_plain, encode_plain, encod
 log = logging.getLogger(__name__)
 
 
+@attrs.frozen(slots=True)
+class CoreEvent:
+    """What became of the core's cells on a member of the convention (``core_listeners``)."""
+
+    kind: str
+    """``lost`` (its member went away), ``unplaced`` (no system can host it now) or
+    ``placed`` (every lost cell runs again)."""
+    where: str
+    """The member's address (``host:port``) the cells were lost on or now run on."""
+    names: tuple[str, ...]
+    """The cells concerned."""
+    text: str
+    """What to tell the person, in one sentence."""
+
+
 class ThespianHost(ActorSystem):
     """The asyncio host plus a Thespian system for behaviours given as ``BehaviourSpec``.
 
@@ -78,6 +93,7 @@ class ThespianHost(ActorSystem):
             in_process=self.config.in_process,
             call_timeout=self.config.call_timeout,
             watch=self.config.shutdown_system,
+            heartbeat=self.config.heartbeat(),
         )
         #: top-level Thespian cells by name, in start order
         self.remote: dict[str, ActorRef] = {}
@@ -91,6 +107,12 @@ class ThespianHost(ActorSystem):
         self._stats_waiters: dict[int, asyncio.Future[c.StatsReport]] = {}
         self._asks: dict[str, set[asyncio.Future[Any]]] = {}
         self._members_changed = asyncio.Event()
+        #: called on the loop when the core's cells are lost with a member, cannot be
+        #: placed, or run again (``CoreEvent``); the session tells its surfaces
+        self.core_listeners: list[Callable[[CoreEvent], None]] = []
+        #: why the core is not running right now (its member went away), else None
+        self.core_problem: str | None = None
+        self._lost: dict[str, str] = {}
         self._started = False
         self._closing = False
         #: why the core cannot run here (a cell that could not be created anywhere), or None;
@@ -382,6 +404,52 @@ class ThespianHost(ActorSystem):
             self._members_changed.set()
         elif isinstance(msg, c.DrainWatch):
             self.bridge.watch_drain(msg)
+        elif isinstance(msg, c.MemberLost):
+            self._member_lost(msg)
+        elif isinstance(msg, c.Unplaced):
+            self._unplaced(msg)
+        elif isinstance(msg, c.Placed):
+            self._placed(msg)
+
+    def _member_lost(self, msg: c.MemberLost) -> None:
+        self._lost.update(dict.fromkeys(msg.names, msg.where))
+        host = msg.where.rsplit(":", 1)[0]
+        self.core_problem = (
+            f"the member at {host} holding the core ({', '.join(msg.names)}) went away"
+        )
+        self._core_event(
+            CoreEvent("lost", msg.where, msg.names, f"{self.core_problem}; placing it again")
+        )
+
+    def _unplaced(self, msg: c.Unplaced) -> None:
+        wanted = ", ".join(f"aiway.{k}" for k in self.config.require) or "what it requires"
+        first = self.core_problem or f"the core actor {msg.name!r} stopped"
+        if "no member" in first:
+            return  # said once per loss; the other cells of the core wait with it
+        self.core_problem = (
+            f"{first}, and no member of the convention offers {wanted}: start one "
+            f"(aiway member --capability ...) and the core is placed there when it joins"
+        )
+        where = self._lost.get(msg.name, "")
+        self._core_event(CoreEvent("unplaced", where, (msg.name,), self.core_problem))
+
+    def _placed(self, msg: c.Placed) -> None:
+        if self._lost.pop(msg.name, None) is None or self._lost:
+            return
+        host = msg.where.rsplit(":", 1)[0]
+        first = (self.core_problem or "the core was lost").split(", and no member")[0]
+        self.core_problem = None
+        self._core_event(
+            CoreEvent("placed", msg.where, (msg.name,), f"{first}; it runs again on {host}")
+        )
+
+    def _core_event(self, event: CoreEvent) -> None:
+        log.warning("%s", event.text)
+        for listener in list(self.core_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a core listener failed on %s", event.kind)
 
     def _directory(self, msg: c.Directory) -> None:
         target = self.bridge.proxies.get(msg.name)
