@@ -50,17 +50,23 @@ class TmuxApp(TmuxScreen):
     A context manager: the server starts on enter and is killed on exit.
     """
 
-    def __init__(self, command: list[str], env: dict[str, str], width: int = 100) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], width: int = 100, height: int = 30
+    ) -> None:
         self._command = command
         self._env = env
         self._width = width
+        self._height = height
 
     def __enter__(self) -> TmuxApp:
         assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in self._env.items())
         program = " ".join(shlex.quote(part) for part in self._command)
         # exec: the pane's process becomes the program, so its pid is the one measured
         super().__init__(
-            f"exec env {assignments} {program}", width=self._width, height=30, prefix="aiway-bench"
+            f"exec env {assignments} {program}",
+            width=self._width,
+            height=self._height,
+            prefix="aiway-bench",
         )
         return self
 
