@@ -2,11 +2,15 @@
 
 Each surface is an actor with its own bounded outbox (its mailbox). Publishing
 shares one immutable object with every surface: lifecycle messages are wrapped
-once in ``Published`` (one sequence number, one envelope for all surfaces);
-avatar frames and metrics are ephemeral state and go out bare, coalescing in
-the outbox. A surface whose outbox is full is marked lagging, gets no
-increments, and is resynced with a ``StateSnapshot`` once it drains (plus the
-notices it missed), so a slow surface never holds back the model or the others.
+once in ``Published`` (one sequence number, one envelope for all surfaces) and
+written once into a ring (``Broadcast``) that each surface of this loop reads
+with its own cursor: its outbox holds one item for everything it has not read,
+so a message costs nothing per surface but a wake-up of an idle one. Surfaces
+elsewhere (behind the Thespian host) are told each message. Avatar frames and
+metrics are ephemeral state and go out bare, coalescing in the outbox. A surface
+that falls its outbox's capacity behind is marked lagging, gets no increments,
+and is resynced with a ``StateSnapshot`` once it drains (plus the notices it
+missed), so a slow surface never holds back the model or the others.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from aiway.actors.protocol.registry import (
     UnregisterSurface,
 )
 from aiway.actors.runtime import ActorRef, Behaviour, Context, Delivery, handles
+from aiway.actors.runtime.mailbox import Broadcast, Cursor
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,7 @@ __all__ = [
 class _Surface:
     __slots__ = (
         "capabilities",
+        "cursor",
         "lag_events",
         "lag_seq",
         "lagging",
@@ -105,6 +111,8 @@ class _Surface:
         self.missed = 0
         self.lagging = False
         self.lag_seq = 0
+        #: its place in the registry's ring, for a surface on this loop; None: told each one
+        self.cursor: Cursor | None = None
 
     def stats(self) -> SurfaceStats:
         return SurfaceStats(
@@ -181,6 +189,10 @@ class SurfaceRegistry(Behaviour):
         #: recent notices, task events and failures: what a snapshot does not carry
         self.ring: deque[Published] = deque(maxlen=ring_size)
         self.mirror = SessionMirror(history_limit)
+        #: every lifecycle message, read by surfaces that show streaming
+        self.log = Broadcast()
+        #: every lifecycle message but tokens, read by the others
+        self.quiet_log = Broadcast()
         self.surfaces: dict[str, _Surface] = {}
         self._all: tuple[_Surface, ...] = ()
         self._by_capability: dict[str, tuple[_Surface, ...]] = {}
@@ -194,15 +206,27 @@ class SurfaceRegistry(Behaviour):
     @handles(RegisterSurface)
     def on_register(self, ctx: Context, msg: RegisterSurface) -> None:
         surface = _Surface(msg)
+        old = self.surfaces.get(msg.surface_id)
+        if old is not None and old.cursor is not None:
+            old.cursor.close()
         self.surfaces[msg.surface_id] = surface
         self._reindex(ctx)
         ctx.tell(msg.ref, self.mirror.snapshot(self.seq))
+        mailbox = msg.ref.local_mailbox
+        if mailbox is not None:  # after the snapshot: it reads from the next message on
+            log = self.log if Capability.STREAMING in msg.capabilities else self.quiet_log
+            me = ctx.self_ref
+            drained = SurfaceDrained(msg.surface_id)
+            surface.cursor = log.cursor(mailbox, lambda: me.tell(drained) and None)
         if self.conductor is not None:
             ctx.tell(self.conductor, Connected(msg.surface_id, msg.surface_type, msg.capabilities))
 
     @handles(UnregisterSurface)
     def on_unregister(self, ctx: Context, msg: UnregisterSurface) -> None:
-        if self.surfaces.pop(msg.surface_id, None) is not None:
+        surface = self.surfaces.pop(msg.surface_id, None)
+        if surface is not None:
+            if surface.cursor is not None:
+                surface.cursor.close()
             self._reindex(ctx)
             if self.conductor is not None:
                 ctx.tell(self.conductor, Disconnected(msg.surface_id, msg.reason))
@@ -224,7 +248,16 @@ class SurfaceRegistry(Behaviour):
 
     @handles(AvatarFrame, Metrics)
     def on_ephemeral(self, ctx: Context, msg: AvatarFrame | Metrics) -> None:
-        self._fan_out(ctx, msg, self._by_capability.get(_ROUTES[type(msg)] or "", ()))
+        # told to each outbox (where it replaces the one queued), not written to the ring
+        for surface in self._by_capability.get(_ROUTES[type(msg)] or "", ()):
+            if surface.lagging:
+                surface.missed += 1
+                continue
+            result = ctx.tell(surface.ref, msg)
+            if result is _REJECTED:
+                self._mark_lagging(ctx, surface, self.seq)
+            elif result is _DEAD:
+                self._drop_dead(ctx, surface)
 
     @handles(*_LIFECYCLE)
     def on_lifecycle(self, ctx: Context, msg: object) -> None:
@@ -234,17 +267,24 @@ class SurfaceRegistry(Behaviour):
             self.ring.append(published)
         self.mirror.apply(msg)
         route = _ROUTES.get(type(msg))
-        targets = self._all if route is None else self._by_capability.get(route, ())
-        self._fan_out(ctx, published, targets)
+        self.log.append(published)
+        if route is None:
+            self.quiet_log.append(published)
+            self._fan_out(ctx, published, self._all)
+        else:
+            self._fan_out(ctx, published, self._by_capability.get(route, ()))
 
     def _fan_out(self, ctx: Context, out: object, targets: tuple[_Surface, ...]) -> None:
+        """``out`` to each of ``targets``: a push of its cursor (``out`` is the newest
+        message of its ring) or, without one, a tell. Nothing is allocated per surface."""
         for surface in targets:
             if surface.lagging:
                 surface.missed += 1
                 continue
             # What each outbox accepted and coalesced is in its own mailbox stats;
             # here only what is rare is counted (no int per message per surface).
-            result = ctx.tell(surface.ref, out)
+            cursor = surface.cursor
+            result = ctx.tell(surface.ref, out) if cursor is None else cursor.push()
             if result is _REJECTED:
                 # the message just refused (at ``self.seq``) is the first one it missed
                 self._mark_lagging(ctx, surface, self.seq - 1)
@@ -253,13 +293,31 @@ class SurfaceRegistry(Behaviour):
 
     def _mark_lagging(self, ctx: Context, surface: _Surface, delivered_through: int) -> None:
         """From now on ``surface`` gets nothing until it drains; ``delivered_through`` is
-        the last sequence number it surely has, where its replay starts."""
+        the last sequence number it surely has, where its replay starts.
+
+        A surface reading the ring surely has only what its cursor read: what it had
+        not read yet is dropped (the snapshot carries it) and counted as missed.
+        """
         surface.lagging = True
         surface.lag_events += 1
         surface.missed += 1
+        cursor = surface.cursor
+        if cursor is not None and not cursor.paused:
+            surface.missed += cursor.unread
+            last = cursor.last_read
+            delivered_through = last.seq if isinstance(last, Published) else surface.lag_seq
         surface.lag_seq = max(delivered_through, 0)
         log.info("surface %s is lagging at seq %d", surface.surface_id, self.seq)
+        if cursor is not None and cursor.pause():
+            return  # its queued cursor tells us when the surface reaches it
         ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
+
+    def _tell_in_order(self, ctx: Context, surface: _Surface, msg: object) -> Delivery:
+        """Tell ``surface`` a message of its own, after everything published before it."""
+        cursor = surface.cursor
+        if cursor is not None and not cursor.flush():
+            return _REJECTED
+        return ctx.tell(surface.ref, msg)
 
     def _drop_dead(self, ctx: Context, surface: _Surface) -> None:
         log.info("surface %s is gone; unregistering it", surface.surface_id)
@@ -277,6 +335,8 @@ class SurfaceRegistry(Behaviour):
             return
         surface.lagging = False
         surface.resyncs += 1
+        if surface.cursor is not None:  # it reads on after the snapshot, from the next message
+            surface.cursor.resume()
         if not ctx.tell(surface.ref, self.mirror.snapshot(self.seq)).ok:
             # nothing of the replay went out: it still starts where the surface lagged
             self._mark_lagging(ctx, surface, surface.lag_seq)
@@ -295,7 +355,8 @@ class SurfaceRegistry(Behaviour):
                 surface.lagging = True
                 surface.lag_events += 1
                 surface.lag_seq = published.seq - 1
-                ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
+                if surface.cursor is None or not surface.cursor.pause():
+                    ctx.notify_when_drained(surface.ref, SurfaceDrained(surface.surface_id))
                 return
 
     @handles(SurfaceNotice)
@@ -312,7 +373,7 @@ class SurfaceRegistry(Behaviour):
             targets = self._all
         out = Published(self.seq, msg.notice)
         for surface in targets:
-            if not surface.lagging and ctx.tell(surface.ref, out) is _DEAD:
+            if not surface.lagging and self._tell_in_order(ctx, surface, out) is _DEAD:
                 self._drop_dead(ctx, surface)
 
     @handles(GetStreamingText)
@@ -330,7 +391,7 @@ class SurfaceRegistry(Behaviour):
         self.mirror.restore(msg.history, msg.tasks)
         snapshot = self.mirror.snapshot(self.seq)
         for surface in self._all:
-            if not surface.lagging and not ctx.tell(surface.ref, snapshot).ok:
+            if not surface.lagging and not self._tell_in_order(ctx, surface, snapshot).ok:
                 # it had everything up to now; only the snapshot itself is missing
                 self._mark_lagging(ctx, surface, self.seq)
 
@@ -346,8 +407,9 @@ class SurfaceRegistry(Behaviour):
             log.warning("bad input from surface %s: %s", msg.surface_id, exc)
             surface = self.surfaces.get(msg.surface_id)
             if surface is not None:
-                ctx.tell(
-                    surface.ref,
+                self._tell_in_order(
+                    ctx,
+                    surface,
                     Published(
                         self.seq,
                         Notify(

@@ -97,27 +97,43 @@ class LatencyHistogram:
     sample costs one ``bisect`` in C; its result is a small cached int.
     """
 
-    __slots__ = ("count", "counts")
+    __slots__ = ("carries", "counts")
 
     BOUNDS = _BOUNDS
 
     def __init__(self) -> None:
+        #: per bucket, samples modulo 256: small ints are cached, so counting allocates
+        #: nothing; ``carries`` counts each bucket's wraps (one int made per 256 samples)
         self.counts = [0] * (len(_BOUNDS) + 1)
-        self.count = 0
+        self.carries = [0] * (len(_BOUNDS) + 1)
 
     def add(self, seconds: float) -> None:
         """Record one duration."""
-        self.counts[bisect_right(_BOUNDS, seconds)] += 1
-        self.count += 1
+        index = bisect_right(_BOUNDS, seconds)
+        low = self.counts[index] + 1
+        if low == 256:
+            self.carries[index] += 1
+            low = 0
+        self.counts[index] = low
+
+    @property
+    def count(self) -> int:
+        """Samples recorded."""
+        return sum(self.counts) + 256 * sum(self.carries)
+
+    def totals(self) -> list[int]:
+        """Samples per bucket."""
+        return [low + 256 * high for low, high in zip(self.counts, self.carries, strict=True)]
 
     def percentile(self, fraction: float) -> float:
         """The duration in seconds below which ``fraction`` of samples fall (0.0 when empty)."""
-        total = sum(self.counts)
+        totals = self.totals()
+        total = sum(totals)
         if total == 0:
             return 0.0
         rank = fraction * total
         seen = 0
-        for index, n in enumerate(self.counts):
+        for index, n in enumerate(totals):
             seen += n
             if n and seen >= rank:
                 if index == 0:
@@ -186,6 +202,9 @@ class _Entry:
         self.slot = slot
 
 
+#: the coalescing slot of a queue item that is a ``Cursor`` into a ``Broadcast`` log
+_FEED: tuple[type, Hashable] = (object, "feed")
+
 # How a message type coalesces, looked up once per type (identity-compared sentinels).
 _PLAIN = 0
 _CONTROL = 1
@@ -230,6 +249,7 @@ class Mailbox:
 
     __slots__ = (
         "_asleep",
+        "_batch",
         "_blocked_puts",
         "_blocked_seconds",
         "_capacity",
@@ -246,11 +266,12 @@ class Mailbox:
         "_low",
         "_mark",
         "_processed",
+        "_processed_low",
+        "_processed_wraps",
         "_put_timeouts",
         "_putters",
         "_queue",
         "_rejected",
-        "_slots",
         "_tick",
         "closed",
         "config",
@@ -274,8 +295,6 @@ class Mailbox:
         self.on_dead = on_dead
         # True while empty and nobody is scheduled to drain it: the next offer wakes the owner
         self._asleep = True
-        # iterated instead of ``range(batch)``: no int object per message
-        self._slots = (None,) * self.config.batch
         # Items are bare messages or ``_Entry`` wrappers (see ``_Entry``).
         self._queue: deque[object] = deque()
         self._control: deque[_Entry] = deque()
@@ -295,6 +314,9 @@ class Mailbox:
         self._blocked_seconds = 0.0
         self._put_timeouts = 0
         self._processed = 0
+        self._processed_low = 0
+        self._processed_wraps = 0
+        self._batch = self.config.batch
         self._handler_total = 0.0
         self._handler_max = 0.0
         self._high_water = 0
@@ -454,6 +476,23 @@ class Mailbox:
             self._blocked_seconds += perf_counter() - started
         return self.offer(msg)
 
+    def _enqueue_feed(self, item: _Entry) -> Delivery:
+        """Queue a cursor's item (``Cursor.push``): one queue slot for all it will read."""
+        if self.closed:
+            return _DEAD
+        if len(self._queue) >= self._capacity:
+            self._rejected += 1
+            return _REJECTED
+        self._queue.append(item)
+        if self._asleep:
+            self._wake()
+        return _ACCEPTED
+
+    def _withdraw(self, item: _Entry) -> None:
+        """Take a cursor's item out of the queue (rare: a flush, a resync, a close)."""
+        if item in self._queue:
+            self._queue.remove(item)
+
     # -- consuming -----------------------------------------------------------
 
     def take(self) -> object | None:
@@ -463,13 +502,15 @@ class Mailbox:
         """
         if self._control:
             return self._unwrap(self._control.popleft())
-        if not self._queue:
-            self._asleep = True
-            return None
-        msg = self._unwrap(self._queue.popleft())
-        if len(self._queue) <= self._low:
-            self._after_take()
-        return msg
+        while self._queue:
+            msg = self._unwrap(self._queue.popleft())
+            if msg is None:  # a cursor with nothing left to read
+                continue
+            if len(self._queue) <= self._low:
+                self._after_take()
+            return msg
+        self._asleep = True
+        return None
 
     def record(self, latency: float, handler_seconds: float) -> None:
         """Count one handled message with its queueing latency and handler time."""
@@ -505,32 +546,49 @@ class Mailbox:
         """
         control = self._control
         queue = self._queue
-        popleft = queue.popleft
-        lookup = handlers.get
         last_kind: type | None = None
         handler: Callable[[_Target, _Ctx, object], object] | None = None
         item: object
         clock = perf_counter
+        latency = self._latency
+        batch = self._batch
+        # Nothing here is allocated per run or per message: no bound methods, no
+        # iterator, no int past 256 (``handled`` only in a run that long).
         handled = 0
-        sampled = 0
         longest = self._handler_max
         result: object = None
         started = mark = clock()
         try:
-            for _ in self._slots:
+            while handled != batch:
                 if control:
                     item = control.popleft()
                 elif queue:
-                    item = popleft()
+                    item = queue.popleft()
                 else:
                     break
                 if type(item) is _Entry:
                     msg = item.msg
-                    if item.slot is not None:
-                        del self._keyed[item.slot]
+                    slot = item.slot
+                    if slot is not None:
+                        if slot is _FEED:  # a cursor: its log's next message, if any
+                            msg = msg.take()  # type: ignore[attr-defined]
+                            if msg is None:
+                                continue
+                            queue.appendleft(item)  # read on at the front next time
+                            handled += 1
+                            kind = type(msg)
+                            if kind is not last_kind:
+                                last_kind = kind
+                                handler = handlers.get(kind)
+                            result = (
+                                fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
+                            )
+                            if result is not None:
+                                break
+                            continue
+                        del self._keyed[slot]
                     now = clock()
-                    self._latency.counts[bisect_right(_BOUNDS, now - item.at)] += 1
-                    sampled += 1
+                    latency.add(now - item.at)
                     if now - mark > longest:
                         longest = now - mark
                     mark = now
@@ -540,7 +598,7 @@ class Mailbox:
                 kind = type(msg)
                 if kind is not last_kind:  # runs of one type skip the lookup
                     last_kind = kind
-                    handler = lookup(kind)
+                    handler = handlers.get(kind)
                 result = fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
                 if result is not None:
                     break
@@ -548,9 +606,17 @@ class Mailbox:
             now = clock()
             if now - mark > longest:
                 longest = now - mark
-            self._processed += handled
-            if sampled:
-                self._latency.count += sampled
+            # ``_processed`` as 256 * wraps + low (every int here stays below 257, so
+            # cached): a run makes no int; a long one (256 or more) makes one
+            if handled > 255:
+                self._processed += handled
+            else:
+                room = 256 - self._processed_low
+                if handled < room:
+                    self._processed_low += handled
+                else:
+                    self._processed_low = handled - room
+                    self._processed_wraps += 1
             self._handler_total += now - started
             if longest > self._handler_max:
                 self._handler_max = longest
@@ -567,7 +633,11 @@ class Mailbox:
     def drain_all(self) -> list[object]:
         """Empty both lanes and return what was queued (for dead-lettering on stop)."""
         left = [self._unwrap(entry) for entry in self._control]
-        left += [self._unwrap(entry) for entry in self._queue]
+        for entry in list(self._queue):
+            if type(entry) is _Entry and entry.slot is _FEED:
+                entry.msg.close()  # type: ignore[attr-defined]  # its unread messages are the log's
+            else:
+                left.append(self._unwrap(entry))
         self._control.clear()
         self._queue.clear()
         self._keyed.clear()
@@ -593,10 +663,19 @@ class Mailbox:
     # -- internals -----------------------------------------------------------
 
     def _unwrap(self, item: object) -> object:
-        """The message of a queue item (releasing its coalescing slot if it has one)."""
+        """The message of a queue item (releasing its coalescing slot if it has one).
+
+        A cursor's item yields its log's next message, or None when it has none.
+        """
         if type(item) is _Entry:
-            if item.slot is not None:
-                del self._keyed[item.slot]
+            slot = item.slot
+            if slot is _FEED:
+                msg = item.msg.take()  # type: ignore[attr-defined]
+                if msg is not None:
+                    self._queue.appendleft(item)
+                return msg
+            if slot is not None:
+                del self._keyed[slot]
             return item.msg
         return item
 
@@ -624,6 +703,9 @@ class Mailbox:
             for callback in callbacks:
                 callback()
 
+    def _processed_count(self) -> int:
+        return self._processed + 256 * self._processed_wraps + self._processed_low
+
     def stats(self) -> MailboxStats:
         """A consistent snapshot of every counter."""
         return MailboxStats(
@@ -633,7 +715,7 @@ class Mailbox:
             control_depth=len(self._control),
             high_water=self._high_water,
             # every message let in is processed, queued, folded into another, or evicted
-            accepted=self._processed
+            accepted=self._processed_count()
             + len(self._queue)
             + len(self._control)
             + self._coalesced
@@ -644,10 +726,251 @@ class Mailbox:
             blocked_puts=self._blocked_puts,
             blocked_seconds=self._blocked_seconds,
             put_timeouts=self._put_timeouts,
-            processed=self._processed,
+            processed=self._processed_count(),
             handler_seconds_total=self._handler_total,
             handler_seconds_max=self._handler_max,
             latency_p50=self._latency.percentile(0.5),
             latency_p99=self._latency.percentile(0.99),
             pressured=self.pressured,
         )
+
+
+# -- a log that many mailboxes read ------------------------------------------------
+
+
+class _Link:
+    """One slot of a ``Broadcast`` ring: a message, when it was stamped, the next slot."""
+
+    __slots__ = ("at", "msg", "next")
+
+    def __init__(self) -> None:
+        self.msg: object = None
+        self.at = 0.0
+        self.next: _Link = self
+
+
+#: the largest ``Cursor.bound``: how far a ring grows for one reader
+MAX_BOUND = 65536
+
+
+class Broadcast:
+    """A bounded, sequenced ring of messages that many mailboxes read, each with a ``Cursor``.
+
+    The shape of the LMAX Disruptor and of tokio's broadcast channel, on one loop:
+    ``append`` writes a message once into the next slot, whatever the number of
+    readers, and allocates nothing; each reader's mailbox holds one queue item for
+    all it has not read yet (its cursor), woken at most once while it has something
+    to read. A reader may fall ``bound`` messages behind (its mailbox's capacity);
+    the ring is always longer than the largest bound, so a slot is overwritten only
+    after every reader still reading has read it: a reader that would fall further
+    is refused and paused (lagging) instead.
+    """
+
+    __slots__ = ("_tick", "size", "tail")
+
+    def __init__(self, size: int = 256) -> None:
+        self.tail = _Link()
+        self.size = 1
+        self._tick = 0
+        self._grow(size)
+
+    def _grow(self, size: int) -> None:
+        """Add empty slots after the newest one until the ring holds ``size``."""
+        tail = self.tail
+        oldest = tail.next
+        while self.size < size:
+            link = _Link()
+            link.next = oldest
+            oldest = link
+            self.size += 1
+        tail.next = oldest
+
+    def append(self, msg: object) -> None:
+        """Write ``msg`` into the next slot; wakes nobody (``Cursor.push`` does, per reader).
+
+        Every eighth message is stamped with the time, for the readers' latency.
+        """
+        link = self.tail.next
+        link.msg = msg
+        tick = self._tick
+        if tick:
+            self._tick = tick - 1
+            link.at = 0.0
+        else:
+            self._tick = 7
+            link.at = perf_counter()
+        self.tail = link
+
+    def cursor(
+        self, mailbox: Mailbox, on_drained: Callable[[], None], bound: int | None = None
+    ) -> Cursor:
+        """A cursor for ``mailbox``, at the newest message (it reads what comes next).
+
+        At most ``bound`` messages (the mailbox's capacity by default, at most
+        ``MAX_BOUND``) may wait unread: the next ``push`` is refused, as a full
+        mailbox refuses a tell.
+        """
+        wanted = mailbox.config.capacity if bound is None else bound
+        wanted = min(max(wanted, 1), MAX_BOUND)
+        if wanted + 2 > self.size:
+            self._grow(wanted + 2)
+        return Cursor(self, mailbox, on_drained, wanted)
+
+
+class Cursor:
+    """One mailbox's place in a ``Broadcast`` log: what it read, and how much waits.
+
+    The publisher calls ``push`` after each ``append`` meant for this reader. The
+    first push queues the cursor's one item in the mailbox; the mailbox's run then
+    reads the log message by message through it, in order and merged as the
+    message types declare (``merge``). Nothing is allocated per message per
+    reader. A push with ``bound`` messages already unread is refused (REJECTED):
+    the reader is lagging. ``pause`` then drops what it had not read and keeps the
+    item queued as a marker: when the reader's run reaches it, everything told
+    before has been handled and ``on_drained`` is called (the resync's cue).
+    """
+
+    __slots__ = (
+        "_item",
+        "_log",
+        "_mailbox",
+        "_on_drained",
+        "bound",
+        "closed",
+        "link",
+        "paused",
+        "queued",
+        "unread",
+    )
+
+    def __init__(
+        self, log: Broadcast, mailbox: Mailbox, on_drained: Callable[[], None], bound: int
+    ) -> None:
+        self._log = log
+        self._mailbox = mailbox
+        self._on_drained = on_drained
+        self._item = _Entry(self, 0.0, _FEED)
+        self.bound = bound
+        #: the last message read (or skipped); None while paused or closed
+        self.link: _Link | None = log.tail
+        #: messages pushed and not yet read
+        self.unread = 0
+        self.queued = False
+        self.paused = False
+        self.closed = False
+
+    @property
+    def last_read(self) -> object:
+        """The last message this cursor handed its mailbox (None before the first)."""
+        return None if self.link is None else self.link.msg
+
+    def push(self) -> Delivery:
+        """One more message (the log's newest) is for this reader.
+
+        ACCEPTED, REJECTED (``bound`` messages unread, or the mailbox is full and
+        cannot queue the cursor's item) or DEAD (the mailbox is closed).
+        """
+        unread = self.unread
+        if unread:
+            if unread >= self.bound:
+                return _REJECTED
+            self.unread = unread + 1
+            return _ACCEPTED
+        if self.paused:  # nothing more until resumed
+            return _REJECTED
+        self.unread = 1
+        if self.queued:  # its item is still in the queue, with nothing left to read
+            return _ACCEPTED
+        result = self._mailbox._enqueue_feed(self._item)
+        if result is _ACCEPTED:
+            self.queued = True
+        else:
+            self.unread = 0
+        return result
+
+    def take(self) -> object | None:
+        """The next message to handle (called by the mailbox's run), or None: the item
+        leaves the queue (caught up, or the drain marker of a paused cursor)."""
+        unread = self.unread
+        if not unread:
+            self.queued = False
+            if self.paused and not self.closed:
+                self._on_drained()
+            return None
+        link = self.link.next  # type: ignore[union-attr]  # unread > 0: never None
+        msg = link.msg
+        unread -= 1
+        if unread:  # behind: fold what merges into one handler call
+            kind = type(msg)
+            flags = _FLAGS.get(kind)
+            if flags is None:
+                flags = _flags_of(kind)
+            if flags == _MERGES:
+                merge = kind.merge  # type: ignore[union-attr]  # the function: no bound method
+                mailbox = self._mailbox
+                while unread:
+                    following = link.next
+                    theirs = following.msg
+                    if type(theirs) is not kind:
+                        break
+                    merged = merge(msg, theirs)
+                    if merged is None:
+                        break
+                    msg = merged
+                    link = following
+                    unread -= 1
+                    mailbox._coalesced += 1
+        self.link = link
+        self.unread = unread
+        if link.at:  # a stamped message: time it from its append
+            self._mailbox._latency.add(perf_counter() - link.at)
+        return msg
+
+    def flush(self) -> bool:
+        """Hand what is unread to the mailbox as ordinary messages now, at the end of its
+        queue; before a message told directly must follow them. False: the mailbox
+        refused one (the rest is dropped; the reader is behind from ``last_read`` on)."""
+        if not self.queued or self.paused:
+            return True
+        mailbox = self._mailbox
+        mailbox._withdraw(self._item)
+        self.queued = False
+        link = self.link
+        unread = self.unread
+        self.unread = 0
+        ok = True
+        while unread and ok:
+            link = link.next  # type: ignore[union-attr]
+            ok = mailbox.offer(link.msg).ok
+            if ok:
+                self.link = link
+            unread -= 1
+        if ok:
+            self.link = self._log.tail
+        return ok
+
+    def pause(self) -> bool:
+        """Stop reading: what was unread is dropped, and the log is let go. True when the
+        cursor's item is still queued and will call ``on_drained`` once reached."""
+        self.unread = 0
+        self.paused = True
+        self.link = None
+        return self.queued
+
+    def resume(self) -> None:
+        """Read again from the log's next message (after a resync)."""
+        if self.queued:
+            self._mailbox._withdraw(self._item)
+            self.queued = False
+        self.unread = 0
+        self.paused = False
+        self.link = self._log.tail
+
+    def close(self) -> None:
+        """Read nothing more; let go of the log."""
+        if self.queued:
+            self._mailbox._withdraw(self._item)
+            self.queued = False
+        self.closed = True
+        self.unread = 0
+        self.link = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from aiway.actors.runtime.mailbox import Delivery
+from aiway.actors.runtime.mailbox import Delivery, Mailbox
 
 
 class _Target(Protocol):
@@ -49,6 +49,12 @@ class ActorRef:
     def _detach(self) -> None:
         self._target = None
         self.tell = self._dead_letter
+
+    @property
+    def local_mailbox(self) -> Mailbox | None:
+        """The mailbox of this loop behind the ref (the asyncio host), or None (elsewhere)."""
+        target = self._target
+        return target if type(target) is Mailbox else None
 
     @property
     def alive(self) -> bool:
