@@ -12,6 +12,7 @@ every notice exactly once.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -86,7 +87,7 @@ async def _scenario(capacities: list[int], steps: list[tuple[str, int]]) -> None
         gates[index].set()
         ref = system.spawn(
             f"s{index}",
-            lambda g=gates[index], v=views[index]: GatedSurface(g, v),
+            functools.partial(GatedSurface, gates[index], views[index]),
             mailbox=MailboxConfig(capacity=capacity),
         )
         caps = frozenset({Capability.STREAMING})
