@@ -15,6 +15,7 @@ from typing import Protocol
 from aiway.actors.avatar import Avatar
 from aiway.actors.backends.base import Backend
 from aiway.actors.conductor import Conductor, ConductorSettings
+from aiway.actors.model_member import ModelOnMember, ServeConductor
 from aiway.actors.protocol import (
     AvatarSize,
     Metrics,
@@ -149,16 +150,19 @@ class Assistant:
             )
             if settings.avatar.size != "medium":
                 avatar.tell(SetSize(AvatarSize(settings.avatar.size)))
-        stream_manager = system.spawn(
-            "streams",
-            lambda: StreamManager(
-                backend,
-                conductor_ref,
-                max_streams=settings.conversation.concurrent_streams,
-            ),
-            mailbox=default_box,
-            policy=policy,
-        )
+        if isinstance(backend, ModelOnMember):  # the stream manager runs on that member
+            stream_manager = backend.streams
+        else:
+            stream_manager = system.spawn(
+                "streams",
+                lambda: StreamManager(
+                    backend,
+                    conductor_ref,
+                    max_streams=settings.conversation.concurrent_streams,
+                ),
+                mailbox=default_box,
+                policy=policy,
+            )
         conductor_settings = ConductorSettings(
             model=model,
             backend=backend.name,
@@ -192,6 +196,8 @@ class Assistant:
             policy=policy,
         )
         system.failure_listeners.append(registry)
+        if isinstance(backend, ModelOnMember):
+            stream_manager.tell(ServeConductor(conductor))
         assistant = cls(
             system,
             settings,
@@ -254,6 +260,8 @@ class Assistant:
             told: object = Notify(NotifyLevel.WARNING, "core", event.text)
         else:
             told = StreamError("", event.text, "")
+        if event.kind == "placed" and isinstance(self.backend, ModelOnMember):
+            self.backend.rebind(self.conductor)
         for surface_id, (ref, registration) in self._surfaces.items():
             if event.kind == "placed":
                 self.registry.tell(registration)

@@ -268,8 +268,9 @@ def _convention_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         help="join a Thespian convention and offer capabilities (the core runs here)",
         description="Run a Thespian system that joins the convention led by --convention "
         "HOST:PORT, listens on and announces --ip, and offers each --capability; a leader "
-        "started with --engine thespian --require CAPABILITY places its core here. Runs until "
-        "SIGTERM or SIGINT. See docs/TWO_MACHINES.md.",
+        "started with --engine thespian --require CAPABILITY places its core here. With "
+        "--backend (and --ollama-host, --model) it also runs the model: the leader's answers "
+        "stream from here. Runs until SIGTERM or SIGINT. See docs/TWO_MACHINES.md.",
     )
     _common(member, sub=True)
     add_member_options(member)
@@ -282,12 +283,22 @@ def _convention_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     status.add_argument("--secret-file", metavar="PATH")
 
 
-def _convention(args: argparse.Namespace) -> int:
+def _convention(args: argparse.Namespace, settings: Settings) -> int:
     """``aiway member`` and ``aiway status``."""
-    from aiway.actors.runtime.thespian.member import convention_status, member_main
+    from aiway.actors.runtime.thespian.member import convention_status, member_config, member_main
 
     if args.command == "member":
-        return member_main(args)
+        if getattr(args, "backend", None) is None or args.detach or args.stop:
+            return member_main(args)
+        # --backend: this member runs the model (the stream manager and its backend)
+        from aiway.actors.model_member import run_model_member
+
+        try:
+            config = member_config(args)
+        except ValueError as exc:
+            print(f"member: {exc}", file=sys.stderr)
+            return 2
+        return run_model_member(settings, config)
     try:
         systems = convention_status(args.admin_port, args.ip, args.secret_file)
     except TimeoutError as exc:
@@ -361,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     setup_logging(loaded.settings)
     if args.command in ("member", "status"):
-        return _convention(args)
+        return _convention(args, loaded.settings)
     try:
         if args.command in ("sessions", "export", "forget"):
             return _history(loaded.settings, args)
@@ -464,7 +475,7 @@ def _ask(question: str) -> bool:
 
 async def _headless(settings: Settings, args: argparse.Namespace) -> int:
     from aiway.actors.app import Assistant
-    from aiway.actors.backends.selection import select_backend
+    from aiway.actors.model_member import session_backend
     from aiway.actors.store import open_history
     from aiway.ui.headless import run_session
 
@@ -473,10 +484,10 @@ async def _headless(settings: Settings, args: argparse.Namespace) -> int:
         print(f"aiway: {note}", file=sys.stderr)
     system = None
     try:
-        selection = await select_backend(settings)
         system = await open_engine(
             args, str(settings.log_file) if settings.log_file else None, interruptible=True
         )
+        selection = await session_backend(settings, system)
         assistant = Assistant.start(
             settings,
             selection.backend,

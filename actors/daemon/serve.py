@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiway.actors.app import Assistant
-from aiway.actors.backends.selection import select_backend
 from aiway.actors.daemon.address import Address, is_loopback, parse_listen
 from aiway.actors.daemon.auth import default_token_path, ensure_token
 from aiway.actors.daemon.auth import rotate_token as rotate
 from aiway.actors.daemon.server import DaemonServer
 from aiway.actors.daemon.socketfile import SocketClaim, claim_socket
+from aiway.actors.model_member import session_backend
 from aiway.actors.runtime import ActorSystem
 from aiway.actors.store import open_history
 from aiway.config import Settings, load_persona
@@ -125,9 +125,10 @@ async def _run(
     try:
         for note in history.store.notes if history is not None else ():
             out.write(f"aiway: {note}\n")
-        selection = await select_backend(settings)
-        persona = await asyncio.to_thread(load_persona, settings)
         system = None if open_system is None else await open_system()
+        # the model on a member of the convention, when one serves it; else chosen here
+        selection = await session_backend(settings, system)
+        persona = await asyncio.to_thread(load_persona, settings)
         assistant = Assistant.start(
             settings,
             selection.backend,

@@ -75,8 +75,17 @@ class RecordedRequest:
 class FakeOllama:
     """The fake server. Start it with ``async with`` (or ``start``/``stop``); see the module doc."""
 
-    def __init__(self, config: FakeConfig | None = None, *, port: int = 0, **changes: Any) -> None:
+    def __init__(
+        self,
+        config: FakeConfig | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        **changes: Any,
+    ) -> None:
         self.config = dataclasses.replace(config or FakeConfig(), **changes)
+        #: the one address it listens on (a test's network namespace address, for one)
+        self.host = host
         self.requests: list[RecordedRequest] = []
         self.streams_started = 0
         self.streams_finished = 0
@@ -93,8 +102,8 @@ class FakeOllama:
 
     @property
     def url(self) -> str:
-        """Base URL for a client: ``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._port}"
+        """Base URL for a client: ``http://HOST:PORT`` (127.0.0.1 by default)."""
+        return f"http://{self.host}:{self._port}"
 
     @property
     def chat_bodies(self) -> list[Any]:
@@ -121,7 +130,7 @@ class FakeOllama:
         await self.wait_until(lambda: self.streams_started >= count, timeout)
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 (port 0 picks a free one; see ``port``)."""
+        """Listen on ``host`` (127.0.0.1 by default; port 0 picks a free one; see ``port``)."""
         app = web.Application()
         app.router.add_post("/api/chat", self._chat)
         app.router.add_get("/api/tags", self._tags)
@@ -136,7 +145,7 @@ class FakeOllama:
             app, handler_cancellation=True, shutdown_timeout=2.0, access_log=None
         )
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port)
+        site = web.TCPSite(runner, self.host, self._port)
         await site.start()
         self._runner = runner
         self._port = runner.addresses[0][1]
@@ -413,8 +422,8 @@ def _abort(request: web.Request) -> None:
         request.transport.abort()
 
 
-async def _serve(port: int, config: FakeConfig) -> None:
-    server = FakeOllama(config, port=port)
+async def _serve(port: int, config: FakeConfig, host: str = "127.0.0.1") -> None:
+    server = FakeOllama(config, port=port, host=host)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -429,6 +438,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the fake server until SIGTERM or SIGINT; prints the port it listens on."""
     parser = argparse.ArgumentParser(prog="python -m tests.fakes.ollama_server")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1", help="the one address to listen on")
     parser.add_argument("--script", help="JSON list of steps, or @file holding one")
     parser.add_argument("--models", help="comma-separated installed models")
     parser.add_argument("--loaded", help="comma-separated models reported as loaded")
@@ -451,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, key) is not None:
             document[key] = getattr(args, key)
     config = dataclasses.replace(FakeConfig(), **config_changes_from_json(document))
-    asyncio.run(_serve(args.port, config))
+    asyncio.run(_serve(args.port, config, args.host))
     sys.exit(0)
 
 

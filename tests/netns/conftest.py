@@ -125,7 +125,8 @@ def start_fake(host: Host, tmp: Path, *args: str) -> str:
     wait_until_sync(
         lambda: re.match(r"\d+\n", output.read_text()), timeout=15, what="the fake server"
     )
-    return f"http://127.0.0.1:{int(output.read_text().split()[0])}"
+    where = args[args.index("--host") + 1] if "--host" in args else "127.0.0.1"
+    return f"http://{where}:{int(output.read_text().split()[0])}"
 
 
 @pytest.fixture
@@ -157,3 +158,26 @@ def trio(tmp_path: Path) -> Iterator[Pair]:
         for host in (a, b, c):
             write_secret(tmp_path / host.name, "s")
         yield Pair(a, b, tmp_path, start_fake(a, tmp_path, *SLOW), c)
+
+
+#: where the leader looks for Ollama when the model runs on the member: nothing listens
+NO_OLLAMA = "http://127.0.0.1:9"
+
+
+@attrs.define
+class ModelPair:
+    """``pair`` with the model on the member: the fake server listens on ``b``'s address
+    only, and the leader's Ollama address leads nowhere."""
+
+    hosts: Pair
+    #: the fake server's URL on the member's host (``--ollama-host`` of the member)
+    model_url: str
+
+
+@pytest.fixture
+def model_pair(tmp_path: Path) -> Iterator[ModelPair]:
+    with hosts(2) as (a, b):
+        for host in (a, b):
+            write_secret(tmp_path / host.name, "s")
+        url = start_fake(b, tmp_path, "--tokens", "60", "--rate", "30", "--host", b.address)
+        yield ModelPair(Pair(a, b, tmp_path, NO_OLLAMA), url)

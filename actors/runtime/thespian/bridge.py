@@ -227,6 +227,10 @@ class Bridge:
             self._space_wanted = False
             self._space.set()
 
+    def reachable(self, address: object) -> bool:
+        """False once a send to ``address`` failed (its process or member is gone)."""
+        return str(address) not in self._unreachable
+
     def proxy(self, name: str, address: object | None) -> RemoteTarget:
         """The one target of the Thespian actor ``name`` in this process."""
         with self._proxies_lock:

@@ -52,6 +52,28 @@ from aiway.actors.runtime.thespian.wire import decode_plain, encode_plain, encod
 
 log = logging.getLogger(__name__)
 
+#: the capability a member declares when an actor of its aiway process (the stream manager
+#: and its backend) serves the convention: a dict with the actor's ``address`` and what
+#: the leader needs to know of it (``backend``, ``model``, ``reason``)
+STREAMS_CAPABILITY = "aiway.streams"
+
+
+@attrs.frozen(slots=True)
+class ModelMember:
+    """A member of the convention whose aiway process runs the model (``aiway member
+    --backend ...``): its stream manager and backend serve the leader's session."""
+
+    where: str
+    """The member's admin (``host:port``)."""
+    address: object
+    """The Thespian address of its aiway process's listener, where its stream manager is."""
+    backend: str
+    """Its backend's name (``ollama``, ``embedded``)."""
+    model: str
+    """The model it answers with."""
+    reason: str
+    """Why that backend (as ``select_backend`` said on the member)."""
+
 
 @attrs.frozen(slots=True)
 class CoreEvent:
@@ -200,6 +222,74 @@ class ThespianHost(ActorSystem):
                 log.warning("the Thespian cells did not stop in time (%s); ending them", exc)
         await super().stop(max(deadline - self.loop.time(), 0.1))
         await self.bridge.close(timeout)
+
+    # -- actors of other aiway processes of the convention -----------------------------------
+
+    async def offer(self, ref: ActorRef, details: Mapping[str, object]) -> None:
+        """Serve the local actor ``ref`` to the convention: export it at this process's
+        listener and declare ``STREAMS_CAPABILITY`` with its address and ``details``.
+
+        Call it before ``join``: a leader reads a member's capabilities when it joins.
+        """
+        self._require_started()
+        self.bridge.exports[ref.name] = ref
+        value = {**details, "address": self.bridge.address}
+        await self.bridge.call(lambda system: system.updateCapability(STREAMS_CAPABILITY, value))
+
+    async def join(self, convention: str) -> None:
+        """Join the convention led by the admin at ``host:port`` now (a system opened
+        without one), with every capability declared so far."""
+        self._require_started()
+        host, _, port = convention.rpartition(":")
+        leader = (host, int(port))
+        await self.bridge.call(
+            lambda system: system.updateCapability("Convention Address.IPv4", leader)
+        )
+
+    def model_member(self) -> ModelMember | None:
+        """A member that offers what the core requires and serves a stream manager (the
+        first by address), or None; only with ``require`` (the leader asked for it)."""
+        wanted = self.config.requirements()
+        if not wanted:
+            return None
+        for where, capabilities in sorted(self.members.items()):
+            offer = capabilities.get(STREAMS_CAPABILITY)
+            if not _offers(capabilities, wanted) or not isinstance(offer, dict):
+                continue
+            address = offer.get("address")
+            if address is None or not self.bridge.reachable(address):
+                continue
+            return ModelMember(
+                _where(where),
+                address,
+                str(offer.get("backend", "")),
+                str(offer.get("model", "")),
+                str(offer.get("reason", "")),
+            )
+        return None
+
+    def remote_actor(self, name: str, address: object) -> ActorRef:
+        """A ref to the actor ``name`` of another aiway process of the convention, at its
+        listener's ``address`` (a member's stream manager)."""
+        self._require_started()
+        target = self.bridge.proxy(name, address)
+        target.address = address
+        return ActorRef(name, target, self._dead_letter)
+
+    def relocate(self, name: str, address: object) -> None:
+        """The actor ``name`` of another aiway process is now the one at ``address``: point
+        the refs here and in every Thespian cell there (a core placed anew after its
+        member went away holds the refs of its first start)."""
+        target = self.bridge.proxy(name, address)
+        target.address = address
+        cells = [self.bridge.proxies[n] for n in self.directory if n in self.bridge.proxies]
+        update = c.Directory(name, address)
+
+        def tell(system: SystemHandle) -> None:
+            for cell in cells:
+                _tell_if(system, cell.address, update)
+
+        self.bridge.submit(tell)
 
     # -- placing actors -------------------------------------------------------------------
 
@@ -514,6 +604,12 @@ class ThespianHost(ActorSystem):
     def pids(self) -> dict[str, int]:
         """The process of each Thespian cell (and of the guardian), for tests and tools."""
         return {"<guardian>": self.bridge.guardian_pid, **self.directory}
+
+
+def _where(member: str) -> str:
+    """``host:port`` of a member key (the string form of its admin's Thespian address)."""
+    inner = member.rsplit("|", 1)[-1].rstrip(")")
+    return inner if not inner.startswith(":") else f"127.0.0.1{inner}"
 
 
 def _offers(capabilities: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:

@@ -97,7 +97,12 @@ def _where(address: object) -> str:
 
 
 def _ours(capabilities: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in capabilities.items() if k.startswith("aiway.")}
+    ours = {k: v for k, v in capabilities.items() if k.startswith("aiway.")}
+    streams = ours.get("aiway.streams")
+    if isinstance(streams, dict):  # the model runs there: say which, not the raw address
+        where = _where(streams.get("address"))
+        ours["aiway.streams"] = f"{streams.get('model')} on {streams.get('backend')} at {where}"
+    return ours
 
 
 def convention_status(
@@ -216,23 +221,28 @@ def member_main(args: argparse.Namespace) -> int:
             print(f"member: {exc}", file=sys.stderr)
             return 2
         return 0
-    capabilities: dict[str, Any] = {}
-    for item in args.capability:
-        name, sep, value = item.partition("=")
-        capabilities[name] = value if sep else True
     try:
-        config = ThespianConfig(
-            base="multiprocTCPBase",
-            admin_port=args.admin_port,
-            convention=args.convention,
-            ip_address=args.ip,
-            secret_file=args.secret_file,
-            capabilities=capabilities,
-        )
+        config = member_config(args)
     except ValueError as exc:
         print(f"member: {exc}", file=sys.stderr)
         return 2
     return run_member(config, detach=args.detach)
+
+
+def member_config(args: argparse.Namespace) -> ThespianConfig:
+    """The system ``aiway member`` flags describe; raises ``ValueError`` naming a bad one."""
+    capabilities: dict[str, Any] = {}
+    for item in args.capability:
+        name, sep, value = item.partition("=")
+        capabilities[name] = value if sep else True
+    return ThespianConfig(
+        base="multiprocTCPBase",
+        admin_port=args.admin_port,
+        convention=args.convention,
+        ip_address=args.ip,
+        secret_file=args.secret_file,
+        capabilities=capabilities,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
