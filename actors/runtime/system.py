@@ -9,6 +9,7 @@ task waits per idle actor and nothing polls, so an idle system never wakes up.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import inspect
 import logging
@@ -93,7 +94,7 @@ class _Cell:
             system._ready.append(self)
             if not system._ready_scheduled:
                 system._ready_scheduled = True
-                system.loop.call_soon(system._run_ready)
+                system.loop.call_soon(system._run_ready_callback, context=system._context)
 
     def _run(self) -> None:
         self.scheduled = False
@@ -391,6 +392,10 @@ class ActorSystem:
         # ``call_soon`` for all of them, not a Handle per actor per wake-up).
         self._ready: deque[_Cell] = deque()
         self._ready_scheduled = False
+        # Bound once, and one context for every run: ``call_soon`` then makes only its
+        # Handle (no bound method, no copied context per turn).
+        self._run_ready_callback = self._run_ready
+        self._context = contextvars.copy_context()
         self.dead_letters = 0
         self.recent_dead_letters: deque[tuple[str, str]] = deque(maxlen=dead_letter_log)
         self.late_replies = 0
@@ -409,13 +414,15 @@ class ActorSystem:
         self._ready.append(cell)
         if not self._ready_scheduled:
             self._ready_scheduled = True
-            self.loop.call_soon(self._run_ready)
+            self.loop.call_soon(self._run_ready_callback, context=self._context)
 
     def _run_ready(self) -> None:
         """Run every actor that was ready when this turn began; later ones run next turn."""
         self._ready_scheduled = False
         ready = self._ready
-        for _ in range(len(ready)):
+        left = len(ready)
+        while left:  # no range, no iterator: a turn allocates nothing of its own
+            left -= 1
             ready.popleft()._run()
 
     # -- actors ----------------------------------------------------------------
