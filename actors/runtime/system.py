@@ -34,6 +34,7 @@ from aiway.actors.runtime.supervision import (
 log = logging.getLogger(__name__)
 
 _ACCEPTED = Delivery.ACCEPTED
+_COALESCED = Delivery.COALESCED
 _DEAD = Delivery.DEAD
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 
@@ -346,14 +347,22 @@ class _ReplyRef(ActorRef):
     system's ``late_replies`` and returns DEAD.
     """
 
-    __slots__ = ("_future", "_system")
+    __slots__ = ("_asked", "_future", "_number", "_system")
 
-    def __init__(self, name: str, system: ActorSystem, future: asyncio.Future[object]) -> None:
-        self.name = name
+    def __init__(
+        self, number: int, asked: str, system: ActorSystem, future: asyncio.Future[object]
+    ) -> None:
+        self._number = number
+        self._asked = asked
         self._dead = system._dead_letter
         self._target = None
         self._system = system
         self._future = future
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """``ask-<n>:<asked actor>``, made only when someone reads it (not per ask)."""
+        return f"ask-{self._number}:{self._asked}"
 
     def tell(self, msg: object) -> Delivery:
         future = self._future
@@ -424,6 +433,8 @@ class ActorSystem:
         while left:  # no range, no iterator: a turn allocates nothing of its own
             left -= 1
             ready.popleft()._run()
+        if self._deadline_timer is not None and not self._asks_open:
+            self._disarm_deadlines()
 
     # -- actors ----------------------------------------------------------------
 
@@ -520,12 +531,13 @@ class ActorSystem:
         loop = self.loop
         future: asyncio.Future[object] = loop.create_future()
         self._ask_counter += 1
-        reply = _ReplyRef(f"ask-{self._ask_counter}:{ref.name}", self, future)
+        reply = _ReplyRef(self._ask_counter, ref.name, self, future)
         pending = cell.pending_asks
         pending.add(future)
         self._arm_deadline(loop.time() + timeout, future)
         try:
-            if not ref.tell(make(reply)).ok:
+            told = ref.tell(make(reply))
+            if told is not _ACCEPTED and told is not _COALESCED:
                 raise ActorStopped(f"actor {ref.name!r} did not accept the ask (mailbox full)")
             try:
                 return await future
@@ -536,10 +548,13 @@ class ActorSystem:
             if not future.done():
                 future.cancel()
             self._asks_open -= 1
-            if not self._asks_open:
-                # Dropped now, not on a later loop turn: a system idle from here on
-                # must not run even one more callback.
-                self._disarm_deadlines()
+            if not self._asks_open and not self._ready_scheduled:
+                # The shared timer is dropped by the next ready-queue turn if no ask
+                # is open by then (an ask right after this one keeps it armed, so
+                # back-to-back asks arm no timer each); the turn runs now, so a
+                # system idle from here on never wakes for a stale deadline.
+                self._ready_scheduled = True
+                loop.call_soon(self._run_ready_callback, context=self._context)
 
     def _arm_deadline(self, deadline: float, future: asyncio.Future[object]) -> None:
         """Put one ask's deadline on the shared timer (one ``TimerHandle`` for every ask).
