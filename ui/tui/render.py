@@ -37,6 +37,25 @@ TASK_LINGER = 3.0
 """Seconds a finished task card stays before the panel lets it go."""
 
 _AVATAR_STYLES = {name: styles.avatar_style(name) for name in styles.AVATAR_COLOURS}
+_SPRITE_WIDTHS_KEPT = 256
+
+SpriteRows = tuple[tuple[tuple[int, str, str], ...], ...]
+"""An avatar frame's rows: per row its ``(column, text, colour)`` runs."""
+
+
+def _paints_the_same(frame: AvatarFrame, shown: AvatarFrame) -> bool:
+    """True when ``frame`` would paint exactly what ``shown`` painted."""
+    if frame is shown:
+        return True
+    if frame.visible != shown.visible:
+        return False
+    if not frame.visible:
+        return True  # hidden paints nothing, wherever it is
+    return (
+        frame.x == shown.x
+        and frame.y == shown.y
+        and (frame.rows is shown.rows or frame.rows == shown.rows)
+    )
 
 
 class Renderer:
@@ -68,6 +87,11 @@ class Renderer:
         self._metrics_lines: list[Line] = []
         #: set when the avatar's lane (her area) changed size
         self.area_changed = True
+        #: a sprite's width in cells by its rows (kept alive here, so the id stays theirs)
+        self._sprite_widths: dict[int, tuple[SpriteRows, int]] = {}
+        #: what the status bar was last worked out from (it is worked out again only if
+        #: one of them changed, or while an answer streams: its rate moves with time)
+        self._status_inputs: tuple[object, ...] | None = None
 
     # -- input from the view model ---------------------------------------------------
 
@@ -91,22 +115,37 @@ class Renderer:
             self.quit = changes.quit
 
     def set_avatar(self, frame: AvatarFrame) -> None:
-        """A new avatar frame: the rows it covered are restored, then it is painted."""
-        if frame is self._frame:
+        """A new avatar frame: the rows it covered are restored, then it is painted.
+
+        A frame that would paint what is on screen already (the same sprite rows
+        at the same cell, shown or hidden alike) changes nothing and is not painted.
+        """
+        shown = self._frame
+        if shown is not None and _paints_the_same(frame, shown):
             return
         self._frame = frame
         self._avatar_rect = None
         if frame.visible and frame.rows:
-            width = max(
-                (column + cell_width(text) for row in frame.rows for column, text, _ in row),
-                default=0,
-            )
+            width = self._sprite_width(frame.rows)
             self._avatar_rect = Rect(frame.y, frame.x, len(frame.rows), width)
             wanted = max(AVATAR_LANE_WIDTH, width + 2)
             if wanted != self._avatar_width:
                 self._avatar_width = wanted  # a larger (or smaller again) sprite: a new lane
                 self._relayout()
         self.dirty.add(AVATAR)
+
+    def _sprite_width(self, rows: SpriteRows) -> int:
+        """A sprite's width in cells; worked out once per rows (they are shared, not copied)."""
+        known = self._sprite_widths.get(id(rows))
+        if known is not None and known[0] is rows:
+            return known[1]
+        if len(self._sprite_widths) >= _SPRITE_WIDTHS_KEPT:
+            self._sprite_widths.clear()  # frames from a link: new rows every time
+        width = max(
+            (column + cell_width(text) for row in rows for column, text, _ in row), default=0
+        )
+        self._sprite_widths[id(rows)] = (rows, width)
+        return width
 
     # -- input from the person ---------------------------------------------------------
 
@@ -122,6 +161,15 @@ class Renderer:
         self._painted = [None] * self.layout.conversation.height
         self._status_text = None
         self._avatar_rows = set(range(self.layout.avatar.height))
+
+    @property
+    def wants_metrics(self) -> bool:
+        """True while fresh metrics can change the screen much: F2 open, or an answer in flight.
+
+        Idle, the status bar keeps the last figure; asking anyway would wake the UI
+        every second for a repaint that changes nothing.
+        """
+        return self.show_metrics or state_is_busy(self.status)
 
     def touch_input(self) -> None:
         self.dirty.add(INPUT)
@@ -296,9 +344,17 @@ class Renderer:
         return True
 
     def _paint_status(self, canvas: Canvas, rect: Rect, now: float, dirty: bool) -> bool:
+        status = self.status
+        inputs = (status, self.metrics, self.top(), self.conversation.total, self._anchor)
+        streaming = (
+            status is not None and status.answer_started is not None and status.answer_ended is None
+        )
+        if not dirty and not streaming and inputs == self._status_inputs:
+            return False  # e.g. an avatar frame: nothing the bar shows has changed
+        self._status_inputs = inputs
         height = self.layout.conversation.height
         scroll = panels.scroll_text(self.top(), height, self.conversation.total, self.following)
-        segments = panels.status_segments(self.status, self.metrics, scroll, now)
+        segments = panels.status_segments(status, self.metrics, scroll, now)
         if segments == self._status_text and not dirty:
             return False
         self._status_text = segments

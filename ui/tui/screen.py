@@ -9,10 +9,12 @@ sends the terminal only the cells that differ.
 
 The loop sleeps in ``select`` on the terminal and a wake-up pipe: the view
 model writes one byte when something changes (and ``SIGWINCH`` writes one
-through ``signal.set_wakeup_fd``). There is no polling: an idle screen wakes
-only for the metrics it asks for once a second, and model-driven repaints are
-paced to at most ``FRAME_RATE`` per second (keys repaint at once). No other
-thread ever calls curses.
+through ``signal.set_wakeup_fd``). There is no polling: metrics are asked
+for only while F2 is open or an answer is in flight (``MetricsClock``), so an
+idle screen wakes only for what changes it (the avatar's frames), and a wake-up
+that brings nothing new paints nothing. Model-driven repaints are paced to at
+most ``FRAME_RATE`` per second (keys repaint at once). No other thread ever
+calls curses.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ from aiway.ui.tui.controller import Controller
 from aiway.ui.tui.editor import Editor
 from aiway.ui.tui.input_history import InputHistory
 from aiway.ui.tui.keys import Key, KeyReader, RawKey
+from aiway.ui.tui.metrics_clock import MetricsClock
 from aiway.ui.tui.render import Renderer
 from aiway.ui.tui.session import Session
 from aiway.ui.tui.viewmodel import ViewModel
 
 FRAME_RATE = 20.0
-METRICS_EVERY = 1.0
 ESCAPE_DELAY_MS = 25
 _FIRST_PAIR = 20  # npyscreen's own theme uses the pairs below this
 _MAX_KEYS_PER_WAKE = 8192
@@ -250,31 +252,45 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         terminal = sys.stdin.fileno()
         frame = 1.0 / FRAME_RATE
         last_paint = -math.inf
-        next_metrics = time.monotonic()
+        metrics = MetricsClock()
         pending = True
         self._resize(force=True)
+        repaint = True
         while True:
             now = time.monotonic()
             if self.resize_pending:
                 self.resize_pending = False
                 self._resize()
+                repaint = True
             if pending and now - last_paint >= frame:
                 pending = False
                 self.renderer.apply(self.view.take())
+                repaint = True
             if self._finished():
                 return
-            if self.session.ready and now >= next_metrics:
+            if self.session.ready and metrics.due(now, self.renderer.wants_metrics):
                 self.session.request_metrics()
-                next_metrics = now + METRICS_EVERY
-            if self._paint():
+            task_deadline = self.renderer.next_deadline(now)
+            # Only a change can alter the screen: something applied, a key, a resize, or
+            # a task card's linger running out. A wake-up for none of these paints nothing.
+            if repaint and self._paint():
                 last_paint = now
-            timeout = self._timeout(now, next_metrics, last_paint + frame if pending else None)
+            repaint = False
+            deadlines = [last_paint + frame] if pending else []
+            if self.session.ready and (due := metrics.deadline()) is not None:
+                deadlines.append(due)
+            if task_deadline is not None:
+                deadlines.append(task_deadline)
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             readable, _, _ = select.select([terminal, self.waker.read_fd], [], [], timeout)
             if self.waker.read_fd in readable:
                 self.waker.drain()
                 pending = True
             if terminal in readable:
                 self._read_keys()
+                repaint = True
+            if task_deadline is not None and time.monotonic() >= task_deadline:
+                repaint = True
 
     def _finished(self) -> bool:
         return (
@@ -283,17 +299,6 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
             or self.renderer.quit is not None
             or self.session.error is not None
         )
-
-    def _timeout(self, now: float, next_metrics: float, paced: float | None) -> float | None:
-        deadlines = [paced] if paced is not None else []
-        if self.session.ready:
-            deadlines.append(next_metrics)
-        task_deadline = self.renderer.next_deadline(now)
-        if task_deadline is not None:
-            deadlines.append(task_deadline)
-        if not deadlines:
-            return None
-        return max(0.0, min(deadlines) - time.monotonic())
 
     def _paint(self) -> bool:
         renderer = self.renderer

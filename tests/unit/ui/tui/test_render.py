@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from aiway.actors.avatar import default_sprites
 from aiway.actors.protocol import (
     AvatarFrame,
@@ -21,7 +25,7 @@ from aiway.actors.protocol import (
 from aiway.actors.protocol.avatar import Animation, AvatarSize
 from aiway.actors.runtime import Mailbox
 from aiway.ui.format import metadata_line
-from aiway.ui.tui import styles
+from aiway.ui.tui import panels, styles
 from aiway.ui.tui.canvas import TextGrid
 from aiway.ui.tui.render import Renderer
 from aiway.ui.tui.viewmodel import ViewModel
@@ -309,3 +313,79 @@ def test_painting_costs_the_same_with_ten_or_ten_thousand_messages() -> None:
         return screen.paint()
 
     assert token_paint(10) == token_paint(10_000)
+
+
+def idle_screen() -> Screen:
+    """A finished answer, Yollayah shown: what an idle screen holds."""
+    screen = Screen(100, 30)
+    screen.publish(
+        SessionInfo("s", "smollm2", "ollama"),
+        Message("u1", Role.USER, "Hi"),
+        Message("a1", Role.ASSISTANT, ""),
+        Token("a1", "Hello"),
+        Token("a1", " there"),
+        StreamEnd("a1", "Hello there", ResponseMetadata("m")),
+        State(ConversationState.READY),
+    )
+    screen.view.avatar(frame(2, 4))
+    screen.paint()
+    return screen
+
+
+def test_a_frame_that_paints_what_is_on_screen_already_paints_nothing() -> None:
+    screen = idle_screen()
+    shown = frame(2, 4)
+    # another frame of the strip (a new object, its rows equal but not the same tuples)
+    again = AvatarFrame(
+        shown.size, shown.animation, 3, 2, 4, True, tuple(tuple(row) for row in shown.rows)
+    )
+    assert again is not shown and again.rows is not shown.rows
+    screen.view.avatar(again)
+    assert screen.paint() == 0
+    screen.view.avatar(frame(2, 5))  # moved one row: painted
+    assert screen.paint() > 0
+
+
+def test_hidden_frames_paint_nothing_wherever_they_are() -> None:
+    screen = idle_screen()
+    hidden = AvatarFrame(AvatarSize.SMALL, Animation.IDLE, 0, 2, 4, False, ())
+    screen.view.avatar(hidden)
+    assert screen.paint() > 0  # she goes: her rows are blanked
+    screen.view.avatar(AvatarFrame(AvatarSize.SMALL, Animation.IDLE, 1, 7, 9, False, ()))
+    assert screen.paint() == 0
+
+
+def test_an_avatar_frame_does_not_work_the_status_bar_out_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screen = idle_screen()
+    worked_out = []
+    real = panels.status_segments
+
+    def counting(*args: Any) -> tuple[str, str, str]:
+        worked_out.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(panels, "status_segments", counting)
+    screen.view.avatar(frame(3, 6))
+    assert screen.paint() > 0
+    assert worked_out == []
+    screen.publish(State(ConversationState.THINKING))
+    screen.paint()
+    assert len(worked_out) == 1
+    assert "Thinking" in screen.grid.row(29)
+
+
+def test_metrics_are_wanted_only_while_f2_is_open_or_an_answer_is_in_flight() -> None:
+    screen = idle_screen()
+    assert not screen.renderer.wants_metrics
+    screen.renderer.toggle_metrics()
+    assert screen.renderer.wants_metrics
+    screen.renderer.toggle_metrics(False)
+    assert not screen.renderer.wants_metrics
+    screen.publish(State(ConversationState.RESPONDING))
+    screen.paint()
+    assert screen.renderer.wants_metrics
+    screen.publish(State(ConversationState.READY))
+    screen.paint()
+    assert not screen.renderer.wants_metrics
