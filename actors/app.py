@@ -41,6 +41,7 @@ from aiway.actors.store import (
     STORE_SURFACE,
     OpenedHistory,
     ResumeSession,
+    StoreError,
     resume_message,
     store_factory,
 )
@@ -82,6 +83,7 @@ class Assistant:
         self.history: OpenedHistory | None = None
         #: the surfaces attached here, registered again with a core placed anew
         self._surfaces: dict[str, tuple[ActorRef, RegisterSurface]] = {}
+        self._reseeding: set[asyncio.Task[None]] = set()
         listeners = getattr(system, "core_listeners", None)
         if listeners is not None:  # a Thespian host: the core can lose its member
             listeners.append(self._core_moved)
@@ -255,18 +257,41 @@ class Assistant:
 
     def _core_moved(self, event: CoreMoved) -> None:
         """The core's member went away (Thespian host): tell the surfaces here directly
-        (the registry went with it); once the core runs again, register them with it."""
+        (the registry went with it); once the core runs again, give it the conversation
+        saved so far, then register the surfaces with it."""
+        if event.kind == "placed" and isinstance(self.backend, ModelOnMember):
+            self.backend.rebind(self.conductor)
+        if event.kind == "placed" and self.history is not None:
+            # the new Conductor starts from the session's start: seed it before any prompt
+            task = self.system.loop.create_task(self._reseed(self.history, event))
+            self._reseeding.add(task)
+            task.add_done_callback(self._reseeding.discard)
+            return
+        self._tell_surfaces(event)
+
+    def _tell_surfaces(self, event: CoreMoved) -> None:
         if event.kind == "lost":
             told: object = Notify(NotifyLevel.WARNING, "core", event.text)
         else:
             told = StreamError("", event.text, "")
-        if event.kind == "placed" and isinstance(self.backend, ModelOnMember):
-            self.backend.rebind(self.conductor)
         for surface_id, (ref, registration) in self._surfaces.items():
             if event.kind == "placed":
                 self.registry.tell(registration)
             if surface_id != STORE_SURFACE:  # it keeps what the conductor said, nothing else
                 ref.tell(Published(0, told))
+
+    async def _reseed(self, history: OpenedHistory, event: CoreMoved) -> None:
+        """Seed a core placed anew with the conversation as saved so far, then tell the
+        surfaces it runs again (so their next prompt finds it seeded)."""
+        try:
+            loaded = await history.store.load_session(
+                history.session_id, tail=history.resume_messages
+            )
+        except StoreError as exc:
+            log.warning("the conversation could not be carried to the new core: %s", exc)
+        else:
+            self.conductor.tell(resume_message(loaded))
+        self._tell_surfaces(event)
 
     def publish_metrics(self, dropped_tags: int = 0) -> None:
         """Publish a ``Metrics`` snapshot of every mailbox to surfaces that show metrics."""

@@ -11,9 +11,11 @@ times are in docs/TWO_MACHINES.md; the bounds here are deadlines only.
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 
-from tests.netns.conftest import Pair
+from tests.netns.conftest import ROOT, Pair
 from tests.netns.hosts import Host
 from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until_sync
@@ -90,3 +92,39 @@ def test_a_leader_killed_mid_answer_leaves_no_cells_on_the_member(slow_pair: Pai
     )
     member.send_signal(signal.SIGTERM)
     assert member.wait(15) == 0, pair.output("member")
+
+
+def chat_requests(pair: Pair) -> list[list[str]]:
+    """The messages of every chat request the fake server on the leader's host took."""
+    out = pair.tmp / "stats.txt"
+    out.write_text("")
+    script = (
+        "import json, urllib.request; "
+        f"print(json.dumps(json.load(urllib.request.urlopen('{pair.ollama}/_fake/stats'))))"
+    )
+    assert pair.a.run([sys.executable, "-c", script], pair.env(pair.a), out, ROOT) == 0
+    requests = json.loads(out.read_text())["requests"]
+    return [
+        [m["content"] for m in r["body"]["messages"]] for r in requests if r["path"] == "/api/chat"
+    ]
+
+
+def test_the_core_placed_again_carries_the_conversation_to_the_next_answer(trio: Pair) -> None:
+    assert trio.c is not None
+    trio.member(name="member-b")
+    idle_b = len(trio.b.leftovers())
+    leader = trio.leader("--prompt", "remember 42", "--prompt", "hi", "--prompt", "again")
+    wait_until_sync(
+        lambda: len(trio.b.leftovers()) >= idle_b + CORE, timeout=30, what="the core on b"
+    )
+    trio.member(name="member-c", host=trio.c)
+    # the first answer is over (saved), the second streams: then b dies
+    wait_until_sync(
+        lambda: trio.output("leader").count("yollayah> ") >= 2, timeout=60, what="the 2nd answer"
+    )
+    crash(trio.b)
+    assert leader.wait(90) == 1, trio.output("leader")
+    last = chat_requests(trio)[-1]
+    assert "again" in last[-1]
+    # the new core on c knew what was said before b went away
+    assert any("remember 42" in content for content in last[:-1]), last
