@@ -1,10 +1,41 @@
-"""Suite-wide hooks."""
+"""Suite-wide hooks, and the fixtures every daemon test shares.
+
+``fake`` is one fake Ollama server process per test module; ``ollama`` resets
+it to a paced reply of ``TOKENS`` tokens for each test; ``procs`` starts real
+``aiway`` processes for one test and stops them all by pid afterwards. A
+module that needs something else defines its own fixture of the same name.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.fakes.daemons import RATE, TOKENS, Processes
+from tests.fakes.process import FakeOllamaProcess
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOllamaProcess]:
+    with FakeOllamaProcess("--models", "tiny:latest") as server:
+        yield server
+
+
+@pytest.fixture
+def ollama(fake: FakeOllamaProcess) -> FakeOllamaProcess:
+    """The shared fake server, reset to a paced reply of TOKENS tokens."""
+    fake.configure(tokens=TOKENS, rate=RATE, script=["x"])
+    return fake
+
+
+@pytest.fixture
+def procs(tmp_path: Path, ollama: FakeOllamaProcess) -> Iterator[Processes]:
+    processes = Processes(tmp_path, ollama)
+    yield processes
+    processes.stop_all()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

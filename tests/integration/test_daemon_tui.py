@@ -12,13 +12,11 @@ import shlex
 import shutil
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeOllamaProcess
-from tests.integration.test_daemon import ANSWER, RATE, TOKENS, Processes
+from tests.fakes.daemons import ANSWER, TOKENS, Processes
 from tests.tmux import TmuxScreen, exit_code_from
 
 pytestmark = [
@@ -46,20 +44,6 @@ class RemoteTui(TmuxScreen):
 
     def exit_code(self, timeout: float = 15.0) -> int:
         return exit_code_from(self.exit_file, timeout)
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllamaProcess]:
-    with FakeOllamaProcess("--models", "tiny:latest") as server:
-        yield server
-
-
-@pytest.fixture
-def procs(tmp_path: Path, fake: FakeOllamaProcess) -> Iterator[Processes]:
-    fake.configure(tokens=TOKENS, rate=RATE, script=["x"])
-    processes = Processes(tmp_path, fake)
-    yield processes
-    processes.stop_all()
 
 
 def test_the_tui_attaches_streams_rides_out_a_restart_and_detaches_alone(

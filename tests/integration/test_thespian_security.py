@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeOllamaProcess
-from tests.integration.test_daemon import ANSWER, RATE, TOKENS, Processes
+from tests.fakes.daemons import ANSWER, RATE, TOKENS, Processes
 from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until_sync
 

@@ -17,7 +17,7 @@ import pytest
 from aiway.actors.daemon import challenge
 from aiway.actors.protocol import RefusalCode, Refused, Welcome, to_wire
 from aiway.actors.protocol.framing import FrameDecoder, encode_frame
-from tests.integration.test_daemon import Processes
+from tests.fakes.daemons import Processes
 from tests.unit.actors.daemon.support import decode_frame
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.test_daemon import ANSWER, Processes
+from tests.fakes.daemons import ANSWER, Processes
 
 
 def test_a_daemons_conversation_survives_sigterm_and_resumes(procs: Processes) -> None:

@@ -9,7 +9,7 @@ import socket
 
 from aiway.actors.protocol import RefusalCode, Refused
 from aiway.actors.protocol.framing import FrameDecoder
-from tests.integration.test_daemon import Processes
+from tests.fakes.daemons import Processes
 from tests.security.daemon_probe import huge_snapshot_frame, send_and_read_all, vm_hwm_kib
 from tests.unit.actors.daemon.support import decode_frame
 
