@@ -450,9 +450,10 @@ def cpu_rows(quick: bool) -> list[dict[str, Any]]:
     idle_note = (
         f"{how}; idle: {idle_window:.0f} s per window, the ticks summed over the windows "
         f"(resolution {tick / idle_wall:.3f}% of a core); aiway: the avatar animates "
-        "(a frame when her pose or place changes, painted at most 20 times a second) and "
-        "the status bar's metrics are asked for once a second; oterm: its chat screen "
-        "with one empty chat (Textual's own timers)"
+        "(a frame when her pose or place changes, painted at most 20 times a second; a "
+        "wake-up paints only what changed) and metrics are not asked for (only while F2 is "
+        "open or an answer is in flight); oterm: its chat screen with one empty chat "
+        "(Textual's own timers)"
     )
 
     def streaming_note(extra: str) -> str:
