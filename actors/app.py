@@ -14,10 +14,13 @@ from typing import Protocol
 
 from aiway.actors.avatar import Avatar
 from aiway.actors.backends.base import Backend
+from aiway.actors.commands import NO_CONVENTION
 from aiway.actors.conductor import Conductor, ConductorSettings
 from aiway.actors.model_member import ModelOnMember, ServeConductor
 from aiway.actors.protocol import (
     AvatarSize,
+    ListMembers,
+    MemberList,
     Metrics,
     Notify,
     NotifyLevel,
@@ -30,9 +33,11 @@ from aiway.actors.runtime import (
     ActorRef,
     ActorSystem,
     Behaviour,
+    Context,
     MailboxConfig,
     OverflowPolicy,
     SupervisorPolicy,
+    handles,
 )
 from aiway.actors.runtime.spec import BehaviourSpec
 from aiway.actors.store import (
@@ -56,6 +61,36 @@ class CoreMoved(Protocol):
 
     kind: str
     text: str
+
+
+class Whereabouts(Behaviour):
+    """In the session's own process: says where the session's actors run (``/members``),
+    as the host sees it; the Conductor asks it wherever the Conductor runs."""
+
+    def __init__(self, describe: Callable[[], list[str]]) -> None:
+        self.describe = describe
+
+    @handles(ListMembers)
+    def on_list(self, ctx: Context, msg: ListMembers) -> None:
+        ctx.tell(msg.reply_to, MemberList(tuple(self.describe())))
+
+
+def whereabouts(system: ActorSystem, backend: Backend) -> list[str]:
+    """The convention's members and where each of the session's actors runs, as lines; on
+    the asyncio host, the one line that says there is no convention."""
+    describe = getattr(system, "whereabouts", None)
+    if describe is None:
+        return [NO_CONVENTION]
+    lines: list[str] = describe()
+    here = getattr(system, "where", "this process")
+    if isinstance(backend, ModelOnMember):
+        member = backend.member
+        model = f"{member.model} on {member.backend}"
+        lines.append(f"  streams (the model, {model}): on {member.where} (member)")
+    else:
+        lines.append(f"  streams (the model, on {backend.name}): in this process ({here})")
+    lines.append(f"  surfaces: in this process ({here})")
+    return lines
 
 
 class Assistant:
@@ -182,6 +217,11 @@ class Assistant:
             finished_task_ttl=settings.tags.finished_task_ttl,
         )
         agents = {**_default_agents(), **dict(settings.tags.extra_agents)}
+        whereabouts_ref = system.spawn(
+            "whereabouts",
+            lambda: Whereabouts(lambda: whereabouts(system, backend)),
+            mailbox=default_box,
+        )
         conductor = system.spawn(
             "conductor",
             BehaviourSpec.of(
@@ -193,6 +233,7 @@ class Assistant:
                 agents=agents,
                 store=store,
                 resumed=resumed,
+                whereabouts=whereabouts_ref,
             ),
             mailbox=MailboxConfig(capacity=boxes.conductor_capacity),
             policy=policy,

@@ -1,4 +1,4 @@
-"""Slash commands: /help, /clear, /model, /models, /pull, /system, /cancel, /retry, /quit, ...
+"""Slash commands: /help, /clear, /model, /models, /members, /pull, /system, /cancel, ...
 
 ``run_command`` parses one ``UserCommand`` and carries it out through a
 ``CommandTarget``: the few operations of a conversation a command needs (the
@@ -20,6 +20,7 @@ HELP = """\
 /models          list installed models
 /pull NAME       download a model into Ollama, with progress (Esc stops it)
 /backend         which backend answers, and why
+/members         the convention's members, and which actor runs where
 /system [TEXT]   show or set the system prompt
 /cancel          stop the answer or the pull in flight (Esc in the terminal UI)
 /copy [N]        copy the last answer (N: its Nth code block; terminal UI)
@@ -33,6 +34,12 @@ HELP = """\
 /delete ID       delete a saved conversation: it asks first, then
                  /delete ID confirm  does it
 A message sent while an answer streams is queued and answered next."""
+
+#: what ``/members`` says on the asyncio host: one process, no convention
+NO_CONVENTION = (
+    "no convention: this session runs on the asyncio host, every actor in this process "
+    "(start it with --engine thespian to place actors on other processes or machines)"
+)
 
 
 class CommandTarget(Protocol):
@@ -61,6 +68,10 @@ class CommandTarget(Protocol):
 
     def ask_models(self, ctx: Context, wanted: str | None) -> None:
         """Ask for the installed models; then list them, or switch to ``wanted``."""
+        ...
+
+    def ask_members(self, ctx: Context) -> None:
+        """Ask where the session's actors run; then show it (``/members``)."""
         ...
 
     def pull_model(self, ctx: Context, name: str) -> None:
@@ -100,6 +111,8 @@ def run_command(target: CommandTarget, ctx: Context, msg: UserCommand) -> None:
             target.notify(ctx, NotifyLevel.INFO, "cleared", "the conversation was cleared")
         case "model" | "models":
             target.ask_models(ctx, args if name == "model" and args else None)
+        case "members":
+            target.ask_members(ctx)
         case "pull" if args:
             target.pull_model(ctx, args)
         case "pull":

@@ -16,7 +16,7 @@ from collections import deque
 
 import attrs
 
-from aiway.actors.commands import run_command
+from aiway.actors.commands import NO_CONVENTION, run_command
 from aiway.actors.protocol import (
     AnswerStatus,
     Cancel,
@@ -26,7 +26,9 @@ from aiway.actors.protocol import (
     Connected,
     ConversationState,
     Disconnected,
+    ListMembers,
     ListModels,
+    MemberList,
     Message,
     ModelList,
     Notify,
@@ -156,9 +158,11 @@ class Conductor(Behaviour):
         agents: dict[str, str] | None = None,
         store: ActorRef | None = None,
         resumed: ResumeSession | None = None,
+        whereabouts: ActorRef | None = None,
     ) -> None:
         """``store``: the Store actor (history commands go there); ``resumed``: a saved
-        session to continue from the start."""
+        session to continue from the start; ``whereabouts``: the actor in the session's
+        process that says where its actors run (``/members``)."""
         #: the Store actor, or None when the history is off
         self.store = store
         self.resumed = resumed
@@ -166,6 +170,7 @@ class Conductor(Behaviour):
         self.settings = settings
         self.registry = registry
         self.stream_manager = stream_manager
+        self.whereabouts = whereabouts
         self.avatar = avatar
         self.model = settings.model
         self.system_prompt = settings.system_prompt
@@ -323,6 +328,11 @@ class Conductor(Behaviour):
         self._publish(ctx, self.session_info())
         self.notify(ctx, NotifyLevel.INFO, "model", f"now answering with {wanted}")
 
+    @handles(MemberList)
+    def on_member_list(self, ctx: Context, msg: MemberList) -> None:
+        """Where the session's actors run arrived (``/members``): show it."""
+        self.notify(ctx, NotifyLevel.INFO, "members", "\n".join(msg.lines))
+
     # -- what slash commands may do (commands.CommandTarget) ----------------------------
 
     def clear_conversation(self, ctx: Context) -> None:
@@ -333,6 +343,12 @@ class Conductor(Behaviour):
     def ask_models(self, ctx: Context, wanted: str | None) -> None:
         self.wanted_model = wanted
         ctx.tell(self.stream_manager, ListModels(ctx.self_ref))
+
+    def ask_members(self, ctx: Context) -> None:
+        if self.whereabouts is None:
+            self.notify(ctx, NotifyLevel.INFO, "members", NO_CONVENTION)
+            return
+        ctx.tell(self.whereabouts, ListMembers(ctx.self_ref))
 
     def set_system_prompt(self, text: str) -> None:
         self.system_prompt = text

@@ -1,7 +1,8 @@
 """Messages to the StreamManager (an answer's stream, the models, a pull) and its answers.
 
-``ListModels`` carries a ref: it stays in the session's processes, so it is
-not a ``WireMessage`` (the Thespian codec carries it, refs beside the bytes).
+``ListModels`` and ``ListMembers`` carry a ref: they stay in the session's
+processes, so they are not ``WireMessage``s (the Thespian codec carries them,
+refs beside the bytes).
 """
 
 from __future__ import annotations
@@ -81,6 +82,21 @@ class ModelList(WireMessage):
 
     models: tuple[str, ...]
     error: str = ""
+
+
+@attrs.frozen(slots=True)
+class ListMembers:
+    """Ask the session's process where its actors run (``/members``): the convention's
+    members and which actor lives on which; ``MemberList`` is told to ``reply_to``."""
+
+    reply_to: ActorRef
+
+
+@attrs.frozen(slots=True)
+class MemberList(WireMessage):
+    """Where the session's actors run, as lines to show (the first says what it is)."""
+
+    lines: tuple[str, ...]
 
 
 @attrs.frozen(slots=True)

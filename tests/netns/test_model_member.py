@@ -90,3 +90,24 @@ def test_a_member_with_the_embedded_model_answers_the_leader(model_pair: ModelPa
     assert chats_on_member(model_pair) == 0  # the fake server was never asked
     member.send_signal(signal.SIGTERM)
     assert wait_exit(member) == 0, pair.output("member")
+
+
+def test_members_lists_both_hosts_and_where_the_core_and_the_model_run(
+    model_pair: ModelPair,
+) -> None:
+    pair = model_pair.hosts
+    member = member_with_model(model_pair)
+    leader = pair.leader("--prompt", "/members")
+    assert leader.wait(60) == 0, pair.output("leader")
+    shown = pair.output("leader")
+    a, b = f"{pair.a.address}:1900", f"{pair.b.address}:1900"
+    assert f"convention led by {a}" in shown, shown
+    assert f"{a} " in shown and "this system, leader" in shown, shown
+    assert f"{b} " in shown and "aiway.model=True" in shown, shown
+    assert "aiway.streams=tiny on ollama" in shown, shown
+    for name in ("registry", "avatar", "conductor"):
+        assert f"{name}: on {b} (member)" in shown, shown
+    assert f"streams (the model, tiny on ollama): on {b} (member)" in shown, shown
+    assert f"surfaces: in this process ({a})" in shown, shown
+    member.send_signal(signal.SIGTERM)
+    assert wait_exit(member) == 0, pair.output("member")

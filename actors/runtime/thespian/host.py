@@ -121,6 +121,8 @@ class ThespianHost(ActorSystem):
         self.remote: dict[str, ActorRef] = {}
         #: every Thespian cell the guardian announced: name -> pid
         self.directory: dict[str, int] = {}
+        #: where each announced cell listens (``host:port`` of its Thespian address)
+        self.cell_addresses: dict[str, str] = {}
         self.remote_stats: tuple[MailboxStats, ...] = ()
         #: what each cell counted as a sender, as of the last ``refresh_metrics``
         self.cell_counters: tuple[CellCounters, ...] = ()
@@ -545,6 +547,7 @@ class ThespianHost(ActorSystem):
         target = self.bridge.proxies.get(msg.name)
         if msg.address is None:
             self.directory.pop(msg.name, None)
+            self.cell_addresses.pop(msg.name, None)
             if target is not None:
                 target.address = None
             stopped = ActorStopped(f"actor {msg.name!r} stopped before replying")
@@ -553,10 +556,60 @@ class ThespianHost(ActorSystem):
                     future.set_exception(stopped)
             return
         self.directory[msg.name] = msg.pid
+        self.cell_addresses[msg.name] = _sockname(msg.address)
         if target is not None and target.address is not PENDING:
             target.address = msg.address
 
     # -- observing ------------------------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        """This system's admin (``host:port``), or the base when it has no admin."""
+        if self.config.admin_port is None:
+            return self.config.base
+        return f"{self.config.ip_address}:{self.config.admin_port}"
+
+    def whereabouts(self) -> list[str]:
+        """The convention's systems with what they offer, then where each top-level cell
+        runs, as lines for a person (``/members``)."""
+        if self.config.admin_port is None or self.config.base != "multiprocTCPBase":
+            lines = [f"no convention: Thespian on {self.config.base}, on this machine only"]
+            for name in self.remote:
+                pid = self.directory.get(name)
+                lines.append(f"  {name}: {'process ' + str(pid) if pid else 'not running'}")
+            return lines
+        leader = self.config.convention or self.where
+        lines = [f"convention led by {leader}:"]
+        systems = {self.where: (self._role(self.where), self.config.thespian_capabilities())}
+        for member, capabilities in sorted(self.members.items()):
+            where = _where(member)
+            systems.setdefault(where, (self._role(where), capabilities))
+        for where, (role, capabilities) in systems.items():
+            lines.append(f"  {where:<21} {role:<20} offers {_offered(capabilities)}")
+        for name in self.remote:
+            lines.append(f"  {name}: {self.placed_on(name)}")
+        return lines
+
+    def placed_on(self, name: str) -> str:
+        """Where the cell ``name`` runs, for a person: a system of the convention."""
+        if name in self._lost:
+            return f"lost with the member at {self._lost[name]}, waiting to be placed"
+        address = self.cell_addresses.get(name)
+        if address is None:
+            return "not running"
+        host = address.rsplit(":", 1)[0]
+        systems = [self.where, *(_where(m) for m in self.members)]
+        matches = sorted({s for s in systems if s.rsplit(":", 1)[0] == host})
+        if len(matches) == 1:
+            return f"on {matches[0]} ({self._role(matches[0])})"
+        return f"on {host} (process {self.directory.get(name, '?')})"
+
+    def _role(self, where: str) -> str:
+        if where == self.where:
+            return "this system, leader" if self.config.convention is None else "this system"
+        if self.config.convention is not None and where == self.config.convention:
+            return "leader"
+        return "member"
 
     async def refresh_metrics(self, timeout: float = 2.0) -> None:
         """Fetch every Thespian cell's counters (``metrics`` then includes them)."""
@@ -610,6 +663,27 @@ def _where(member: str) -> str:
     """``host:port`` of a member key (the string form of its admin's Thespian address)."""
     inner = member.rsplit("|", 1)[-1].rstrip(")")
     return inner if not inner.startswith(":") else f"127.0.0.1{inner}"
+
+
+def _sockname(address: object) -> str:
+    """``host:port`` of a Thespian TCP address (its string form otherwise)."""
+    sockname = getattr(getattr(address, "addressDetails", None), "sockname", None)
+    if isinstance(sockname, tuple) and len(sockname) == 2:
+        return f"{sockname[0]}:{sockname[1]}"
+    return str(address)
+
+
+def _offered(capabilities: Mapping[str, Any]) -> str:
+    """What a system offers, for a person: aiway's capabilities, the model's in words."""
+    shown: list[str] = []
+    for key, value in sorted(capabilities.items()):
+        if not key.startswith("aiway."):
+            continue
+        if key == STREAMS_CAPABILITY and isinstance(value, dict):
+            shown.append(f"{key}={value.get('model')} on {value.get('backend')}")
+        else:
+            shown.append(f"{key}={value}")
+    return ", ".join(shown) or "nothing"
 
 
 def _offers(capabilities: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:

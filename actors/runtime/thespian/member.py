@@ -119,7 +119,14 @@ def convention_status(
     """
     from thespian.system.messages.status import Thespian_StatusReq, Thespian_SystemStatus
 
-    _require_admin(admin_port, ip_address)
+    try:
+        _require_admin(admin_port, ip_address)
+    except TimeoutError:
+        raise TimeoutError(
+            f"no Thespian convention here: no admin listens on {ip_address}:{admin_port} "
+            f"(a session on the asyncio host, the default, has none; aiway member, or "
+            f"--engine thespian --admin-port PORT, starts one)"
+        ) from None
     # a client of the running admin (never shut down: that would end the admin)
     system = _client(admin_port, ip_address, secret_file)
     reply = system.ask(system._systemBase.adminAddr, Thespian_StatusReq(), timeout)

@@ -109,7 +109,13 @@ def test_every_protocol_class_has_a_wire_form_unless_it_carries_a_ref() -> None:
             attrs.resolve_types(value)
             assert any(f.type is ActorRef for f in attrs.fields(value)), value
             local.append(value.__name__)
-    assert sorted(local) == ["GetStreamingText", "GetSurfaceStats", "ListModels", "RegisterSurface"]
+    assert sorted(local) == [
+        "GetStreamingText",
+        "GetSurfaceStats",
+        "ListMembers",
+        "ListModels",
+        "RegisterSurface",
+    ]
 
 
 def test_published_payload_is_tagged() -> None:
