@@ -433,7 +433,10 @@ class ActorSystem:
         while left:  # no range, no iterator: a turn allocates nothing of its own
             left -= 1
             ready.popleft()._run()
-        if self._deadline_timer is not None and not self._asks_open:
+        if self._asks_open:
+            if self._deadline_timer is None:
+                self._watch_deadlines()
+        elif self._deadline_timer is not None:
             self._disarm_deadlines()
 
     # -- actors ----------------------------------------------------------------
@@ -548,19 +551,18 @@ class ActorSystem:
             if not future.done():
                 future.cancel()
             self._asks_open -= 1
-            if not self._asks_open and not self._ready_scheduled:
-                # The shared timer is dropped by the next ready-queue turn if no ask
-                # is open by then (an ask right after this one keeps it armed, so
-                # back-to-back asks arm no timer each); the turn runs now, so a
-                # system idle from here on never wakes for a stale deadline.
-                self._ready_scheduled = True
-                loop.call_soon(self._run_ready_callback, context=self._context)
+            if not self._asks_open:
+                # Dropped now, not on a later loop turn: a system idle from here on
+                # must not run even one more callback.
+                self._disarm_deadlines()
 
     def _arm_deadline(self, deadline: float, future: asyncio.Future[object]) -> None:
-        """Put one ask's deadline on the shared timer (one ``TimerHandle`` for every ask).
+        """Record one ask's deadline; the shared timer is armed only if it is needed.
 
-        A timer per ask costs a handle and a cancel per round trip; this one is
-        re-armed only for an earlier deadline, and cancelled once no ask is open.
+        An ask answered within the ready-queue turn that delivers it (the common
+        case) never arms a timer: the turn's end arms one (``_watch_deadlines``)
+        only while an ask is still unanswered. A timer already armed is re-armed
+        only for an earlier deadline.
         """
         self._asks_open += 1
         deadlines = self._deadlines
@@ -568,10 +570,20 @@ class ActorSystem:
             heapq.heappop(deadlines)
         heapq.heappush(deadlines, (deadline, self._ask_counter, future))
         timer = self._deadline_timer
-        if timer is None or deadline < timer.when():
-            if timer is not None:
-                timer.cancel()
+        if timer is not None and deadline < timer.when():
+            timer.cancel()
             self._deadline_timer = self.loop.call_at(deadline, self._expire_asks)
+        elif not self._ready_scheduled:  # a turn must come to look at this deadline
+            self._ready_scheduled = True
+            self.loop.call_soon(self._run_ready_callback, context=self._context)
+
+    def _watch_deadlines(self) -> None:
+        """At a turn's end: arm the shared timer for the earliest ask still unanswered."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][2].done():
+            heapq.heappop(deadlines)
+        if deadlines:
+            self._deadline_timer = self.loop.call_at(deadlines[0][0], self._expire_asks)
 
     def _expire_asks(self) -> None:
         """The shared timer came due: fail every ask past its deadline, re-arm for the next."""
