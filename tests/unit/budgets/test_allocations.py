@@ -49,6 +49,12 @@ LONG_OVER_SHORT = 0.72
 #: runtime of 2026-11-29). Nothing is allocated per surface per message: the bound
 #: only leaves room for noise, and +1 per surface per message gives about 1.0
 PER_SURFACE_PER_TOKEN = 0.05
+#: allocations per token through the actors on a fixed schedule (the scripted backend,
+#: 1 surface: every token a message of its own through the stream manager, the
+#: Conductor, the registry and the surface, as when paced one token per read; measured
+#: 80.069 in every run, the schedule being scripted). The bound is the measured figure
+#: plus 0.5, so +1 allocation per token fails it (injected: 81.07)
+PER_TOKEN_SCRIPTED = 80.6
 #: how much more a surface may cost from 10 to 50 surfaces than from 1 to 10, in
 #: allocations per token (both are about 0)
 SURFACE_GROWTH = 0.02
@@ -160,4 +166,18 @@ def test_a_thousand_answers_leave_no_more_alive_than_a_hundred(
     assert after_1000 - after_100 <= LEAK_ALLOWANCE, (
         f"still alive after 1,000 answers: {after_1000} allocations ({bytes_1000:,} B); "
         f"after 100: {after_100} ({bytes_100:,} B); top lines of what stayed:\n" + format_sites(top)
+    )
+
+
+def test_allocations_per_token_on_a_fixed_schedule_catch_one_more(tmp_path: Path) -> None:
+    # Over HTTP the tokens per read move the per-token figure; here every token is
+    # handed over alone and the loop turns are scripted, so the count is exact and a
+    # single extra allocation per token shows.
+    measure("fanout", "-", "--folder", str(tmp_path), "--replies", "300", "1300", "--surfaces", "1")
+    short = count_allocations(tmp_path / "fanout-1-300.bin", keep=not_the_harness)
+    long = count_allocations(tmp_path / "fanout-1-1300.bin", keep=not_the_harness)
+    per_token = (long.allocations - short.allocations) / 1000
+    assert per_token <= PER_TOKEN_SCRIPTED, (
+        f"{per_token:.3f} allocations per token through the actors on a fixed schedule "
+        f"(budget {PER_TOKEN_SCRIPTED}); {where(long)}"
     )
