@@ -137,6 +137,22 @@ class NdjsonSplitter:
         self._lines_seen += len(lines)
         return lines
 
+    def whole_line(self, data: bytes) -> bool:
+        """Whether ``data`` is exactly one complete line, with nothing held before it.
+
+        If so it counts as split (line numbers stay right) and the caller
+        decodes ``data`` itself (orjson ignores the newline); nothing is
+        allocated. Otherwise nothing changes: call ``split``. This is the paced
+        stream's path, one line per network read.
+        """
+        if self._held or data.find(b"\n") != len(data) - 1 or not data:
+            return False
+        if len(data) > self._max_line_bytes + 1:
+            return False  # ``split`` says which line and why
+        self._lines_seen += 1
+        self._scanned += len(data)
+        return True
+
     def flush(self) -> list[bytes]:
         """At end of stream: the last line if it had no newline (a list of one), else ``[]``."""
         rest = b"".join(self._held)

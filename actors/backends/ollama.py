@@ -60,6 +60,13 @@ DEFAULT_PULL_TIMEOUT = 6 * 3600.0
 """The longest a whole ``pull`` may take by default (6 hours: tens of GB on a slow line)."""
 
 _STATUS_LIMIT = 200
+_IDLE_HINT = "the model may be stuck or still loading; try again, or raise the idle timeout"
+#: how often, per idle timeout, the silence watch looks: silence is caught between the
+#: idle timeout and a tick more
+_SILENCE_TICKS = 8
+#: how Ollama ends an ordinary chunk: the message's content, then ``"done":false``
+_CHUNK_END = b'"},"done":false}\n'
+_CONTENT_KEY = b'"content":"'
 _PULL_HINT = "check the model's name (ollama.com/library), the network and the server's log"
 
 
@@ -122,6 +129,9 @@ class OllamaBackend:
         self._keep_alive = keep_alive
         self._max_line_bytes = max_line_bytes
         self._session: aiohttp.ClientSession | None = None
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=None
+        )
 
     @property
     def name(self) -> str:
@@ -153,19 +163,34 @@ class OllamaBackend:
         session = self._open_session()
         started = time.perf_counter()
         failure: tuple[int, str] | None = None
-        with self._translate_errors():
-            async with (
-                self._within_total("the answer"),
-                session.post(
-                    self._base_url + "/api/chat",
-                    data=orjson.dumps(body),
-                    headers=_JSON_HEADERS,
-                    allow_redirects=False,
-                ) as response,
-            ):
-                if response.status == 200:
-                    return await self._read_answer(response, model, on_text, started)
-                failure = (response.status, await _error_text(response))
+        # The idle timeout is this watch's, not aiohttp's sock_read: that one re-arms a
+        # loop timer on every network read, which at one token per read is most of a
+        # token's cost outside the decoding.
+        watch = _SilenceWatch(self._idle_timeout)
+        try:
+            with self._translate_errors():
+                async with (
+                    self._within_total("the answer"),
+                    session.post(
+                        self._base_url + "/api/chat",
+                        data=orjson.dumps(body),
+                        headers=_JSON_HEADERS,
+                        allow_redirects=False,
+                        timeout=self._stream_timeout,
+                    ) as response,
+                ):
+                    watch.heard = True  # the headers came
+                    if response.status == 200:
+                        return await self._read_answer(response, model, on_text, started, watch)
+                    failure = (response.status, await _error_text(response))
+        except asyncio.CancelledError:
+            if watch.silenced():
+                raise BackendError(
+                    f"no data from the model for {self._idle_timeout:g}s", _IDLE_HINT
+                ) from None
+            raise
+        finally:
+            watch.stop()
         assert failure is not None  # the block above returns or records a failure
         raise await self._request_failed(*failure, model)
 
@@ -292,17 +317,34 @@ class OllamaBackend:
         model: str,
         on_text: OnText,
         started: float,
+        watch: _SilenceWatch,
     ) -> ResponseMetadata:
         splitter = NdjsonSplitter(self._max_line_bytes)
         split = splitter.split
+        whole_line = splitter.whole_line
         read = response.content.readany
         pieces = 0
         first_text_at: float | None = None
         final: JsonObject | None = None
         try:
             while final is None:
+                watch.waiting = True
                 data = await read()
-                lines = split(data) if data else splitter.flush()
+                watch.waiting = False
+                watch.heard = True
+                # The paced case: a read that is one ordinary chunk, nothing held.
+                if whole_line(data):
+                    text = _chunk_text(data)
+                    if text is not None:
+                        if text:
+                            pieces += 1
+                            if first_text_at is None:
+                                first_text_at = time.perf_counter()
+                            await on_text(text)
+                        continue
+                    lines = [data[:-1]]
+                else:
+                    lines = split(data) if data else splitter.flush()
                 plain = _plain_text(lines)
                 if plain is not None:
                     text, count = plain
@@ -418,8 +460,7 @@ class OllamaBackend:
             raise BackendError(f"no Ollama server at {self._where}", _UNREACHABLE_HINT) from None
         except aiohttp.ServerTimeoutError:
             raise BackendError(
-                f"no data from the model for {self._idle_timeout:g}s",
-                "the model may be stuck or still loading; try again, or raise the idle timeout",
+                f"no data from the model for {self._idle_timeout:g}s", _IDLE_HINT
             ) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError):
             raise _ended_early() from None
@@ -435,6 +476,83 @@ def _ended_early() -> BackendError:
         "the stream ended before the model finished",
         "the connection to Ollama dropped; see the Ollama server's log and try again",
     )
+
+
+class _SilenceWatch:
+    """The idle timeout of one answer: cancels the current task after that much silence.
+
+    One loop timer, armed a few times per idle timeout and never per read: the
+    reader only sets ``waiting`` around each read and ``heard`` after it (plain
+    stores, nothing allocated). The timer counts its ticks with the reader
+    waiting and nothing heard; enough of them in a row make the idle timeout
+    (caught between it and one tick more). Time the reader spends handing text
+    on (backpressure) is not silence, as with aiohttp's ``sock_read``, which
+    stops its timer while reading is paused.
+    """
+
+    __slots__ = (
+        "_cancelling", "_expired", "_handle", "_loop", "_quiet", "_task", "_tick",
+        "heard", "waiting",
+    )  # fmt: skip
+
+    def __init__(self, idle_timeout: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None  # called from a coroutine
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._tick = idle_timeout / _SILENCE_TICKS
+        self._quiet = 0
+        self._expired = False
+        #: the reader is waiting for the server (the request and its headers count)
+        self.waiting = True
+        #: something came since the timer last looked
+        self.heard = False
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(self._tick, self._look)
+
+    def _look(self) -> None:
+        if self.heard or not self.waiting:
+            self.heard = False
+            self._quiet = 0
+        else:
+            self._quiet += 1
+            if self._quiet >= _SILENCE_TICKS:
+                self._handle = None
+                self._expired = True
+                self._task.cancel()
+                return
+        self._handle = self._loop.call_later(self._tick, self._look)
+
+    def silenced(self) -> bool:
+        """Whether a ``CancelledError`` now in flight is this watch's (and undone: take it)."""
+        return self._expired and self._task.uncancel() <= self._cancelling
+
+    def stop(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+
+def _chunk_text(line: bytes) -> str | None:
+    """The text of a whole line shaped exactly like Ollama's ordinary chunk, else None.
+
+    Only the content string is decoded (a slice and a ``str``, where decoding
+    the line makes two dicts and four strings). The line must open an object
+    and end as Ollama ends a chunk (``...,"content":"TEXT"},"done":false}``);
+    ``TEXT`` is the last ``"content":"`` key's value (that sequence cannot occur
+    inside a JSON string, where quotes are escaped), and orjson checks that it
+    is one JSON string. Anything else returns None and is decoded whole.
+    """
+    if line[0] != 123 or not line.endswith(_CHUNK_END):  # 123: "{"
+        return None
+    start = line.rfind(_CONTENT_KEY)
+    if start < 0:
+        return None
+    try:
+        text = _loads(line[start + 10 : len(line) - 16])
+    except orjson.JSONDecodeError:
+        return None
+    return text if type(text) is str else None
 
 
 def _plain_text(lines: list[bytes]) -> tuple[str, int] | None:
