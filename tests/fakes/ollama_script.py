@@ -88,6 +88,10 @@ class FakeConfig:
     """Generate this many tokens (`` tok1``, `` tok2``, ...) instead of the script."""
     rate: float = 0.0
     """Tokens per second; 0 writes as fast as possible (generated tokens in 64 KiB writes)."""
+    line_per_write: bool = False
+    """Write each generated line alone and wait until it has left for the socket (the
+    transport's buffer drained) before the next: with a pace, each read the client makes
+    then holds one line, a fixed schedule for counting per-read costs. Off by default."""
     eval_count: int | None = None
     """Overrides the final line's ``eval_count`` (default: the tokens written)."""
     eval_duration_ns: int | None = None

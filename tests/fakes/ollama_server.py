@@ -272,6 +272,8 @@ class FakeOllama:
         """Play one step; False once the connection is gone (a drop, or the server stopping)."""
         if step is None:
             await response.write(token_line(model, f" tok{count}"))
+            if self.config.line_per_write:
+                await _drained(request)
         elif isinstance(step, str):
             await response.write(token_line(model, step))
         elif isinstance(step, Raw):
@@ -415,6 +417,14 @@ class FakeOllama:
 
 def _redirect(base_url: str, request: web.Request) -> web.Response:
     return web.Response(status=307, headers={"Location": base_url + request.path})
+
+
+async def _drained(request: web.Request) -> None:
+    """Return once everything written so far has been handed to the socket."""
+    transport = request.transport
+    # The transport has no event for an empty write buffer: poll it (a test fake).
+    while transport is not None and transport.get_write_buffer_size():  # noqa: ASYNC110
+        await asyncio.sleep(0.0005)
 
 
 def _abort(request: web.Request) -> None:

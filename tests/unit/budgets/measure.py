@@ -139,15 +139,20 @@ def taken(pipeline: Pipeline) -> int:
 
 
 async def tokens(
-    url: str, folder: Path, surfaces: Sequence[int], replies: Sequence[int], rate: float
+    url: str,
+    folder: Path,
+    surfaces: Sequence[int],
+    replies: Sequence[int],
+    rate: float,
+    line_per_write: bool = False,
 ) -> None:
     for count in surfaces:
         pipeline = await Pipeline.open(url, count)
         try:
-            await configure(url, tokens=min(replies), rate=rate)
+            await configure(url, tokens=min(replies), rate=rate, line_per_write=line_per_write)
             await pipeline.answer()
             for reply in replies:
-                await configure(url, tokens=reply, rate=rate)
+                await configure(url, tokens=reply, rate=rate, line_per_write=line_per_write)
                 before = taken(pipeline)
                 with tracker(folder / f"tokens-{count}-{reply}.bin"):
                     await pipeline.answer()
@@ -181,10 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--surfaces", type=int, nargs="+", default=[1])
     parser.add_argument("--replies", type=int, nargs="+", default=[1000])
     parser.add_argument("--rate", type=float, default=0.0)
+    parser.add_argument("--line-per-write", action="store_true")
     parser.add_argument("--cycles", type=int, nargs="+", default=[100, 1000])
     args = parser.parse_args(argv)
     if args.what == "tokens":
-        asyncio.run(tokens(args.url, args.folder, args.surfaces, args.replies, args.rate))
+        asyncio.run(
+            tokens(
+                args.url, args.folder, args.surfaces, args.replies, args.rate, args.line_per_write
+            )
+        )
     elif args.what == "fanout":
         asyncio.run(fanout(args.folder, args.surfaces, args.replies))
     else:
