@@ -15,10 +15,11 @@ from typing import Protocol
 from aiway.actors.avatar import Avatar
 from aiway.actors.backends.base import Backend
 from aiway.actors.commands import NO_CONVENTION
-from aiway.actors.conductor import Conductor, ConductorSettings
+from aiway.actors.conductor import Conductor, ConductorSettings, PlacedAgain
 from aiway.actors.model_member import ModelOnMember, ServeConductor
 from aiway.actors.protocol import (
     AvatarSize,
+    Capability,
     ListMembers,
     MemberList,
     Metrics,
@@ -26,7 +27,10 @@ from aiway.actors.protocol import (
     NotifyLevel,
     Published,
     SetSize,
+    StateSnapshot,
+    StreamEnd,
     StreamError,
+    Token,
 )
 from aiway.actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
 from aiway.actors.runtime import (
@@ -50,7 +54,7 @@ from aiway.actors.store import (
     resume_message,
     store_factory,
 )
-from aiway.actors.stream_manager import StreamManager
+from aiway.actors.stream_manager import CancelAllStreams, StreamManager
 from aiway.config import Settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +97,38 @@ def whereabouts(system: ActorSystem, backend: Backend) -> list[str]:
     return lines
 
 
+class InFlight(Behaviour):
+    """On a host whose core can move: follows the answer streaming on the surfaces (its id
+    and text so far), so the session can end it by its id when the core is lost with it."""
+
+    def __init__(self) -> None:
+        self.message_id = ""
+        self.pieces: list[str] = []
+
+    @handles(Published)
+    def on_published(self, ctx: Context, msg: Published) -> None:
+        match msg.message:
+            case Token(message_id=message_id, text=text):
+                if message_id != self.message_id:
+                    self.message_id, self.pieces = message_id, []
+                self.pieces.append(text)
+            case StreamEnd(message_id=message_id) | StreamError(message_id=message_id):
+                if message_id == self.message_id:
+                    self.end()
+
+    @handles(StateSnapshot)
+    def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
+        """Registered (again): an answer streaming now goes on from what the snapshot holds."""
+        if msg.streaming is not None:
+            self.message_id, self.pieces = msg.streaming.id, [msg.streaming.content]
+
+    def end(self) -> tuple[str, str]:
+        """The answer in flight (id, text so far), forgotten; ``("", "")`` when none."""
+        answer = (self.message_id, "".join(self.pieces))
+        self.message_id, self.pieces = "", []
+        return answer
+
+
 class Assistant:
     """Handles on a running session: refs to its actors, and the system that hosts them."""
 
@@ -119,9 +155,20 @@ class Assistant:
         #: the surfaces attached here, registered again with a core placed anew
         self._surfaces: dict[str, tuple[ActorRef, RegisterSurface]] = {}
         self._reseeding: set[asyncio.Task[None]] = set()
+        #: how many times the core was placed again (``PlacedAgain``)
+        self.placements = 0
+        #: the answer in flight, followed where the core can move (``InFlight``)
+        self.in_flight: InFlight | None = None
         listeners = getattr(system, "core_listeners", None)
         if listeners is not None:  # a Thespian host: the core can lose its member
             listeners.append(self._core_moved)
+            watcher = self.in_flight = InFlight()
+            self.attach(
+                "in-flight",
+                lambda: watcher,
+                surface_type="watch",
+                capabilities=frozenset({Capability.STREAMING}),
+            )
 
     @classmethod
     def start(
@@ -299,7 +346,16 @@ class Assistant:
     def _core_moved(self, event: CoreMoved) -> None:
         """The core's member went away (Thespian host): tell the surfaces here directly
         (the registry went with it); once the core runs again, give it the conversation
-        saved so far, then register the surfaces with it."""
+        saved so far, then register the surfaces with it.
+
+        The streams of the lost Conductor are cancelled at once (the new one would take
+        their text for its own answers); the new Conductor learns its generation before
+        any prompt reaches it, so its ids never repeat the lost one's."""
+        if event.kind == "lost":
+            self.stream_manager.tell(CancelAllStreams())
+        if event.kind == "placed":
+            self.placements += 1
+            self.conductor.tell(PlacedAgain(self.placements))
         if event.kind == "placed" and isinstance(self.backend, ModelOnMember):
             self.backend.rebind(self.conductor)
         if event.kind == "placed" and self.history is not None:
@@ -313,8 +369,9 @@ class Assistant:
     def _tell_surfaces(self, event: CoreMoved) -> None:
         if event.kind == "lost":
             told: object = Notify(NotifyLevel.WARNING, "core", event.text)
-        else:
-            told = StreamError("", event.text, "")
+        else:  # the answer cut with the core ends by its own id, with what it had shown
+            message_id, partial = self.in_flight.end() if self.in_flight else ("", "")
+            told = StreamError(message_id, event.text, partial)
         for surface_id, (ref, registration) in self._surfaces.items():
             if event.kind == "placed":
                 self.registry.tell(registration)

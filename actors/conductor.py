@@ -103,6 +103,14 @@ class ConductorSettings:
     finished_task_ttl: float = 3600.0
 
 
+@attrs.frozen(slots=True)
+class PlacedAgain:
+    """Session -> a Conductor created again after its member went away: its placement
+    generation (1 for the first re-placement), carried by every id it makes from now on."""
+
+    generation: int
+
+
 @attrs.define(slots=True)
 class Turn:
     """One message of the conversation as the Conductor keeps it."""
@@ -181,6 +189,8 @@ class Conductor(Behaviour):
         self._agents = agents or DEFAULT_AGENTS
         self.tasks = self._new_tracker()
         self._counter = 0
+        #: how many times the core was placed again: ids of each placement differ
+        self.generation = 0
         self.dropped_tags = 0
         #: the model /model asked for, until the installed list arrives
         self.wanted_model: str | None = None
@@ -290,9 +300,25 @@ class Conductor(Behaviour):
         self.history.extend(
             Turn(e.id, e.role, e.content, e.status, e.metadata) for e in msg.history
         )
+        # new ids continue past the restored ones: a surface that saw an id takes a message
+        # with it for one it has shown already
+        for entry in msg.history:
+            self._counter = max(self._counter, _counter_of(entry.id))
         self.tasks = self._new_tracker()
         replay_tasks(self.tasks, msg.tasks)
         ctx.tell(self.registry, RestoreHistory(msg.history, open_task_events(msg.tasks)))
+
+    @handles(PlacedAgain)
+    def on_placed_again(self, ctx: Context, msg: PlacedAgain) -> None:
+        """Created again on another member: ids carry the new generation, and the session
+        and state are published again (what ``on_start`` told may have gone to the lost
+        registry's address, before this cell knew the new one)."""
+        self.generation = max(self.generation, msg.generation)
+        self._publish(ctx, self.session_info())
+        published = State(self.state)
+        self._publish(ctx, published)
+        if self.avatar is not None:
+            ctx.tell(self.avatar, published)
 
     def _new_tracker(self) -> TaskTracker:
         settings = self.settings
@@ -581,7 +607,11 @@ class Conductor(Behaviour):
     # -- helpers -------------------------------------------------------------------------
 
     def _next_id(self, prefix: str) -> str:
+        """``u1``, ``r2``, ``a3``...; once placed again, ``u2.4`` (generation 2, count 4):
+        unique in the session even when the count starts over."""
         self._counter += 1
+        if self.generation:
+            return f"{prefix}{self.generation}.{self._counter}"
         return f"{prefix}{self._counter}"
 
     def _publish(self, ctx: Context, msg: object) -> None:
@@ -610,3 +640,9 @@ class Conductor(Behaviour):
         self._publish(ctx, published)
         if self.avatar is not None:
             ctx.tell(self.avatar, published)
+
+
+def _counter_of(message_id: str) -> int:
+    """The count in an id this Conductor's kind made (``a3``, ``u2.4``), else 0."""
+    digits = message_id.rpartition(".")[2].lstrip("uar")
+    return int(digits) if digits.isascii() and digits.isdigit() else 0

@@ -6,9 +6,11 @@ once); the task hands each piece of text to the Conductor with an awaited
 socket and TCP pushes back on the server. ``CancelStream`` is a control
 message: it cancels the task at once, which closes the HTTP response (or stops
 the model thread), and the Conductor gets ``StreamDone`` marked cancelled.
-``PullModel`` runs one pull at a time on an Ollama backend: its progress goes
-to the Conductor as ``Progress`` (at most ``PULL_UPDATES_PER_SECOND``, plus
-every change of step), then ``PullEnded``; ``CancelPull`` stops it.
+``CancelAllStreams`` (also control) cancels every stream: the session's core was
+lost, and the Conductor they stream to with it. ``PullModel`` runs one pull at a
+time on an Ollama backend: its progress goes to the Conductor as ``Progress`` (at
+most ``PULL_UPDATES_PER_SECOND``, plus every change of step), then ``PullEnded``;
+``CancelPull`` stops it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+
+import attrs
 
 from aiway.actors.backends.base import Backend, BackendError
 from aiway.actors.backends.ollama import OllamaBackend, PullUpdate
@@ -33,7 +37,7 @@ from aiway.actors.protocol.conductor import Progress
 from aiway.actors.protocol.stream import CancelPull, PullEnded, PullModel
 from aiway.actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, handles
 
-__all__ = ["ListModels", "ModelList", "StreamManager"]
+__all__ = ["CancelAllStreams", "ListModels", "ModelList", "StreamManager"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,14 @@ NOT_OLLAMA = (
     "/pull applies to Ollama only: the embedded backend serves its one packaged model; "
     "start Ollama and restart aiway to pull models"
 )
+
+
+@attrs.frozen(slots=True)
+class CancelAllStreams:
+    """Session -> stream manager: the Conductor went away with its member; stop every
+    stream now (a Conductor placed again starts its own). A control message."""
+
+    control = True
 
 
 class _Stream:
@@ -104,6 +116,13 @@ class StreamManager(EdgeActor):
         if stream is not None and stream.task is not None and not stream.cancelled:
             stream.cancelled = True
             stream.task.cancel()
+
+    @handles(CancelAllStreams)
+    def on_cancel_all(self, ctx: EdgeContext, msg: CancelAllStreams) -> None:
+        for stream in self.streams.values():
+            if stream.task is not None and not stream.cancelled:
+                stream.cancelled = True
+                stream.task.cancel()
 
     @handles(ListModels)
     async def on_list_models(self, ctx: EdgeContext, msg: ListModels) -> None:

@@ -103,6 +103,8 @@ class LogSurface(Behaviour):
         #: lines that came while an answer streams: written when its line ends
         self._deferred: list[str] = []
         self._session_id: str | None = None
+        #: the session line last written (a core placed anew says it again: written once)
+        self._session_line: SessionInfo | None = None
         self._meters: dict[str, PullMeter] = {}
 
     @handles(StateSnapshot)
@@ -201,7 +203,8 @@ class LogSurface(Behaviour):
                     self._meters.pop(msg.progress.key, None)
                 text = msg.text.replace("\n", "\n     ")
                 write(f"   ({msg.level.value}) {msg.title}: {text}\n")
-            case SessionInfo():
+            case SessionInfo() if msg != self._session_line:
+                self._session_line = msg
                 why = f" ({msg.backend_reason})" if msg.backend_reason else ""
                 write(f"   · model {msg.model} on {msg.backend}{why}\n")
             case AvatarState():

@@ -528,12 +528,40 @@ class ThespianHost(ActorSystem):
     def _placed(self, msg: c.Placed) -> None:
         if self._lost.pop(msg.name, None) is None or self._lost:
             return
+        self._share_directory()
         host = msg.where.rsplit(":", 1)[0]
         first = (self.core_problem or "the core was lost").split(", and no member")[0]
         self.core_problem = None
         self._core_event(
             CoreEvent("placed", msg.where, (msg.name,), f"{first}; it runs again on {host}")
         )
+
+    def _share_directory(self) -> None:
+        """Tell every cell where each other cell listens now, through the bridge, before the
+        session hears that the core runs again.
+
+        A cell created again starts with the refs of its first ``Start`` (the lost
+        addresses); the guardian's updates reach it on their own path, which the
+        session's next message (a prompt, the conversation it is seeded with) can
+        overtake, and what it then tells a lost address is a dead letter. Told here,
+        each update goes through the driver ahead of every message the session sends
+        after ``Placed``, in order.
+        """
+        proxies = self.bridge.proxies
+        cells = [
+            (name, proxies[name].address)
+            for name in self.directory
+            if name in proxies and proxies[name].address not in (None, PENDING)
+        ]
+        updates = [c.Directory(name, address) for name, address in cells]
+
+        def tell(system: SystemHandle) -> None:
+            for _, address in cells:
+                for update in updates:
+                    if update.address != address:
+                        _tell_if(system, address, update)
+
+        self.bridge.submit(tell)
 
     def _core_event(self, event: CoreEvent) -> None:
         log.warning("%s", event.text)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aiway.actors.conductor import Conductor, ConductorSettings
+from aiway.actors.conductor import Conductor, ConductorSettings, PlacedAgain
 from aiway.actors.protocol import (
     AnswerStatus,
     Cancel,
     CancelStream,
     ConversationState,
+    HistoryEntry,
     Message,
     Notify,
     PlayGesture,
@@ -30,6 +31,7 @@ from aiway.actors.protocol import (
 from aiway.actors.protocol.avatar import Gesture, Mood
 from aiway.actors.runtime import ActorRef
 from aiway.actors.runtime.testing import Probe
+from aiway.actors.store.messages import ResumeSession
 from aiway.actors.stream_manager import ListModels, ModelList
 
 META = ResponseMetadata(model="m", tokens=3)
@@ -174,3 +176,38 @@ def test_stale_chunks_from_another_request_are_ignored() -> None:
     start(probe)
     probe.send(StreamChunk("other", "x"))
     assert probe.sent(Token) == []
+
+
+def test_a_conductor_placed_again_makes_ids_the_lost_one_never_made() -> None:
+    # the lost Conductor's ids: u1, r2, a3 (and a stream r2 that may still send text)
+    lost, _ = make()
+    first = start(lost)
+    probe, _ = make()
+    probe.send(PlacedAgain(1))
+
+    request = start(probe, "again")
+
+    ids = [m.id for m in published(probe) if isinstance(m, Message)]
+    assert ids == ["u1.1", "a1.3"] and request.request_id == "r1.2"
+    assert first.request_id == "r2"
+    # text of the lost request is not taken for the new answer
+    probe.send(StreamChunk(first.request_id, "old"))
+    assert not [m for m in published(probe) if isinstance(m, Token)]
+
+
+def test_ids_continue_past_those_of_a_restored_conversation() -> None:
+    probe, _ = make()
+    probe.send(PlacedAgain(2))
+    probe.send(
+        ResumeSession(
+            "s",
+            (
+                HistoryEntry("u2.7", Role.USER, "hi"),
+                HistoryEntry("a9", Role.ASSISTANT, "hello"),
+            ),
+        )
+    )
+
+    request = start(probe, "again")
+
+    assert request.request_id == "r2.11"
