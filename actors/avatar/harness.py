@@ -1,6 +1,6 @@
 """Contexts that drive the Avatar with no event loop and no allocation of their own.
 
-Used by the avatar's allocation budget (tests/unit/avatar) and its benchmark
+Used by the avatar's allocation budget (tests/unit/actors/avatar) and its benchmark
 (profiling/bench_avatar.py), so that both measure the avatar and nothing else.
 """
 
