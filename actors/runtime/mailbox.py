@@ -761,9 +761,11 @@ class Broadcast:
     readers, and allocates nothing; each reader's mailbox holds one queue item for
     all it has not read yet (its cursor), woken at most once while it has something
     to read. A reader may fall ``bound`` messages behind (its mailbox's capacity);
-    the ring is always longer than the largest bound, so a slot is overwritten only
-    after every reader still reading has read it: a reader that would fall further
-    is refused and paused (lagging) instead.
+    the ring starts small and doubles (up to the largest bound, plus two) before a
+    reader's unread messages could reach the slot the next append overwrites, so
+    a slot is overwritten only after every reader still reading has read it, and
+    a session whose surfaces keep up never pays for its largest bound. A reader
+    that would fall further than its bound is refused and paused (lagging).
     """
 
     __slots__ = ("_tick", "size", "tail")
@@ -812,8 +814,6 @@ class Broadcast:
         """
         wanted = mailbox.config.capacity if bound is None else bound
         wanted = min(max(wanted, 1), MAX_BOUND)
-        if wanted + 2 > self.size:
-            self._grow(wanted + 2)
         return Cursor(self, mailbox, on_drained, wanted)
 
 
@@ -874,6 +874,9 @@ class Cursor:
         if unread:
             if unread >= self.bound:
                 return _REJECTED
+            log = self._log
+            if unread + 3 > log.size:  # keep the next append off what this reader still needs
+                log._grow(min(max(2 * log.size, unread + 3), self.bound + 2))
             self.unread = unread + 1
             return _ACCEPTED
         if self.paused:  # nothing more until resumed
