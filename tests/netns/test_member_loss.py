@@ -80,7 +80,9 @@ def test_a_member_killed_mid_answer_fails_the_answer_and_the_other_member_takes_
     answer = next(line for line in lines[again:] if line.startswith("yollayah> "))
     assert tokens(answer) == [f"tok{i}" for i in range(1, 401)], answer
     assert lines[lines.index(answer) + 1].startswith("   · tiny · 400 tokens"), out
-    assert lines.count(lines[1]) == 1 and lines[1].startswith("   · model tiny"), out
+    # the session line is written once, though the new core announces it again (where it
+    # stands among the first lines depends on what the leader printed before it)
+    assert len([line for line in lines if line.startswith("   · model tiny")]) == 1, out
     # and its request carries the earlier turn
     last = chat_requests(trio)[-1]
     assert last[-1] == "again" and "hi" in last[:-1], last
