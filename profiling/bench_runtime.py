@@ -31,7 +31,7 @@ import asyncio
 import gc
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from itertools import repeat
 from time import perf_counter_ns, process_time
@@ -141,23 +141,14 @@ async def _ours_one_way(n: int) -> float:
     return elapsed
 
 
-async def _queue_batch_one_way(n: int) -> float:
-    """The strongest fair Queue consumer: one await per wake-up, then drain what is there."""
+async def _queue_one_way_with(
+    n: int, consume: Callable[[asyncio.Queue[Tick], Counter], Awaitable[None]], what: str
+) -> float:
+    """CPU seconds for ``n`` messages put in bursts into a bounded Queue read by ``consume``."""
     queue: asyncio.Queue[Tick] = asyncio.Queue(maxsize=BURST)
     counter = Counter()
     loop = asyncio.get_running_loop()
-
-    async def consume() -> None:
-        get = queue.get
-        get_nowait = queue.get_nowait
-        qsize = queue.qsize
-        handle = counter.on_tick
-        while True:
-            handle(None, await get())
-            for _ in repeat(None, qsize()):
-                handle(None, get_nowait())
-
-    consumer = loop.create_task(consume())
+    consumer = loop.create_task(consume(queue, counter))
     put = queue.put_nowait
     sent = 0
     started = process_time()
@@ -173,39 +164,35 @@ async def _queue_batch_one_way(n: int) -> float:
     consumer.cancel()
     await asyncio.gather(consumer, return_exceptions=True)
     if counter.count != n:
-        raise RuntimeError(f"batch-draining asyncio.Queue lost messages: {counter.count} of {n}")
+        raise RuntimeError(f"{what} lost messages: {counter.count} of {n}")
     return elapsed
+
+
+async def _drain_batches(queue: asyncio.Queue[Tick], counter: Counter) -> None:
+    """The strongest fair Queue consumer: one await per wake-up, then drain what is there."""
+    get = queue.get
+    get_nowait = queue.get_nowait
+    qsize = queue.qsize
+    handle = counter.on_tick
+    while True:
+        handle(None, await get())
+        for _ in repeat(None, qsize()):
+            handle(None, get_nowait())
+
+
+async def _get_each(queue: asyncio.Queue[Tick], counter: Counter) -> None:
+    get = queue.get
+    handle = counter.on_tick
+    while True:
+        handle(None, await get())
+
+
+async def _queue_batch_one_way(n: int) -> float:
+    return await _queue_one_way_with(n, _drain_batches, "batch-draining asyncio.Queue")
 
 
 async def _queue_one_way(n: int) -> float:
-    queue: asyncio.Queue[Tick] = asyncio.Queue(maxsize=BURST)
-    counter = Counter()
-    loop = asyncio.get_running_loop()
-
-    async def consume() -> None:
-        get = queue.get
-        handle = counter.on_tick
-        while True:
-            handle(None, await get())
-
-    consumer = loop.create_task(consume())
-    put = queue.put_nowait
-    sent = 0
-    started = process_time()
-    while sent < n:
-        size = min(BURST, n - sent)
-        reached: asyncio.Future[None] = loop.create_future()
-        counter.arm(sent + size, partial(reached.set_result, None))
-        for _ in repeat(None, size):
-            put(TICK)
-        sent += size
-        await reached
-    elapsed = process_time() - started
-    consumer.cancel()
-    await asyncio.gather(consumer, return_exceptions=True)
-    if counter.count != n:
-        raise RuntimeError(f"asyncio.Queue lost messages: {counter.count} of {n}")
-    return elapsed
+    return await _queue_one_way_with(n, _get_each, "asyncio.Queue")
 
 
 def _deque_one_way(n: int) -> float:
