@@ -194,6 +194,9 @@ class LogSurface(Behaviour):
                 self._end_answer(
                     msg.message_id, msg.content, f"   · {metadata_line(msg.metadata)}{status}"
                 )
+            case StreamError(message_id="", partial=""):
+                # no answer was in flight (a core lost between two answers): no answer line
+                write(f"   ! error: {msg.error}\n")
             case StreamError():
                 self._end_answer(msg.message_id, msg.partial, f"   ! error: {msg.error}")
             case Notify(progress=Progress(done=False) as progress):

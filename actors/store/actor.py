@@ -302,7 +302,9 @@ class StoreActor(EdgeActor):
         self.rows[message_id] = key
         self._queue(
             ctx,
-            InsertMessage(key, self.session_id, role, content, state, metadata, self.clock()),
+            InsertMessage(
+                key, self.session_id, role, content, state, metadata, self.clock(), message_id
+            ),
         )
 
     def _save_partial(
@@ -327,6 +329,7 @@ class StoreActor(EdgeActor):
             state,
             metadata,
             self.clock(),
+            partial.message_id,
         )
         self._queue(ctx, insert)
 

@@ -82,9 +82,10 @@ _APPEND_PART = (
     " (SELECT 1 FROM messages WHERE id = ? AND state = 'streaming')"
 )
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (session_id, seq, role, content, state, metadata, created)"
+    "INSERT INTO messages"
+    " (session_id, seq, role, content, state, metadata, created, published_id)"
     " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = ?),"
-    " ?, ?, ?, ?, ?)"
+    " ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -368,6 +369,7 @@ class HistoryDatabase:
             op.state.value,
             op.metadata,
             op.created,
+            op.published_id,
         )
         try:
             cursor = conn.execute(_INSERT_MESSAGE, values)
@@ -479,7 +481,7 @@ class HistoryDatabase:
                     f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", (session_id,)
                 ).fetchone()
                 rows = conn.execute(
-                    "SELECT seq, role, content, state, metadata FROM messages"
+                    "SELECT seq, role, content, state, metadata, published_id FROM messages"
                     " WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
                     (session_id, tail),
                 ).fetchall()
@@ -492,13 +494,13 @@ class HistoryDatabase:
             raise SessionNotFound(f"the conversation {session_id} was just deleted")
         history = tuple(
             HistoryEntry(
-                history_id(seq),
+                history_id(seq, published_id),
                 _ROLES[role],
                 content,
                 _STATUSES[state],
                 None if metadata is None else response_metadata(metadata_document(metadata)),
             )
-            for seq, role, content, state, metadata in reversed(rows)
+            for seq, role, content, state, metadata, published_id in reversed(rows)
         )
         return LoadedSession(_session(row), history, tasks, interrupted)
 

@@ -83,7 +83,8 @@ class LoadedSession:
     """A session ready to resume: its row, the visible tail of its history, its tasks."""
 
     session: StoredSession
-    #: the last N messages, oldest first; ids are ``h<seq>`` (never a Conductor id)
+    #: the last N messages, oldest first, under the ids they were published with (a row
+    #: saved without one, by an older aiway: ``h<seq>``)
     history: tuple[HistoryEntry, ...]
     tasks: tuple[StoredTask, ...]
     #: answers found still streaming (a crash) and marked interrupted by this load
@@ -99,9 +100,10 @@ class Transcript:
     tasks: tuple[StoredTask, ...]
 
 
-def history_id(seq: int) -> str:
-    """The id a resumed message carries: ``h`` and its sequence number in the session."""
-    return f"h{seq}"
+def history_id(seq: int, published_id: str | None = None) -> str:
+    """The id a resumed message carries: the one it was published under, the one its
+    surfaces showed it with; for a row saved without one, ``h`` and its sequence number."""
+    return published_id or f"h{seq}"
 
 
 # -- write operations (applied in order, one list per transaction) ------------------------
@@ -129,6 +131,8 @@ class InsertMessage:
     state: MessageState
     metadata: str | None
     created: float
+    #: the id the session published it under (what its surfaces know it by)
+    published_id: str | None = None
 
 
 @attrs.frozen(slots=True)

@@ -14,6 +14,9 @@ released one is never edited.
   saving a message is a single statement.
 * v4: ``message_parts``, the checkpoints of a streaming answer, each only the
   text that is new (a checkpoint costs the new text, not the whole answer).
+* v5: ``messages.published_id``, the id the session published the message
+  under, so the conversation loaded again (a core placed anew, a resume)
+  carries the ids its surfaces already showed.
 """
 
 from __future__ import annotations
@@ -119,7 +122,13 @@ V4: Final[tuple[str, ...]] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2, V3, V4)
+V5: Final[tuple[str, ...]] = (
+    # The id a surface knows the message by: a conversation loaded again under the ids
+    # its surfaces showed is not shown to them a second time. NULL for older rows.
+    "ALTER TABLE messages ADD COLUMN published_id TEXT",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (V1, V2, V3, V4, V5)
 """``MIGRATIONS[n]`` takes a database from version n to n + 1."""
 
 LATEST: Final = len(MIGRATIONS)
