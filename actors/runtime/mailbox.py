@@ -202,6 +202,10 @@ class _Entry:
         self.slot = slot
 
 
+#: about one ordinary message in this many is stamped for the latency histogram (the
+#: one that wakes an idle mailbox always is)
+STAMP_EVERY = 32
+
 #: the coalescing slot of a queue item that is a ``Cursor`` into a ``Broadcast`` log
 _FEED: tuple[type, Hashable] = (object, "feed")
 
@@ -263,6 +267,7 @@ class Mailbox:
         "_high_water",
         "_keyed",
         "_latency",
+        "_limit",
         "_low",
         "_mark",
         "_processed",
@@ -272,7 +277,8 @@ class Mailbox:
         "_putters",
         "_queue",
         "_rejected",
-        "_tick",
+        "_stamp_at",
+        "_woke_at",
         "closed",
         "config",
         "name",
@@ -299,7 +305,12 @@ class Mailbox:
         self._queue: deque[object] = deque()
         self._control: deque[_Entry] = deque()
         self._keyed: dict[tuple[type, Hashable], _Entry] = {}
-        self._tick = 0
+        # Latency samples: the message that wakes the idle mailbox (its enqueue time
+        # kept here, no wrapper) and about every ``STAMP_EVERY``-th message offered
+        # (wrapped in a stamped ``_Entry`` by the slow path, which ``_stamp_at``
+        # sends it to: see ``_mark``).
+        self._woke_at = 0.0
+        self._stamp_at = 0
         self._high = max(1, int(self.config.capacity * self.config.high_watermark))
         self._low = int(self.config.capacity * self.config.low_watermark)
         self._putters: deque[asyncio.Future[None]] = deque()
@@ -320,6 +331,10 @@ class Mailbox:
         self._handler_total = 0.0
         self._handler_max = 0.0
         self._high_water = 0
+        # ``offer``'s fast path runs while the depth is below ``_mark``: the lower of
+        # ``_limit`` (full, a new high-water mark, the high watermark; -1 when closed)
+        # and ``_stamp_at`` (the depth at which the next message is stamped).
+        self._limit = 0
         self._mark = 0
 
     # -- producing ---------------------------------------------------------
@@ -330,18 +345,14 @@ class Mailbox:
         A closed mailbox returns DEAD (and reports it to ``on_dead``).
         """
         # The common case, kept to a few bytecodes: a plain message, below the mark.
+        # It is queued bare (nothing allocated per message); the slow path stamps.
         if type(msg) in _PLAIN_KINDS:
             queue = self._queue
             if len(queue) < self._mark:  # a closed mailbox's mark is -1: never here
-                tick = self._tick
-                if tick:  # most entries are the bare message: no allocation per entry
-                    self._tick = tick - 1
-                    queue.append(msg)
-                else:  # every eighth is stamped, for the latency histogram
-                    self._tick = 7
-                    queue.append(_Entry(msg, perf_counter(), None))
-                if self._asleep:
+                queue.append(msg)
+                if self._asleep:  # it wakes the mailbox: its enqueue time is kept
                     self._asleep = False
+                    self._woke_at = perf_counter()
                     self.on_ready()
                 return _ACCEPTED
         return self._offer(msg)
@@ -384,10 +395,10 @@ class Mailbox:
                     queued_entry.msg = msg
                     self._coalesced += 1
                     return _COALESCED
-        # One comparison in the common case: ``_mark`` is the lowest depth at
+        # One comparison in the common case: ``_limit`` is the lowest depth at
         # which anything happens (full, a new high-water mark, the high watermark).
         depth = len(queue)
-        if depth >= self._mark:
+        if depth >= self._limit:
             refused = self._refuse(msg, depth)
             if refused is not None:
                 return refused
@@ -395,12 +406,16 @@ class Mailbox:
             entry = _Entry(msg, perf_counter(), slot)
             self._keyed[slot] = entry
             queue.append(entry)
-        elif self._tick:  # as for plain messages: bare, every eighth stamped
-            self._tick -= 1
-            queue.append(msg)
-        else:
-            self._tick = 7
+        elif depth >= self._stamp_at:  # about every STAMP_EVERY-th message: stamped
+            self._stamp_at = depth + STAMP_EVERY
+            limit = self._limit
+            self._mark = self._stamp_at if self._stamp_at < limit else limit
             queue.append(_Entry(msg, perf_counter(), None))
+        elif self._asleep:  # bare, and it wakes the mailbox: its enqueue time is kept
+            queue.append(msg)
+            self._woke_at = perf_counter()
+        else:
+            queue.append(msg)
         if self._asleep:
             self._wake()
         return _ACCEPTED
@@ -415,6 +430,7 @@ class Mailbox:
         if depth >= self._capacity:
             if self.config.policy is OverflowPolicy.DROP_OLDEST:
                 self._unwrap(self._queue.popleft())
+                self._woke_at = 0.0  # it may have been the stamped wake-up message
                 self._dropped += 1
                 depth -= 1
             else:
@@ -502,6 +518,7 @@ class Mailbox:
         """
         if self._control:
             return self._unwrap(self._control.popleft())
+        self._woke_at = 0.0  # the wake-up message is not timed when taken this way
         while self._queue:
             msg = self._unwrap(self._queue.popleft())
             if msg is None:  # a cursor with nothing left to read
@@ -538,11 +555,13 @@ class Mailbox:
         counted.
 
         This is the runtime's hot loop: it dispatches inline, works on locals,
-        and touches the clock and the shared counters only at the stamped
-        entries (every eighth ordinary message, every control or keyed one)
-        and once at the end of the batch. The time between two clock readings
-        is one handler call's upper bound for ``handler_seconds_max`` (exact
-        when a single message lies between them).
+        and touches the clock and the shared counters only at the start and
+        end of the run and at the stamped entries (about every
+        ``STAMP_EVERY``-th ordinary message, every control or keyed one). The
+        message that woke the mailbox is timed from its enqueue to this run's
+        start. The time between two clock readings is one handler call's upper
+        bound for ``handler_seconds_max`` (exact when a single message lies
+        between them).
         """
         control = self._control
         queue = self._queue
@@ -550,14 +569,24 @@ class Mailbox:
         handler: Callable[[_Target, _Ctx, object], object] | None = None
         item: object
         clock = perf_counter
-        latency = self._latency
-        batch = self._batch
+        counts = self._latency.counts
+        bounds = _BOUNDS
         # Nothing here is allocated per run or per message: no bound methods, no
         # iterator, no int past 256 (``handled`` only in a run that long).
+        batch = self._batch
         handled = 0
         longest = self._handler_max
         result: object = None
         started = mark = clock()
+        woke = self._woke_at
+        if woke:  # the message that woke the mailbox is at the head of its queue
+            self._woke_at = 0.0
+            index = bisect_right(bounds, started - woke)
+            low = counts[index] + 1
+            if low == 256:
+                self._latency.carries[index] += 1
+                low = 0
+            counts[index] = low
         try:
             while handled != batch:
                 if control:
@@ -566,36 +595,33 @@ class Mailbox:
                     item = queue.popleft()
                 else:
                     break
-                if type(item) is _Entry:
-                    msg = item.msg
-                    slot = item.slot
+                kind = type(item)
+                if kind is _Entry:
+                    msg = item.msg  # type: ignore[attr-defined]
+                    slot = item.slot  # type: ignore[attr-defined]
                     if slot is not None:
                         if slot is _FEED:  # a cursor: its log's next message, if any
-                            msg = msg.take()  # type: ignore[attr-defined]
+                            msg = msg.take()
                             if msg is None:
                                 continue
                             queue.appendleft(item)  # read on at the front next time
-                            handled += 1
-                            kind = type(msg)
-                            if kind is not last_kind:
-                                last_kind = kind
-                                handler = handlers.get(kind)
-                            result = (
-                                fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
-                            )
-                            if result is not None:
-                                break
-                            continue
-                        del self._keyed[slot]
-                    now = clock()
-                    latency.add(now - item.at)
-                    if now - mark > longest:
-                        longest = now - mark
-                    mark = now
+                        else:
+                            del self._keyed[slot]
+                    if slot is not _FEED:
+                        now = clock()
+                        index = bisect_right(bounds, now - item.at)  # type: ignore[attr-defined]
+                        low = counts[index] + 1
+                        if low == 256:
+                            self._latency.carries[index] += 1
+                            low = 0
+                        counts[index] = low
+                        if now - mark > longest:
+                            longest = now - mark
+                        mark = now
+                    kind = type(msg)
                 else:
                     msg = item
                 handled += 1
-                kind = type(msg)
                 if kind is not last_kind:  # runs of one type skip the lookup
                     last_kind = kind
                     handler = handlers.get(kind)
@@ -620,6 +646,13 @@ class Mailbox:
             self._handler_total += now - started
             if longest > self._handler_max:
                 self._handler_max = longest
+            # the next stamp comes ``handled`` messages sooner in depth (kept >= 0: cached)
+            stamp_at = self._stamp_at - handled
+            if stamp_at < 0:
+                stamp_at = 0
+            self._stamp_at = stamp_at
+            limit = self._limit
+            self._mark = stamp_at if stamp_at < limit else limit
             if len(queue) <= self._low:
                 if self.pressured or self._putters or self._drain_callbacks:
                     self._after_take()
@@ -647,7 +680,7 @@ class Mailbox:
     def close(self) -> None:
         """Refuse everything from now on and release waiting producers."""
         self.closed = True
-        self._mark = -1
+        self._limit = self._mark = -1
         while self._putters:
             waiter = self._putters.popleft()
             if not waiter.done():
@@ -682,12 +715,13 @@ class Mailbox:
     def _reset_mark(self) -> None:
         """The next depth at which ``offer`` has something to do besides appending."""
         if self.closed:
-            self._mark = -1
+            self._limit = self._mark = -1
             return
-        mark = self._high_water if self._high_water < self._capacity else self._capacity
-        if not self.pressured and self._high - 1 < mark:
-            mark = self._high - 1
-        self._mark = mark
+        limit = self._high_water if self._high_water < self._capacity else self._capacity
+        if not self.pressured and self._high - 1 < limit:
+            limit = self._high - 1
+        self._limit = limit
+        self._mark = limit if limit < self._stamp_at else self._stamp_at
 
     def _after_take(self) -> None:
         """At or below the low watermark: leave the pressured state, wake waiters."""

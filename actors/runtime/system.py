@@ -15,8 +15,9 @@ import inspect
 import logging
 import signal
 import time
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import TypeVar
 
 from aiway.actors.runtime.behaviour import Behaviour, Context, Handler, TimerId
@@ -114,6 +115,10 @@ class _Cell:
             return
         if result is not None and self.behaviour.edge and inspect.isawaitable(result):
             self._await_handler(result)
+            return
+        if self.mailbox._asleep:  # a run that empties the mailbox marks it asleep
+            if self.stopping:
+                self._finalize()
             return
         self._after_run()
 
@@ -314,6 +319,13 @@ class _AsyncioContext:
         return await self._cell.system.put(ref, msg, timeout)
 
 
+@types.coroutine
+def _one_turn() -> Generator[None, None, None]:
+    """Yield to the loop once: the task's next step is queued (``call_soon``) behind
+    every callback already queued, as ``asyncio.sleep(0)`` does, without its coroutine."""
+    yield
+
+
 class _Expired(Exception):
     """An ask's deadline passed (turned into ``AskTimeout`` by ``ask``)."""
 
@@ -343,21 +355,23 @@ class ReplyTarget:
 class _ReplyRef(ActorRef):
     """The reply ref of one ask: one object that is both the ref and its target.
 
-    Telling it resolves the ask's future once; a later reply is counted in the
+    The first reply is kept here (an ask answered within its first loop turn
+    needs no future at all) or, once the ask waits longer, resolves its
+    future; a reply after that, or after the ask ended, is counted in the
     system's ``late_replies`` and returns DEAD.
     """
 
-    __slots__ = ("_asked", "_future", "_number", "_system")
+    __slots__ = ("_asked", "_future", "_number", "_open", "_reply", "_system")
 
-    def __init__(
-        self, number: int, asked: str, system: ActorSystem, future: asyncio.Future[object]
-    ) -> None:
+    def __init__(self, number: int, asked: str, system: ActorSystem) -> None:
         self._number = number
         self._asked = asked
         self._dead = system._dead_letter
         self._target = None
         self._system = system
-        self._future = future
+        self._open = True
+        self._future: asyncio.Future[object] | None = None
+        self._reply: object = None
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -365,17 +379,23 @@ class _ReplyRef(ActorRef):
         return f"ask-{self._number}:{self._asked}"
 
     def tell(self, msg: object) -> Delivery:
-        future = self._future
-        if future.done():
-            self._system.late_replies += 1
-            return _DEAD
-        future.set_result(msg)
-        return _ACCEPTED
+        if self._open:
+            future = self._future
+            if future is None:
+                self._open = False
+                self._reply = msg
+                return _ACCEPTED
+            if not future.done():
+                self._open = False
+                future.set_result(msg)
+                return _ACCEPTED
+        self._system.late_replies += 1
+        return _DEAD
 
     @property
     def alive(self) -> bool:
         """True until the ask has its answer (or gave up)."""
-        return not self._future.done()
+        return self._open
 
 
 class ActorSystem:
@@ -413,10 +433,11 @@ class ActorSystem:
         self.stopped = asyncio.Event()
         self._stopping = False
         self._ask_counter = 0
-        # Deadlines of the open asks: (when, ask number, future), earliest first,
+        # Deadlines of the open asks: (when, sequence number, future), earliest first,
         # answered ones dropped lazily; one loop timer for all of them.
         self._deadlines: list[tuple[float, int, asyncio.Future[object]]] = []
         self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_seq = 0
         self._asks_open = 0
 
     def _enqueue(self, cell: _Cell) -> None:
@@ -433,11 +454,6 @@ class ActorSystem:
         while left:  # no range, no iterator: a turn allocates nothing of its own
             left -= 1
             ready.popleft()._run()
-        if self._asks_open:
-            if self._deadline_timer is None:
-                self._watch_deadlines()
-        elif self._deadline_timer is not None:
-            self._disarm_deadlines()
 
     # -- actors ----------------------------------------------------------------
 
@@ -527,63 +543,68 @@ class ActorSystem:
         Raises ``AskTimeout`` after ``timeout`` seconds (a later reply is
         discarded and counted in ``late_replies``), and ``ActorStopped`` at once
         if the target is not running or stops while the ask is pending.
+
+        The asker yields to the loop once, bare: its next step is queued behind
+        the ready-queue turn that the tell scheduled, so a reply told in that
+        turn (the common case) is read in the same loop iteration, with no
+        wake-up of its own, no future and no deadline. Only an ask still
+        unanswered then makes its future, records its deadline (counted from
+        that moment: the ask waits at least ``timeout``) and awaits.
         """
         cell = self._cells.get(ref.name)
         if cell is None:
             raise ActorStopped(f"actor {ref.name!r} is not running")
-        loop = self.loop
-        future: asyncio.Future[object] = loop.create_future()
         self._ask_counter += 1
-        reply = _ReplyRef(self._ask_counter, ref.name, self, future)
-        pending = cell.pending_asks
-        pending.add(future)
-        self._arm_deadline(loop.time() + timeout, future)
+        reply = _ReplyRef(self._ask_counter, ref.name, self)
         try:
             told = ref.tell(make(reply))
             if told is not _ACCEPTED and told is not _COALESCED:
                 raise ActorStopped(f"actor {ref.name!r} did not accept the ask (mailbox full)")
-            try:
-                return await future
-            except _Expired:
-                raise AskTimeout(f"no reply from {ref.name!r} within {timeout}s") from None
+            await _one_turn()
+            if not reply._open:
+                return reply._reply
+            if cell.stopped:
+                raise ActorStopped(f"actor {ref.name!r} stopped before replying")
+            return await self._await_reply(cell, ref.name, reply, timeout)
+        finally:
+            reply._open = False
+
+    async def _await_reply(
+        self, cell: _Cell, name: str, reply: _ReplyRef, timeout: float
+    ) -> object:
+        """The slow path of ``ask``: a future, a deadline in the shared heap, and the wait."""
+        future: asyncio.Future[object] = self.loop.create_future()
+        reply._future = future
+        pending = cell.pending_asks
+        pending.add(future)
+        self._arm_deadline(self.loop.time() + timeout, future)
+        try:
+            return await future
+        except _Expired:
+            raise AskTimeout(f"no reply from {name!r} within {timeout}s") from None
         finally:
             pending.discard(future)
             if not future.done():
                 future.cancel()
             self._asks_open -= 1
             if not self._asks_open:
-                # Dropped now, not on a later loop turn: a system idle from here on
-                # must not run even one more callback.
+                # Dropped now: a system idle from here on must not run even one more callback.
                 self._disarm_deadlines()
 
     def _arm_deadline(self, deadline: float, future: asyncio.Future[object]) -> None:
-        """Record one ask's deadline; the shared timer is armed only if it is needed.
-
-        An ask answered within the ready-queue turn that delivers it (the common
-        case) never arms a timer: the turn's end arms one (``_watch_deadlines``)
-        only while an ask is still unanswered. A timer already armed is re-armed
-        only for an earlier deadline.
-        """
+        """Record one open ask's deadline; the shared timer is armed for the earliest."""
         self._asks_open += 1
+        self._deadline_seq += 1
         deadlines = self._deadlines
         while deadlines and deadlines[0][2].done():  # answered asks at the head
             heapq.heappop(deadlines)
-        heapq.heappush(deadlines, (deadline, self._ask_counter, future))
+        heapq.heappush(deadlines, (deadline, self._deadline_seq, future))
         timer = self._deadline_timer
-        if timer is not None and deadline < timer.when():
+        if timer is None:
+            self._deadline_timer = self.loop.call_at(deadline, self._expire_asks)
+        elif deadline < timer.when():
             timer.cancel()
             self._deadline_timer = self.loop.call_at(deadline, self._expire_asks)
-        elif not self._ready_scheduled:  # a turn must come to look at this deadline
-            self._ready_scheduled = True
-            self.loop.call_soon(self._run_ready_callback, context=self._context)
-
-    def _watch_deadlines(self) -> None:
-        """At a turn's end: arm the shared timer for the earliest ask still unanswered."""
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][2].done():
-            heapq.heappop(deadlines)
-        if deadlines:
-            self._deadline_timer = self.loop.call_at(deadlines[0][0], self._expire_asks)
 
     def _expire_asks(self) -> None:
         """The shared timer came due: fail every ask past its deadline, re-arm for the next."""
