@@ -1,6 +1,7 @@
 """The ``aiway`` command line: the terminal UI by default, and its subcommands.
 
 aiway [--model NAME] [--backend auto|ollama|embedded] [--config PATH] [--connect [ADDR]]
+      [--engine asyncio|thespian ...]
 aiway headless [--prompt TEXT]... [--each-line] [--json] [--log-file PATH] [--metrics]
                [--connect [ADDR] [--follow]]
                [--engine asyncio|thespian [--thespian-base B] [--admin-port P]
@@ -18,8 +19,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiway.actors.backends.base import BackendError
 from aiway.actors.backends.ollama import DEFAULT_PULL_TIMEOUT
@@ -35,6 +37,9 @@ from aiway.config import (
 from aiway.ui.engine_options import add_engine_options, open_engine
 from aiway.ui.logfile import PrivateRotatingFileHandler, SafeFormatter
 from aiway.ui.output import Output
+
+if TYPE_CHECKING:
+    from aiway.actors.runtime import ActorSystem
 
 log = logging.getLogger("aiway")
 
@@ -164,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     _connect(parser)
     _resume(parser)
+    add_engine_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     headless = commands.add_parser(
@@ -396,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_headless(loaded.settings, args))
         from aiway.ui.tui.app import run_tui
 
-        return run_tui(loaded.settings, resume=args.resume)
+        return run_tui(loaded.settings, resume=args.resume, open_system=_tui_engine(loaded, args))
     except BackendError as exc:
         print(f"aiway: {exc.describe()}", file=sys.stderr)
         return 3
@@ -405,6 +411,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+
+
+def _tui_engine(
+    loaded: LoadedSettings, args: argparse.Namespace
+) -> Callable[[], Awaitable[ActorSystem | None]] | None:
+    """What starts the terminal UI's Thespian engine (``--engine thespian``), or None."""
+    if getattr(args, "engine", "asyncio") != "thespian":
+        return None
+    log_file = str(loaded.settings.log_file) if loaded.settings.log_file else None
+    return lambda: open_engine(args, log_file)
 
 
 def _attached(settings: Settings, args: argparse.Namespace) -> int:

@@ -153,9 +153,9 @@ async def open_engine(
     try:
         await starting
     except asyncio.CancelledError:
+        await host.stop()  # cancelled by its caller too (a TUI that quit): nothing is left
         if not signals:
             raise
-        await host.stop()
         raise EngineError(f"stopped by {signals[0]} while the Thespian system started") from None
     except Exception as exc:
         await host.stop()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 import types
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiway.actors.errors import AiwayError
@@ -23,6 +25,7 @@ from aiway.ui.tui.viewmodel import ViewModel
 
 if TYPE_CHECKING:
     from aiway.actors.daemon.address import Address
+    from aiway.actors.runtime import ActorSystem
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,16 @@ class TerminalRequired(AiwayError):
     """The terminal UI was started without a terminal."""
 
 
-def run_tui(settings: Settings, connect: Address | None = None, resume: str | None = None) -> int:
+def run_tui(
+    settings: Settings,
+    connect: Address | None = None,
+    resume: str | None = None,
+    open_system: Callable[[], Awaitable[ActorSystem | None]] | None = None,
+) -> int:
     """Run the terminal UI until the person quits; the process's exit code.
 
-    With ``connect``, the UI attaches to the daemon there instead of starting a session.
+    With ``connect``, the UI attaches to the daemon there instead of starting a session;
+    ``open_system`` starts the actor system the session runs on (``--engine thespian``).
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise TerminalRequired(
@@ -46,7 +55,7 @@ def run_tui(settings: Settings, connect: Address | None = None, resume: str | No
     waker = Waker()
     view.set_wake(waker.wake)
     if connect is None:
-        session = Session(settings, view, waker.wake, resume=resume)
+        session = Session(settings, view, waker.wake, resume=resume, open_system=open_system)
     else:
         from aiway.ui.link.tui import RemoteSession
 
@@ -60,11 +69,17 @@ def run_tui(settings: Settings, connect: Address | None = None, resume: str | No
     session.start()
     # Curses starts once the backend is ready: loading the embedded model briefly
     # points the process's stdout at /dev/null, and a screen drawn then would be lost.
+    # A signal meanwhile (waiting for a member to place the core on can take seconds)
+    # ends the wait, and the UI never starts.
     assembled = getattr(session, "assembled", None)
     if assembled is not None:
-        assembled.wait(timeout=STARTUP_WAIT_SECONDS)
+        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+        while not app.stop_requested and time.monotonic() < deadline:
+            if assembled.wait(timeout=_SIGNAL_CHECK_SECONDS):
+                break
     try:
-        app.run(fork=False)
+        if not app.stop_requested:
+            app.run(fork=False)
     finally:
         signal.set_wakeup_fd(previous_fd)
         for sig, handler in previous.items():
@@ -77,9 +92,12 @@ def run_tui(settings: Settings, connect: Address | None = None, resume: str | No
     return 0
 
 
-_HANDLED = (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP)
+# SIGINT too: in the UI Ctrl+C is a key (raw mode), so the signal comes only from kill -INT
+_HANDLED = (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 STARTUP_WAIT_SECONDS = 30.0
 """How long the UI waits for the backend before it draws anyway (and shows progress)."""
+_SIGNAL_CHECK_SECONDS = 0.1
+"""How often that wait looks whether a signal asked to stop."""
 
 
 class _SignalFlags:
@@ -94,7 +112,8 @@ class _SignalFlags:
             if form is not None:
                 form.resize_pending = True
             return
-        # SIGTERM, SIGHUP: leave the loop, so the terminal is restored and the actors stop
+        # SIGTERM, SIGHUP, SIGINT: leave the loop, so the terminal is restored and the
+        # actors stop
         self.app.stop_requested = True
         if form is not None:
             form.stop_requested = True

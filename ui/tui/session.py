@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiway.actors.app import Assistant
 from aiway.actors.backends.selection import select_backend
 from aiway.actors.errors import AiwayError
 from aiway.actors.protocol import Resized
-from aiway.actors.runtime import ThreadBridge
+from aiway.actors.runtime import ActorSystem, ThreadBridge
 from aiway.actors.store import open_history
 from aiway.config import Settings, load_persona
 from aiway.ui.tui.controller import SURFACE_ID
@@ -45,6 +45,7 @@ class Session:
         *,
         start: Callable[[Settings, Callable[[str], None]], Assistant] | None = None,
         resume: str | None = None,
+        open_system: Callable[[], Awaitable[ActorSystem | None]] | None = None,
     ) -> None:
         self.settings = settings
         #: the saved conversation to continue (an id, a prefix, or "last")
@@ -52,6 +53,8 @@ class Session:
         self.view = view
         self._wake = wake
         self._start = start
+        #: starts the actor system the session runs on (``--engine thespian``), else asyncio
+        self._open_system = open_system
         self.assistant: Assistant | None = None
         self.error: BaseException | None = None
         self.ready = False
@@ -163,7 +166,10 @@ class Session:
         self._bridge = ThreadBridge(self.loop)
         self._loop_ready.set()
         try:
-            assistant = await self._assemble()
+            assistant = await self._assemble_unless_stopped(self._stop)
+        except asyncio.CancelledError:  # stopped while it started (a signal, a quit)
+            self.assembled.set()
+            return
         except Exception as exc:
             self.assembled.set()
             if isinstance(exc, AiwayError):
@@ -193,17 +199,45 @@ class Session:
         finally:
             await assistant.stop()
 
+    async def _assemble_unless_stopped(self, stop: asyncio.Event) -> Assistant:
+        """``_assemble``, cancelled when ``stop`` is set first (starting an engine and waiting
+        for a member to place the core on can take long): what started is stopped again."""
+        assembling = asyncio.ensure_future(self._assemble())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((assembling, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not assembling.done():
+            assembling.cancel()
+        assistant = await assembling
+        if stop.is_set():  # done just as it was stopped: it stops at once
+            await assistant.stop()
+            raise asyncio.CancelledError
+        return assistant
+
     async def _assemble(self) -> Assistant:
         if self._start is not None:
             return self._start(self.settings, self.view.notice)
         history = await open_history(self.settings, resume=self.resume)
         for note in history.store.notes if history is not None else ():
             self.view.notice(note)
+        system: ActorSystem | None = None
         try:
+            if self._open_system is not None:
+                self.view.notice("starting the Thespian engine…")
+                system = await self._open_system()
             self.view.notice("choosing a backend…")
-            selection = await select_backend(self.settings, on_progress=self.view.notice)
+            if system is None:
+                selection = await select_backend(self.settings, on_progress=self.view.notice)
+            else:  # the model may run on a member of the convention
+                from aiway.actors.model_member import session_backend
+
+                selection = await session_backend(self.settings, system)
             persona = await asyncio.to_thread(load_persona, self.settings)
         except BaseException:
+            if system is not None:
+                await system.stop()
             if history is not None:
                 await history.store.close()
             raise
@@ -215,4 +249,5 @@ class Session:
             system_prompt=persona,
             session_id="tui",
             history=history,
+            system=system,
         )
