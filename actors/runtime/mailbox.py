@@ -204,7 +204,7 @@ class _Entry:
 
 #: about one ordinary message in this many is stamped for the latency histogram (the
 #: one that wakes an idle mailbox always is)
-STAMP_EVERY = 32
+STAMP_EVERY = 64
 
 #: the coalescing slot of a queue item that is a ``Cursor`` into a ``Broadcast`` log
 _FEED: tuple[type, Hashable] = (object, "feed")
@@ -399,23 +399,29 @@ class Mailbox:
         # which anything happens (full, a new high-water mark, the high watermark).
         depth = len(queue)
         if depth >= self._limit:
-            refused = self._refuse(msg, depth)
-            if refused is not None:
-                return refused
+            if self._high_water <= depth < self._capacity and (
+                depth + 1 < self._high or self.pressured
+            ):  # only a new high-water mark (a young mailbox's): the next depth is the next
+                self._high_water = self._limit = depth + 1
+            else:
+                refused = self._refuse(msg, depth)
+                if refused is not None:
+                    return refused
+        stamp_at = self._stamp_at
         if slot is not None:
             entry = _Entry(msg, perf_counter(), slot)
             self._keyed[slot] = entry
             queue.append(entry)
-        elif depth >= self._stamp_at:  # about every STAMP_EVERY-th message: stamped
-            self._stamp_at = depth + STAMP_EVERY
-            limit = self._limit
-            self._mark = self._stamp_at if self._stamp_at < limit else limit
+        elif depth >= stamp_at:  # about every STAMP_EVERY-th message: stamped
+            self._stamp_at = stamp_at = depth + STAMP_EVERY
             queue.append(_Entry(msg, perf_counter(), None))
         elif self._asleep:  # bare, and it wakes the mailbox: its enqueue time is kept
             queue.append(msg)
             self._woke_at = perf_counter()
         else:
             queue.append(msg)
+        limit = self._limit
+        self._mark = stamp_at if stamp_at < limit else limit
         if self._asleep:
             self._wake()
         return _ACCEPTED
@@ -623,9 +629,15 @@ class Mailbox:
                     msg = item
                 handled += 1
                 if kind is not last_kind:  # runs of one type skip the lookup
-                    last_kind = kind
                     handler = handlers.get(kind)
-                result = fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
+                    if handler is None:  # no handler: the fallback, and look up the next
+                        last_kind = None
+                        result = fallback(ctx, msg)
+                        if result is not None:
+                            break
+                        continue
+                    last_kind = kind
+                result = handler(target, ctx, msg)  # type: ignore[misc]
                 if result is not None:
                     break
         finally:

@@ -96,7 +96,11 @@ class _Cell:
             system._ready.append(self)
             if not system._ready_scheduled:
                 system._ready_scheduled = True
-                system.loop.call_soon(system._run_ready_callback, context=system._context)
+                turn = system._turn
+                if turn is None:
+                    system.loop.call_soon(system._run_ready_callback, context=system._context)
+                else:
+                    system._loop_ready.append(turn)
 
     def _run(self) -> None:
         self.scheduled = False
@@ -425,6 +429,20 @@ class ActorSystem:
         # Handle (no bound method, no copied context per turn).
         self._run_ready_callback = self._run_ready
         self._context = contextvars.copy_context()
+        # On asyncio's own loops (not in debug mode) a turn is one Handle made here and
+        # queued again each time, straight onto the loop's ready deque: what
+        # ``call_soon`` does, minus its checks, its Python frames and a Handle per turn.
+        # Any other loop gets ``call_soon``.
+        self._turn: asyncio.Handle | None = None
+        self._loop_ready: deque[asyncio.Handle] = deque()
+        loop_ready = getattr(self.loop, "_ready", None)
+        if (
+            isinstance(self.loop, asyncio.BaseEventLoop)
+            and type(loop_ready) is deque
+            and not self.loop.get_debug()
+        ):
+            self._loop_ready = loop_ready
+            self._turn = asyncio.Handle(self._run_ready, (), self.loop, self._context)
         self.dead_letters = 0
         self.recent_dead_letters: deque[tuple[str, str]] = deque(maxlen=dead_letter_log)
         self.late_replies = 0
@@ -444,7 +462,10 @@ class ActorSystem:
         self._ready.append(cell)
         if not self._ready_scheduled:
             self._ready_scheduled = True
-            self.loop.call_soon(self._run_ready_callback, context=self._context)
+            if self._turn is None:
+                self.loop.call_soon(self._run_ready_callback, context=self._context)
+            else:
+                self._loop_ready.append(self._turn)
 
     def _run_ready(self) -> None:
         """Run every actor that was ready when this turn began; later ones run next turn."""
