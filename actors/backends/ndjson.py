@@ -92,7 +92,8 @@ class NdjsonSplitter:
 
     @property
     def bytes_scanned(self) -> int:
-        """Bytes searched for newlines so far: at most twice the bytes fed, whatever the cuts."""
+        """Bytes ``split`` searched for newlines so far: at most twice the bytes it was fed,
+        whatever the cuts (lines taken whole by ``whole_line`` are not counted)."""
         return self._scanned
 
     def split(self, data: bytes) -> list[bytes]:
@@ -137,20 +138,22 @@ class NdjsonSplitter:
         self._lines_seen += len(lines)
         return lines
 
-    def whole_line(self, data: bytes) -> bool:
-        """Whether ``data`` is exactly one complete line, with nothing held before it.
+    def whole_line(self, data: bytes, begin: int = 0, end: int | None = None) -> bool:
+        """Whether ``data[begin:end]`` is exactly one complete line, with nothing held before it.
 
         If so it counts as split (line numbers stay right) and the caller
-        decodes ``data`` itself (orjson ignores the newline); nothing is
-        allocated. Otherwise nothing changes: call ``split``. This is the paced
-        stream's path, one line per network read.
+        decodes that line itself (orjson ignores the newline). Nothing is
+        allocated, not even an offset (``bytes_scanned`` leaves these lines
+        out: it is ``split``'s work). Otherwise nothing changes: call
+        ``split``. This is the paced stream's path, one line per network read.
         """
-        if self._held or data.find(b"\n") != len(data) - 1 or not data:
+        if end is None:
+            end = len(data)
+        if self._held or not data.endswith(b"\n", begin, end):
             return False
-        if len(data) > self._max_line_bytes + 1:
+        if data.count(b"\n", begin, end) != 1 or end - begin - 1 > self._max_line_bytes:
             return False  # ``split`` says which line and why
         self._lines_seen += 1
-        self._scanned += len(data)
         return True
 
     def flush(self) -> list[bytes]:

@@ -22,15 +22,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+)
+from types import CoroutineType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
 import orjson
 
 from aiway.actors.backends.base import BackendError, OnText
+from aiway.actors.backends.http1 import EndedEarly, HttpError, ResponseReader
 from aiway.actors.backends.ndjson import (
     DEFAULT_MAX_LINE_BYTES,
     JsonObject,
@@ -64,9 +77,8 @@ _IDLE_HINT = "the model may be stuck or still loading; try again, or raise the i
 #: how often, per idle timeout, the silence watch looks: silence is caught between the
 #: idle timeout and a tick more
 _SILENCE_TICKS = 8
-#: how Ollama ends an ordinary chunk: the message's content, then ``"done":false``
-_CHUNK_END = b'"},"done":false}\n'
-_CONTENT_KEY = b'"content":"'
+#: how long the end of a response may take after its final line before it is dropped
+_DRAIN_SECONDS = 1.0
 _PULL_HINT = "check the model's name (ollama.com/library), the network and the server's log"
 
 
@@ -120,6 +132,7 @@ class OllamaBackend:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self._base_url = parse_ollama_host(host)
+        self._url = urlsplit(self._base_url)
         self._where = self._base_url.partition("://")[2]
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
@@ -129,9 +142,6 @@ class OllamaBackend:
         self._keep_alive = keep_alive
         self._max_line_bytes = max_line_bytes
         self._session: aiohttp.ClientSession | None = None
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=None
-        )
 
     @property
     def name(self) -> str:
@@ -160,39 +170,41 @@ class OllamaBackend:
             body["options"] = self._options
         if self._keep_alive is not None:
             body["keep_alive"] = self._keep_alive
-        session = self._open_session()
+        request = self._chat_request(orjson.dumps(body))
         started = time.perf_counter()
-        failure: tuple[int, str] | None = None
-        # The idle timeout is this watch's, not aiohttp's sock_read: that one re-arms a
-        # loop timer on every network read, which at one token per read is most of a
-        # token's cost outside the decoding.
+        # The idle timeout is this watch's: one loop timer that ticks a few times per
+        # idle timeout, never re-armed per read.
         watch = _SilenceWatch(self._idle_timeout)
+        reader: _ChatReader | None = None
         try:
-            with self._translate_errors():
-                async with (
-                    self._within_total("the answer"),
-                    session.post(
-                        self._base_url + "/api/chat",
-                        data=orjson.dumps(body),
-                        headers=_JSON_HEADERS,
-                        allow_redirects=False,
-                        timeout=self._stream_timeout,
-                    ) as response,
-                ):
-                    watch.heard = True  # the headers came
-                    if response.status == 200:
-                        return await self._read_answer(response, model, on_text, started, watch)
-                    failure = (response.status, await _error_text(response))
+            async with self._within_total("the answer"):
+                reader = _ChatReader(on_text, watch, self._max_line_bytes, request)
+                await self._connect(reader)
+                outcome = await reader.wait()
         except asyncio.CancelledError:
             if watch.silenced():
                 raise BackendError(
                     f"no data from the model for {self._idle_timeout:g}s", _IDLE_HINT
                 ) from None
             raise
+        except NdjsonError as error:
+            raise BackendError(
+                f"bad answer from Ollama at {self._where}: {error}",
+                "the server sent something that is not Ollama's NDJSON; check OLLAMA_HOST",
+            ) from None
+        except EndedEarly:
+            raise _ended_early() from None
+        except HttpError as error:
+            raise BackendError(
+                f"bad answer from Ollama at {self._where}: {error}", _NOT_OLLAMA_HINT
+            ) from None
         finally:
             watch.stop()
-        assert failure is not None  # the block above returns or records a failure
-        raise await self._request_failed(*failure, model)
+            if reader is not None:
+                reader.release()
+        if isinstance(outcome, tuple):
+            raise await self._request_failed(*outcome, model)
+        return _metadata(outcome, model, started, reader.first_text_at, reader.pieces)
 
     async def list_models(self) -> list[str]:
         """Installed model names, from ``/api/tags``. Raises ``BackendError``."""
@@ -311,70 +323,46 @@ class OllamaBackend:
             session = self._session = aiohttp.ClientSession(timeout=timeout)
         return session
 
-    async def _read_answer(
-        self,
-        response: aiohttp.ClientResponse,
-        model: str,
-        on_text: OnText,
-        started: float,
-        watch: _SilenceWatch,
-    ) -> ResponseMetadata:
-        splitter = NdjsonSplitter(self._max_line_bytes)
-        split = splitter.split
-        whole_line = splitter.whole_line
-        read = response.content.readany
-        pieces = 0
-        first_text_at: float | None = None
-        final: JsonObject | None = None
+    def _chat_request(self, body: bytes) -> bytes:
+        """The whole ``POST /api/chat`` request, head and body."""
+        url = self._url
+        path = (url.path.rstrip("/") + "/api/chat").encode()
+        host = url.netloc.rpartition("@")[2].encode("idna")
+        return b"".join(
+            (
+                b"POST ", path, b" HTTP/1.1\r\nHost: ", host,
+                b"\r\nUser-Agent: aiway\r\nAccept: application/x-ndjson\r\n"
+                b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: ",
+                str(len(body)).encode(), b"\r\n\r\n", body,
+            )
+        )  # fmt: skip
+
+    async def _connect(self, reader: _ChatReader) -> None:
+        """Open a connection for ``reader`` (which sends its request once connected)."""
+        url = self._url
+        secure = url.scheme == "https"
+        loop = asyncio.get_running_loop()
         try:
-            while final is None:
-                watch.waiting = True
-                data = await read()
-                watch.waiting = False
-                watch.heard = True
-                # The paced case: a read that is one ordinary chunk, nothing held.
-                if whole_line(data):
-                    text = _chunk_text(data)
-                    if text is not None:
-                        if text:
-                            pieces += 1
-                            if first_text_at is None:
-                                first_text_at = time.perf_counter()
-                            await on_text(text)
-                        continue
-                    lines = [data[:-1]]
-                else:
-                    lines = split(data) if data else splitter.flush()
-                plain = _plain_text(lines)
-                if plain is not None:
-                    text, count = plain
-                    last = None
-                else:
-                    text, count, last = _take_text(splitter.decode(lines))
-                if count:
-                    pieces += count
-                    if first_text_at is None:
-                        first_text_at = time.perf_counter()
-                    await on_text(text)
-                if last is not None:
-                    if "error" in last:
-                        raise BackendError(
-                            f"Ollama reported an error mid-answer: {capped(str(last['error']))}",
-                            "see the Ollama server's log; try again or pick another model",
-                        )
-                    final = last
-                elif not data:
-                    raise _ended_early()
-        except BaseException as error:
-            # Closing (not releasing) drops the connection, so Ollama stops at once.
-            response.close()
-            if isinstance(error, NdjsonError):
-                raise BackendError(
-                    f"bad answer from Ollama at {self._where}: {error}",
-                    "the server sent something that is not Ollama's NDJSON; check OLLAMA_HOST",
-                ) from None
-            raise
-        return _metadata(final, model, started, first_text_at, pieces)
+            async with asyncio.timeout(self._connect_timeout):
+                await loop.create_connection(
+                    lambda: reader,
+                    url.hostname or "127.0.0.1",
+                    url.port or (443 if secure else 80),
+                    ssl=secure or None,
+                )
+        except TimeoutError:
+            raise BackendError(
+                f"no answer from an Ollama server at {self._where} "
+                f"within {self._connect_timeout:g}s of connecting",
+                _UNREACHABLE_HINT,
+            ) from None
+        except ssl.SSLError as error:
+            raise BackendError(
+                f"talking to Ollama at {self._where} failed: {capped(str(error))}",
+                "check the server's certificate, or use http:// for a local server",
+            ) from None
+        except OSError:
+            raise BackendError(f"no Ollama server at {self._where}", _UNREACHABLE_HINT) from None
 
     async def _get_json(self, path: str) -> Any:
         session = self._open_session()
@@ -533,26 +521,351 @@ class _SilenceWatch:
             handle.cancel()
 
 
-def _chunk_text(line: bytes) -> str | None:
-    """The text of a whole line shaped exactly like Ollama's ordinary chunk, else None.
+_Steps = Coroutine[Any, Any, Any] | Generator[Any, Any, Any]
+"""A started ``on_text`` call: a coroutine, or the iterator of another awaitable."""
 
-    Only the content string is decoded (a slice and a ``str``, where decoding
-    the line makes two dicts and four strings). The line must open an object
-    and end as Ollama ends a chunk (``...,"content":"TEXT"},"done":false}``);
-    ``TEXT`` is the last ``"content":"`` key's value (that sequence cannot occur
-    inside a JSON string, where quotes are escaped), and orjson checks that it
-    is one JSON string. Anything else returns None and is decoded whole.
+
+class _ChatReader(ResponseReader):
+    """Reads one ``/api/chat`` response and hands its text to ``on_text`` from the transport.
+
+    Each network read is taken apart inside the transport's callback: the
+    chunk framing (``ResponseReader``), the NDJSON lines (a read that is one
+    line is not split: ``_line_text``),
+    and the read's text joined, given to ``on_text`` there and then. The
+    calling task only waits, once per answer, for the outcome: no future is
+    made and no task is woken per read.
+
+    ``on_text`` runs as the calling task (``current_task()`` is that task while
+    it runs). When it must wait (the Conductor's mailbox is full), reading is
+    paused (TCP pushes back on the server) and the calling task takes the
+    waiting call over and finishes it (``_Resume``), then reading goes on: the
+    same backpressure as awaiting it in the task.
+
+    The outcome is the final line (a dict), a failed request's ``(status,
+    text)``, or an exception, which ``wait`` raises: what ``on_text`` raised,
+    a ``BackendError`` (an error line, a line not shaped like a chunk), an
+    ``NdjsonError`` (a line too long, malformed) or an ``HttpError``.
     """
-    if line[0] != 123 or not line.endswith(_CHUNK_END):  # 123: "{"
-        return None
-    start = line.rfind(_CONTENT_KEY)
-    if start < 0:
-        return None
+
+    def __init__(
+        self, on_text: OnText, watch: _SilenceWatch, max_line_bytes: int, request: bytes
+    ) -> None:
+        super().__init__()
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None  # called from a coroutine
+        self._task = task
+        self._on_text = on_text
+        self._watch = watch
+        self._request = request
+        self._splitter = NdjsonSplitter(max_line_bytes)
+        self._answering = False  # a 200: the body is NDJSON
+        self._error_body: list[bytes] | None = None  # another status: its body, capped
+        self._error_bytes = 0
+        self._text: str | None = None  # this read's text so far
+        self._count = 0  # and its pieces
+        self._last: JsonObject | None = None  # the done or error line, once seen
+        self._outcome: JsonObject | tuple[int, str] | BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._suspended: tuple[_Steps, Any] | None = None
+        self._backlog: list[bytes] = []
+        self._in_task = False
+        self._drain: asyncio.TimerHandle | None = None
+        self.pieces = 0
+        self.first_text_at: float | None = None
+
+    # -- the calling task's side ----------------------------------------------------------
+
+    async def wait(self) -> JsonObject | tuple[int, str]:
+        """The outcome, once there is one (see the class doc); raises a failure."""
+        watch = self._watch
+        while True:
+            suspended = self._suspended
+            if suspended is not None:
+                self._suspended = None
+                watch.waiting = False  # handing text on is not silence
+                await _Resume(*suspended)
+                watch.waiting = True
+                self._delivered()
+                continue
+            outcome = self._outcome
+            if outcome is not None:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                return outcome
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def release(self) -> None:
+        """The caller is done: drop the connection (a cancel or a failure stops Ollama).
+
+        After the final line the rest of the response (its last, empty chunk) is
+        still read, so the server sees a whole answer taken, for at most
+        ``_DRAIN_SECONDS``; then, or on any other outcome, the connection is closed.
+        """
+        suspended, self._suspended = self._suspended, None
+        if suspended is not None:
+            suspended[0].close()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if type(self._outcome) is dict and not self.body_ended:
+            self._drain = self._loop.call_later(_DRAIN_SECONDS, self._close)
+            return
+        self._close()
+
+    def _close(self) -> None:
+        self.stop()
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            drain.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- the transport's side -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.write(self._request)
+
+    def data_received(self, data: bytes) -> None:
+        self._watch.heard = True
+        if self._suspended is not None or self._backlog:
+            self._backlog.append(data)  # reading is paused: a transport may still have some
+            return
+        super().data_received(data)
+
+    def on_head(self) -> None:
+        status = self.status
+        if status == 200:
+            self._answering = True
+        elif 300 <= status < 400:
+            self.stop()
+            location = capped(self.headers.get("location", "nowhere"), 200)
+            self._finish((status, f" (a redirect to {location}, which aiway does not follow)"))
+        else:
+            self._error_body = []
+
+    def on_body(self, data: bytes, begin: int, end: int) -> None:
+        if self._answering:
+            if self._last is None:
+                self._lines(data, begin, end)
+        elif self._error_body is not None:
+            take = min(end - begin, _ERROR_BODY_LIMIT - self._error_bytes)
+            self._error_body.append(data[begin : begin + take])
+            self._error_bytes += take
+            if self._error_bytes >= _ERROR_BODY_LIMIT:
+                self.stop()
+                self._failed_request()
+
+    def on_read_end(self) -> None:
+        if self._outcome is not None and self._answering:
+            return
+        text = self._text
+        if text is not None:
+            self._text = None
+            self.pieces += self._count
+            if self.first_text_at is None:
+                self.first_text_at = time.perf_counter()
+            if not self._deliver(text):
+                return  # the task finishes the delivery, then ``_delivered``
+        self._ended_read()
+
+    def on_body_end(self) -> None:
+        if self._drain is not None:
+            self._close()
+        elif self._answering:
+            if self._last is None:
+                try:
+                    self._take(self._splitter.flush())
+                except BaseException as error:
+                    self._finish(error)
+                    return
+                if self._last is None:
+                    self._last = {}  # no final line: ``_ended_read`` says it ended early
+                    self._ended_early = True
+            if self._suspended is None:
+                self.on_read_end()
+        elif self._error_body is not None:
+            self._failed_request()
+
+    def on_failure(self, error: HttpError) -> None:
+        if self._drain is not None:
+            self._close()
+        elif self._outcome is None:
+            self._finish(error)
+
+    # -- inside ------------------------------------------------------------------------
+
+    _ended_early = False
+
+    def _lines(self, data: bytes, begin: int, end: int) -> None:
+        """One stretch of body bytes: its text added to the read's, its last line noted."""
+        splitter = self._splitter
+        try:
+            if splitter.whole_line(data, begin, end):
+                # The paced case: one line, decoded without splitting.
+                line = data[begin:end]
+                text = _line_text(line)
+                if text is not None:
+                    if text:
+                        self._add(text, 1)
+                    return
+                lines = [line[:-1]]
+            else:
+                lines = splitter.split(data if begin == 0 and end == len(data) else data[begin:end])
+            self._take(lines)
+        except BaseException as error:
+            self.stop()
+            self._text = None
+            self._finish(error)
+
+    def _take(self, lines: list[bytes]) -> None:
+        plain = _plain_text(lines)
+        if plain is not None:
+            text, count = plain
+        else:
+            text, count, self._last = _take_text(self._splitter.decode(lines))
+        if count:
+            self._add(text, count)
+
+    def _add(self, text: str, count: int) -> None:
+        if self._text is None:
+            self._text = text
+            self._count = count
+        else:
+            self._text += text
+            self._count += count
+
+    def _deliver(self, text: str) -> bool:
+        """Give ``on_text`` the read's text; False if it waits (the task takes it over)."""
+        called = self._on_text(text)
+        # A coroutine is stepped as is (its ``__await__`` would wrap it in one more object).
+        coro: _Steps = called if type(called) is CoroutineType else called.__await__()
+        in_task = self._in_task
+        if not in_task:
+            _enter_task(self._loop, self._task)
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return True
+        except BaseException as error:
+            self.stop()
+            self._finish(error)
+            if isinstance(error, KeyboardInterrupt | SystemExit):
+                raise
+            return False
+        finally:
+            if not in_task:
+                _leave_task(self._loop, self._task)
+        self._suspended = (coro, yielded)
+        if self.transport is not None:
+            self.transport.pause_reading()
+        self._notify()
+        return False
+
+    def _delivered(self) -> None:
+        """In the task, once a waiting ``on_text`` returned: go on where the read left off."""
+        self._in_task = True
+        try:
+            self._ended_read()
+            if self._outcome is None and self.transport is not None:
+                self.transport.resume_reading()
+            while self._backlog and self._suspended is None and self._outcome is None:
+                super().data_received(self._backlog.pop(0))
+        finally:
+            self._in_task = False
+
+    def _ended_read(self) -> None:
+        last = self._last
+        if last is None or self._outcome is not None:
+            return
+        if self._ended_early:
+            self._finish(EndedEarly("the stream ended before the model finished"))
+        elif "error" in last:
+            self._finish(
+                BackendError(
+                    f"Ollama reported an error mid-answer: {capped(str(last['error']))}",
+                    "see the Ollama server's log; try again or pick another model",
+                )
+            )
+        else:
+            self._finish(last)
+
+    def _failed_request(self) -> None:
+        assert self._error_body is not None
+        raw = b"".join(self._error_body)
+        self._error_body = None
+        self._finish((self.status, _error_body_text(raw, self.reason)))
+
+    def _finish(self, outcome: JsonObject | tuple[int, str] | BaseException) -> None:
+        if self._outcome is None:
+            self._outcome = outcome
+            self._notify()
+
+    def _notify(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class _Resume:
+    """Awaiting it finishes a coroutine that was started elsewhere and is waiting.
+
+    ``_ChatReader`` starts ``on_text`` inside the transport's callback; when it
+    waits, the calling task awaits this to go on with it as if it had awaited
+    the call itself: what the coroutine waits on is passed up to the task, and
+    what the task is sent or thrown (a cancellation) is passed down.
+    """
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: _Steps, yielded: Any) -> None:
+        self._coro = coro
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self._coro
+        yielded = self._yielded
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as error:
+                try:
+                    yielded = coro.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+def _line_text(line: bytes) -> str | None:
+    """The text of one line that is an ordinary chunk (not done, no error), else None.
+
+    The line is decoded whole, so only JSON is ever taken for a chunk (a faster
+    path that decoded only the content string let a line with a non-JSON
+    start through). None sends the line through ``_take_text``, which names
+    what is wrong with it or ends the stream.
+    """
     try:
-        text = _loads(line[start + 10 : len(line) - 16])
-    except orjson.JSONDecodeError:
+        item = _loads(line)
+        if not item["done"]:
+            text = item["message"]["content"]
+            if type(text) is str:
+                return text
+    except Exception:
         return None
-    return text if type(text) is str else None
+    return None
 
 
 def _plain_text(lines: list[bytes]) -> tuple[str, int] | None:
@@ -609,12 +922,16 @@ async def _error_text(response: aiohttp.ClientResponse) -> str:
     if 300 <= response.status < 400:
         return _redirect_note(response)
     raw = await response.content.read(_ERROR_BODY_LIMIT)
+    return _error_body_text(raw, response.reason or "")
+
+
+def _error_body_text(raw: bytes, reason: str) -> str:
+    """Ollama's ``error`` field of a failed response's body, or the body's start; safe to show."""
     with contextlib.suppress(orjson.JSONDecodeError):
         decoded = orjson.loads(raw)
         if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
             return capped(str(decoded["error"]))
-    text = raw.decode("utf-8", "replace").strip() or response.reason or "no details"
-    return capped(text)
+    return capped(raw.decode("utf-8", "replace").strip() or reason or "no details")
 
 
 def _redirect_note(response: aiohttp.ClientResponse) -> str:
