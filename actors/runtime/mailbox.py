@@ -278,6 +278,7 @@ class Mailbox:
         "_queue",
         "_rejected",
         "_stamp_at",
+        "_wakes",
         "_woke_at",
         "closed",
         "config",
@@ -305,11 +306,12 @@ class Mailbox:
         self._queue: deque[object] = deque()
         self._control: deque[_Entry] = deque()
         self._keyed: dict[tuple[type, Hashable], _Entry] = {}
-        # Latency samples: the message that wakes the idle mailbox (its enqueue time
-        # kept here, no wrapper) and about every ``STAMP_EVERY``-th message offered
+        # Latency samples: every eighth message that wakes the idle mailbox (its
+        # enqueue time kept here, no wrapper) and about every ``STAMP_EVERY``-th one
         # (wrapped in a stamped ``_Entry`` by the slow path, which ``_stamp_at``
         # sends it to: see ``_mark``).
         self._woke_at = 0.0
+        self._wakes = 0
         self._stamp_at = 0
         self._high = max(1, int(self.config.capacity * self.config.high_watermark))
         self._low = int(self.config.capacity * self.config.low_watermark)
@@ -350,9 +352,14 @@ class Mailbox:
             queue = self._queue
             if len(queue) < self._mark:  # a closed mailbox's mark is -1: never here
                 queue.append(msg)
-                if self._asleep:  # it wakes the mailbox: its enqueue time is kept
+                if self._asleep:  # it wakes the mailbox
                     self._asleep = False
-                    self._woke_at = perf_counter()
+                    wakes = self._wakes
+                    if wakes:
+                        self._wakes = wakes - 1
+                    else:  # every eighth wake-up message: its enqueue time is kept
+                        self._wakes = 7
+                        self._woke_at = perf_counter()
                     self.on_ready()
                 return _ACCEPTED
         return self._offer(msg)
@@ -415,9 +422,13 @@ class Mailbox:
         elif depth >= stamp_at:  # about every STAMP_EVERY-th message: stamped
             self._stamp_at = stamp_at = depth + STAMP_EVERY
             queue.append(_Entry(msg, perf_counter(), None))
-        elif self._asleep:  # bare, and it wakes the mailbox: its enqueue time is kept
+        elif self._asleep:  # bare, and it wakes the mailbox: as in ``offer``
             queue.append(msg)
-            self._woke_at = perf_counter()
+            if self._wakes:
+                self._wakes -= 1
+            else:
+                self._wakes = 7
+                self._woke_at = perf_counter()
         else:
             queue.append(msg)
         limit = self._limit
@@ -575,8 +586,6 @@ class Mailbox:
         handler: Callable[[_Target, _Ctx, object], object] | None = None
         item: object
         clock = perf_counter
-        counts = self._latency.counts
-        bounds = _BOUNDS
         # Nothing here is allocated per run or per message: no bound methods, no
         # iterator, no int past 256 (``handled`` only in a run that long).
         batch = self._batch
@@ -587,7 +596,8 @@ class Mailbox:
         woke = self._woke_at
         if woke:  # the message that woke the mailbox is at the head of its queue
             self._woke_at = 0.0
-            index = bisect_right(bounds, started - woke)
+            counts = self._latency.counts
+            index = bisect_right(_BOUNDS, started - woke)
             low = counts[index] + 1
             if low == 256:
                 self._latency.carries[index] += 1
@@ -615,7 +625,8 @@ class Mailbox:
                             del self._keyed[slot]
                     if slot is not _FEED:
                         now = clock()
-                        index = bisect_right(bounds, now - item.at)  # type: ignore[attr-defined]
+                        counts = self._latency.counts
+                        index = bisect_right(_BOUNDS, now - item.at)  # type: ignore[attr-defined]
                         low = counts[index] + 1
                         if low == 256:
                             self._latency.carries[index] += 1
