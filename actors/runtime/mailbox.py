@@ -584,7 +584,7 @@ class Mailbox:
         queue = self._queue
         last_kind: type | None = None
         handler: Callable[[_Target, _Ctx, object], object] | None = None
-        item: object
+        msg: object
         clock = perf_counter
         # Nothing here is allocated per run or per message: no bound methods, no
         # iterator, no int past 256 (``handled`` only in a run that long).
@@ -606,27 +606,28 @@ class Mailbox:
         try:
             while handled != batch:
                 if control:
-                    item = control.popleft()
+                    msg = control.popleft()
                 elif queue:
-                    item = queue.popleft()
+                    msg = queue.popleft()
                 else:
                     break
-                kind = type(item)
-                if kind is _Entry:
-                    msg = item.msg  # type: ignore[attr-defined]
-                    slot = item.slot  # type: ignore[attr-defined]
+                kind = type(msg)
+                if kind is _Entry:  # stamped, keyed, or a cursor: the message is inside
+                    entry: _Entry = msg  # type: ignore[assignment]
+                    msg = entry.msg
+                    slot = entry.slot
                     if slot is not None:
                         if slot is _FEED:  # a cursor: its log's next message, if any
-                            msg = msg.take()
+                            msg = msg.take()  # type: ignore[attr-defined]
                             if msg is None:
                                 continue
-                            queue.appendleft(item)  # read on at the front next time
+                            queue.appendleft(entry)  # read on at the front next time
                         else:
                             del self._keyed[slot]
                     if slot is not _FEED:
                         now = clock()
                         counts = self._latency.counts
-                        index = bisect_right(_BOUNDS, now - item.at)  # type: ignore[attr-defined]
+                        index = bisect_right(_BOUNDS, now - entry.at)
                         low = counts[index] + 1
                         if low == 256:
                             self._latency.carries[index] += 1
@@ -636,8 +637,6 @@ class Mailbox:
                             longest = now - mark
                         mark = now
                     kind = type(msg)
-                else:
-                    msg = item
                 handled += 1
                 if kind is not last_kind:  # runs of one type skip the lookup
                     handler = handlers.get(kind)
