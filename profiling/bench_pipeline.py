@@ -160,9 +160,19 @@ async def _configure(url: str, **changes: Any) -> None:
 
 
 async def _allocations_child(
-    side: str, url: str, surfaces: int, replies: list[int], folder: Path, rate: float = 0.0
+    side: str,
+    url: str,
+    surfaces: int,
+    replies: list[int],
+    folder: Path,
+    rate: float = 0.0,
+    lockstep: bool = False,
 ) -> None:
-    """Warm up, then one answer per reply length under memray: ``folder/<i>.bin``."""
+    """Warm up, then one answer per reply length under memray: ``folder/<i>.bin``.
+
+    ``lockstep`` (ours only): the fake server writes each line once every surface
+    took the one before, so every read holds one line whatever the machine's load.
+    """
     from profiling.profile import tracker
 
     if side == "official":
@@ -176,11 +186,11 @@ async def _allocations_child(
         finally:
             await client.close()  # type: ignore[no-untyped-call]
         return
-    pipeline = await Pipeline.open(url, surfaces)
+    pipeline = await Pipeline.open(url, surfaces, lockstep=lockstep)
     try:
         await pipeline.answer()
         for index, tokens in enumerate(replies):
-            await _configure(url, tokens=tokens, rate=rate)
+            await _configure(url, tokens=tokens, rate=rate, lockstep=lockstep)
             with tracker(folder / f"{index}.bin"):
                 await pipeline.answer()
     finally:
@@ -188,7 +198,12 @@ async def _allocations_child(
 
 
 def allocations(
-    url: str, side: str, surfaces: int, replies: list[int], rate: float = 0.0
+    url: str,
+    side: str,
+    surfaces: int,
+    replies: list[int],
+    rate: float = 0.0,
+    lockstep: bool = False,
 ) -> list[int]:
     """Allocations of one answer per reply length (tokens), measured in a fresh process."""
     from profiling.profile import count_allocations
@@ -196,6 +211,7 @@ def allocations(
     with tempfile.TemporaryDirectory() as folder:
         command = ["profiling.bench_pipeline", "allocations", side, url, "--folder", folder]
         command += ["--surfaces", str(surfaces), "--rate", str(rate), *map(str, replies)]
+        command += ["--lockstep"] if lockstep else []
         subprocess.run([sys.executable, "-m", *command], cwd=ROOT, check=True)
         return [
             count_allocations(Path(folder) / f"{index}.bin").allocations
@@ -204,14 +220,21 @@ def allocations(
 
 
 def allocations_per_token(
-    url: str, side: str, surfaces: int, short: int, long: int, repeats: int, rate: float = 0.0
+    url: str,
+    side: str,
+    surfaces: int,
+    short: int,
+    long: int,
+    repeats: int,
+    rate: float = 0.0,
+    lockstep: bool = False,
 ) -> float:
     """The marginal allocations of one more token: (long - short reply) / extra tokens.
 
     The median over ``repeats`` pairs: the last read of a reply (its size
     depends on timing) is decoded line by line, which moves a single figure.
     """
-    counts = allocations(url, side, surfaces, [short, long] * repeats, rate)
+    counts = allocations(url, side, surfaces, [short, long] * repeats, rate, lockstep)
     extra = [max(b - a, 0) / (long - short) for a, b in zip(counts[::2], counts[1::2], strict=True)]
     return median(extra)
 
@@ -237,7 +260,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         }
         paced = {
             name: allocations_per_token(
-                server.url, side, surfaces, paced_short, paced_long, 1, PACED_RATE
+                server.url, side, surfaces, paced_short, paced_long, 1, PACED_RATE, side == "ours"
             )
             for name, side, surfaces in (
                 ("official", "official", 0),
@@ -317,8 +340,11 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         ),
     ]
     paced_note = (
-        f"paced at {PACED_RATE:g} tokens/s by the fake server (one line per network read, "
-        "so nothing is amortised over a read); memray as above, the marginal cost between "
+        f"paced at {PACED_RATE:g} tokens/s by the fake server; ours in lockstep (the server "
+        "writes each line once every surface took the one before, so each read holds one "
+        "line and nothing is amortised over a read, whatever the machine's load); the "
+        "official client at the bare pace (on a busy machine its reads may hold more than "
+        "one line, which only flatters it); memray as above, the marginal cost between "
         f"a {paced_short}- and a {paced_long}-token reply, one pair per side"
     )
     paced_ratio = paced["one"] / paced["official"] if paced["official"] else None
@@ -393,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--surfaces", type=int, default=1)
         parser.add_argument("--rate", type=float, default=0.0, help="tokens/s; 0: full speed")
         parser.add_argument("--folder", type=Path, required=True)
+        parser.add_argument("--lockstep", action="store_true", help="ours: one line per read")
         options = parser.parse_args(args[1:])
         asyncio.run(
             _allocations_child(
@@ -402,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
                 options.replies,
                 options.folder,
                 options.rate,
+                options.lockstep,
             )
         )
         return 0

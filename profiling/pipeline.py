@@ -17,9 +17,11 @@ import asyncio
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +76,34 @@ def pipeline_settings(**conversation: Any) -> Settings:
     )
 
 
+class Acker:
+    """Tells a lockstep fake Ollama server that a token reached every surface.
+
+    Each surface calls it once per ``Token`` it takes; when all of them have,
+    one empty datagram goes to the server's ``ack_port`` (a connected UDP
+    socket: a send allocates nothing), and the server writes the next line.
+    """
+
+    def __init__(self, url: str, surfaces: int) -> None:
+        with urllib.request.urlopen(url + "/_fake/stats", timeout=5) as response:
+            port = int(orjson.loads(response.read())["ack_port"])
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.connect((urllib.parse.urlsplit(url).hostname or "127.0.0.1", port))
+        self._socket.setblocking(False)
+        self._send = self._socket.send
+        self._count = surfaces
+        self._left = surfaces
+
+    def __call__(self) -> None:
+        self._left -= 1
+        if not self._left:
+            self._left = self._count
+            self._send(b"")
+
+    def close(self) -> None:
+        self._socket.close()
+
+
 class CountingSurface(Behaviour):
     """A surface that counts what it takes and says when an answer ended."""
 
@@ -82,6 +112,8 @@ class CountingSurface(Behaviour):
         self.registered = registered
         self.published = 0
         self.chars = 0
+        #: called for every Token taken (lockstep), when set
+        self.took: Callable[[], None] | None = None
 
     @handles(StateSnapshot)
     def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
@@ -94,6 +126,8 @@ class CountingSurface(Behaviour):
         kind = type(message)
         if kind is Token:
             self.chars += len(message.text)  # type: ignore[attr-defined]
+            if self.took is not None:
+                self.took()
         elif kind is StreamEnd:
             self.ended()
 
@@ -136,10 +170,17 @@ class Countdown:
 class Pipeline:
     """One whole session against ``url`` with ``surfaces`` counting surfaces, on this loop."""
 
-    def __init__(self, assistant: Assistant, surfaces: list[CountingSurface], ends: Countdown):
+    def __init__(
+        self,
+        assistant: Assistant,
+        surfaces: list[CountingSurface],
+        ends: Countdown,
+        acker: Acker | None = None,
+    ) -> None:
         self.assistant = assistant
         self.surfaces = surfaces
         self._ends = ends
+        self._acker = acker
 
     @classmethod
     async def open(
@@ -150,10 +191,13 @@ class Pipeline:
         stamped: bool = False,
         settings: Settings | None = None,
         backend: Backend | None = None,
+        lockstep: bool = False,
     ) -> Pipeline:
         """Start the session and attach the surfaces; returns once every one is registered.
 
         The backend is an ``OllamaBackend`` for ``url`` unless one is given.
+        ``lockstep`` acknowledges every token to the fake server once every
+        surface took it (``Acker``; the server's ``lockstep`` config waits for it).
         """
         settings = settings or pipeline_settings()
         if backend is None:
@@ -170,7 +214,10 @@ class Pipeline:
                 capabilities=_CAPABILITIES,
             )
         await asyncio.wait_for(joined.event.wait(), 10)
-        return cls(assistant, made, ends)
+        acker = Acker(url, surfaces) if lockstep else None
+        for surface in made:
+            surface.took = acker
+        return cls(assistant, made, ends, acker)
 
     async def answer(self, *, clear: bool = True, timeout: float = 120.0) -> float:
         """Ask once; seconds until every surface took ``StreamEnd``.
@@ -189,6 +236,8 @@ class Pipeline:
 
     async def close(self) -> None:
         await self.assistant.stop()
+        if self._acker is not None:
+            self._acker.close()
 
 
 async def official_answer(client: ollama.AsyncClient) -> int:

@@ -29,12 +29,10 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Coroutine,
     Generator,
     Iterator,
     Mapping,
 )
-from types import CoroutineType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -521,8 +519,12 @@ class _SilenceWatch:
             handle.cancel()
 
 
-_Steps = Coroutine[Any, Any, Any] | Generator[Any, Any, Any]
-"""A started ``on_text`` call: a coroutine, or the iterator of another awaitable."""
+_Steps = Generator[Any, Any, Any]
+"""A started ``on_text`` call: its awaitable's ``__await__`` iterator."""
+_RETURNED = object()
+
+
+_read = ResponseReader.data_received  # called as is: ``super()`` makes an object per read
 
 
 class _ChatReader(ResponseReader):
@@ -563,7 +565,7 @@ class _ChatReader(ResponseReader):
         self._error_body: list[bytes] | None = None  # another status: its body, capped
         self._error_bytes = 0
         self._text: str | None = None  # this read's text so far
-        self._count = 0  # and its pieces
+        self._textless = 0  # lines split so far that held no text (their count is rare)
         self._last: JsonObject | None = None  # the done or error line, once seen
         self._outcome: JsonObject | tuple[int, str] | BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -571,8 +573,12 @@ class _ChatReader(ResponseReader):
         self._backlog: list[bytes] = []
         self._in_task = False
         self._drain: asyncio.TimerHandle | None = None
-        self.pieces = 0
         self.first_text_at: float | None = None
+
+    @property
+    def pieces(self) -> int:
+        """Lines with text so far (counted from the lines without: no count per read)."""
+        return self._splitter.lines_seen - self._textless
 
     # -- the calling task's side ----------------------------------------------------------
 
@@ -637,7 +643,7 @@ class _ChatReader(ResponseReader):
         if self._suspended is not None or self._backlog:
             self._backlog.append(data)  # reading is paused: a transport may still have some
             return
-        super().data_received(data)
+        _read(self, data)
 
     def on_head(self) -> None:
         status = self.status
@@ -668,7 +674,6 @@ class _ChatReader(ResponseReader):
         text = self._text
         if text is not None:
             self._text = None
-            self.pieces += self._count
             if self.first_text_at is None:
                 self.first_text_at = time.perf_counter()
             if not self._deliver(text):
@@ -713,7 +718,9 @@ class _ChatReader(ResponseReader):
                 text = _line_text(line)
                 if text is not None:
                     if text:
-                        self._add(text, 1)
+                        self._add(text)
+                    else:
+                        self._textless += 1
                     return
                 lines = [line[:-1]]
             else:
@@ -730,29 +737,25 @@ class _ChatReader(ResponseReader):
             text, count = plain
         else:
             text, count, self._last = _take_text(self._splitter.decode(lines))
+        self._textless += len(lines) - count
         if count:
-            self._add(text, count)
+            self._add(text)
 
-    def _add(self, text: str, count: int) -> None:
-        if self._text is None:
-            self._text = text
-            self._count = count
-        else:
-            self._text += text
-            self._count += count
+    def _add(self, text: str) -> None:
+        self._text = text if self._text is None else self._text + text
 
     def _deliver(self, text: str) -> bool:
         """Give ``on_text`` the read's text; False if it waits (the task takes it over)."""
-        called = self._on_text(text)
-        # A coroutine is stepped as is (its ``__await__`` would wrap it in one more object).
-        coro: _Steps = called if type(called) is CoroutineType else called.__await__()
+        # Stepped with ``next``: an awaitable that returns ends it without a StopIteration
+        # (and its traceback) made and caught here.
+        steps = self._on_text(text).__await__()
         in_task = self._in_task
         if not in_task:
             _enter_task(self._loop, self._task)
         try:
-            yielded = coro.send(None)
-        except StopIteration:
-            return True
+            yielded = next(steps, _RETURNED)
+            if yielded is _RETURNED:
+                return True
         except BaseException as error:
             self.stop()
             self._finish(error)
@@ -762,7 +765,7 @@ class _ChatReader(ResponseReader):
         finally:
             if not in_task:
                 _leave_task(self._loop, self._task)
-        self._suspended = (coro, yielded)
+        self._suspended = (steps, yielded)
         if self.transport is not None:
             self.transport.pause_reading()
         self._notify()
@@ -776,7 +779,7 @@ class _ChatReader(ResponseReader):
             if self._outcome is None and self.transport is not None:
                 self.transport.resume_reading()
             while self._backlog and self._suspended is None and self._outcome is None:
-                super().data_received(self._backlog.pop(0))
+                _read(self, self._backlog.pop(0))
         finally:
             self._in_task = False
 

@@ -92,6 +92,13 @@ class FakeConfig:
     """Write each generated line alone and wait until it has left for the socket (the
     transport's buffer drained) before the next: with a pace, each read the client makes
     then holds one line, a fixed schedule for counting per-read costs. Off by default."""
+    lockstep: bool = False
+    """With generated tokens: write each line only once the client acknowledged the one
+    before (a UDP datagram to ``ack_port`` in ``/_fake/stats``; each datagram is one
+    acknowledgement, waited for at most ``LOCKSTEP_PATIENCE`` seconds), and no sooner than
+    the pace says. The client reads every line alone, after it has finished with the one
+    before: the paced regime with nothing amortised, whatever the machine's load. Off by
+    default."""
     eval_count: int | None = None
     """Overrides the final line's ``eval_count`` (default: the tokens written)."""
     eval_duration_ns: int | None = None

@@ -61,6 +61,8 @@ from tests.fakes.ollama_script import (
 )
 
 _WRITE_SLICE = 64 * 1024
+#: the longest a lockstep stream waits for the client's acknowledgement of a line
+LOCKSTEP_PATIENCE = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +95,11 @@ class FakeOllama:
         """Clients that went away before their stream was over (a cancel, a crash)."""
         self._port = port
         self._runner: web.AppRunner | None = None
+        self.acks = 0
+        """Datagrams received on ``ack_port`` (lockstep acknowledgements), ever."""
+        self.ack_port = 0
+        self._acked = asyncio.Event()
+        self._ack_transport: asyncio.DatagramTransport | None = None
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -149,10 +156,18 @@ class FakeOllama:
         await site.start()
         self._runner = runner
         self._port = runner.addresses[0][1]
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _AckProtocol(self._ack), local_addr=(self.host, 0)
+        )
+        self._ack_transport = transport
+        self.ack_port = transport.get_extra_info("sockname")[1]
 
     async def stop(self) -> None:
         """Stop listening and end every stream still open (stalled ones included)."""
         self._stopping.set()
+        acks, self._ack_transport = self._ack_transport, None
+        if acks is not None:
+            acks.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -171,6 +186,18 @@ class FakeOllama:
 
     def _notify(self) -> None:
         self._changed.set()
+
+    def _ack(self) -> None:
+        self.acks += 1
+        self._acked.set()
+
+    async def _acknowledged(self, count: int) -> None:
+        """Return once ``acks`` reaches ``count``, or after ``LOCKSTEP_PATIENCE`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LOCKSTEP_PATIENCE):
+                while self.acks < count:
+                    self._acked.clear()
+                    await self._acked.wait()
 
     def _client_left(self) -> None:
         if not self._stopping.is_set():
@@ -246,7 +273,10 @@ class FakeOllama:
         else:
             count = 0
             steps = config.script if config.tokens is None else (None,) * config.tokens
+            acked = self.acks
             for step in steps:
+                if step is None and config.lockstep and count:
+                    await self._acknowledged(acked + count)
                 if isinstance(step, str | Split | HugeLine) or step is None:
                     if config.rate > 0:
                         await self._pause_until(started + count / config.rate)
@@ -411,12 +441,24 @@ class FakeOllama:
                 "streams_started": self.streams_started,
                 "streams_finished": self.streams_finished,
                 "disconnects": self.disconnects,
+                "ack_port": self.ack_port,
+                "acks": self.acks,
             }
         )
 
 
 def _redirect(base_url: str, request: web.Request) -> web.Response:
     return web.Response(status=307, headers={"Location": base_url + request.path})
+
+
+class _AckProtocol(asyncio.DatagramProtocol):
+    """Counts lockstep acknowledgements: every datagram is one."""
+
+    def __init__(self, ack: Callable[[], None]) -> None:
+        self._ack = ack
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._ack()
 
 
 async def _drained(request: web.Request) -> None:
