@@ -612,41 +612,43 @@ class Mailbox:
                 else:
                     break
                 kind = type(msg)
-                if kind is _Entry:  # stamped, keyed, or a cursor: the message is inside
-                    entry: _Entry = msg  # type: ignore[assignment]
-                    msg = entry.msg
-                    slot = entry.slot
-                    if slot is not None:
-                        if slot is _FEED:  # a cursor: its log's next message, if any
-                            msg = msg.take()  # type: ignore[attr-defined]
-                            if msg is None:
-                                continue
-                            queue.appendleft(entry)  # read on at the front next time
-                        else:
-                            del self._keyed[slot]
-                    if slot is not _FEED:
-                        now = clock()
-                        counts = self._latency.counts
-                        index = bisect_right(_BOUNDS, now - entry.at)
-                        low = counts[index] + 1
-                        if low == 256:
-                            self._latency.carries[index] += 1
-                            low = 0
-                        counts[index] = low
-                        if now - mark > longest:
-                            longest = now - mark
-                        mark = now
-                    kind = type(msg)
+                if kind is not last_kind:  # runs of one type take none of this
+                    if kind is _Entry:  # stamped, keyed, or a cursor: the message is inside
+                        entry: _Entry = msg  # type: ignore[assignment]
+                        msg = entry.msg
+                        slot = entry.slot
+                        if slot is not None:
+                            if slot is _FEED:  # a cursor: its log's next message, if any
+                                msg = msg.take()  # type: ignore[attr-defined]
+                                if msg is None:
+                                    continue
+                                queue.appendleft(entry)  # read on at the front next time
+                            else:
+                                del self._keyed[slot]
+                        if slot is not _FEED:
+                            now = clock()
+                            counts = self._latency.counts
+                            index = bisect_right(_BOUNDS, now - entry.at)
+                            low = counts[index] + 1
+                            if low == 256:
+                                self._latency.carries[index] += 1
+                                low = 0
+                            counts[index] = low
+                            if now - mark > longest:
+                                longest = now - mark
+                            mark = now
+                        kind = type(msg)
+                    if kind is not last_kind:
+                        handler = handlers.get(kind)
+                        if handler is None:  # no handler: the fallback; look up the next
+                            handled += 1
+                            last_kind = None
+                            result = fallback(ctx, msg)
+                            if result is not None:
+                                break
+                            continue
+                        last_kind = kind
                 handled += 1
-                if kind is not last_kind:  # runs of one type skip the lookup
-                    handler = handlers.get(kind)
-                    if handler is None:  # no handler: the fallback, and look up the next
-                        last_kind = None
-                        result = fallback(ctx, msg)
-                        if result is not None:
-                            break
-                        continue
-                    last_kind = kind
                 result = handler(target, ctx, msg)  # type: ignore[misc]
                 if result is not None:
                     break
