@@ -44,7 +44,7 @@ from aiway.actors.runtime.thespian import control as c
 from aiway.actors.runtime.thespian.config import SystemHandle
 from aiway.actors.runtime.thespian.control import RemoteTarget
 from aiway.actors.runtime.thespian.staging import BridgeStats, Staging, teller
-from aiway.actors.runtime.thespian.wire import Batch, Envelope, decode, encode
+from aiway.actors.runtime.thespian.wire import Batch, Envelope, Resequencer, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,8 @@ class Bridge:
         self.proxies: dict[str, RemoteTarget] = {}
         self._proxies_lock = threading.Lock()
         self._inbound = Staging()
+        #: the listener's: what cells send here, put back in the order they sent it
+        self._resequencer = Resequencer()
         self._inbound_lock = threading.Lock()
         self._inbound_scheduled = False
         #: per name: what its full mailbox refused, and what came after, in order
@@ -437,9 +439,14 @@ class Bridge:
             endpoint.tell(self.guardian, c.BridgeHello(self.token()))
             if self.in_process:
                 self.ops.put((_KICK,))
+            resequencer = self._resequencer
             while True:
-                msg = endpoint.listen(None)
+                msg = endpoint.listen(resequencer.wait(time.monotonic()))
                 if msg is None:
+                    overdue = resequencer.overdue(time.monotonic())
+                    if overdue:
+                        log.warning("a message from a cell never came; going on without it")
+                        self._take_batches(overdue)
                     continue
                 if isinstance(msg, c.BridgeClose):
                     return
@@ -452,14 +459,18 @@ class Bridge:
         if isinstance(msg, Envelope):
             self._take_envelope(msg, None)
         elif isinstance(msg, Batch):
-            for envelope in msg.envelopes:
-                self._take_envelope(envelope, msg.origin)
+            self._take_batches(self._resequencer.accept(msg, time.monotonic()))
         elif isinstance(msg, c.Welcome):
             self.address = msg.address
             self.guardian_pid, self.session = msg.pid, msg.session
             self._settle(self._ready, None, None)
         else:
             self.loop.call_soon_threadsafe(self.host.on_control, msg)
+
+    def _take_batches(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            for envelope in batch.envelopes:
+                self._take_envelope(envelope, batch.origin)
 
     def _take_envelope(self, envelope: Envelope, origin: object | None) -> None:
         try:

@@ -58,6 +58,8 @@ from aiway.actors.runtime.thespian.supervise import Child, Children
 from aiway.actors.runtime.thespian.wire import (
     Batch,
     Envelope,
+    Resequencer,
+    Sequencer,
     decode,
     decode_plain,
     decode_spec,
@@ -135,6 +137,11 @@ class Cell:
         self.self_ref = ActorRef(self.name, self.me, self.dead)
         self.targets: dict[str, RemoteTarget] = {self.name: self.me}
         self.outbox: dict[str, tuple[object, list[Envelope]]] = {}
+        #: what this cell sends is numbered per address, and what it receives from other
+        #: cells put back in that order (Thespian's transport does not keep it)
+        self.sequencer = Sequencer()
+        self.resequencer = Resequencer()
+        self.gap_check = False
         self.timers: dict[TimerId, object] = {}
         self.next_timer = 0
         self.children = Children(actor, CellActor, self.report, time.monotonic)
@@ -223,8 +230,7 @@ class Cell:
             self.drain_scheduled = False
             self._run()
         elif isinstance(msg, Batch):
-            for envelope in msg.envelopes:
-                self._accept(envelope)
+            self._take(self.resequencer.accept(msg, time.monotonic()))
         elif isinstance(msg, WakeupMessage):
             self._wakeup(msg.payload)
         else:
@@ -246,8 +252,25 @@ class Cell:
         if self.mailbox.offer(msg) is _DEAD:
             self.dead_letters += 1
 
+    def _take(self, batches: list[Batch]) -> None:
+        """Offer what ``batches`` carry, in order; watch a gap the resequencer holds behind."""
+        for batch in batches:
+            for envelope in batch.envelopes:
+                self._accept(envelope)
+        if self.resequencer.held and not self.gap_check:
+            wait = self.resequencer.wait(time.monotonic())
+            if wait is not None:
+                self.gap_check = True
+                self.actor.wakeupAfter(timedelta(seconds=wait), c.GapCheck())
+
     def _wakeup(self, payload: object) -> None:
-        if isinstance(payload, c.TimerFired):
+        if isinstance(payload, c.GapCheck):
+            self.gap_check = False
+            overdue = self.resequencer.overdue(time.monotonic())
+            if overdue:
+                log.warning("%s: a message from a cell never came; going on without it", self.name)
+            self._take(overdue)
+        elif isinstance(payload, c.TimerFired):
             msg = self.timers.pop(payload.timer, None)
             if msg is not None and not self.stopped:  # None: cancelled, or a restart forgot it
                 self.mailbox.offer(msg)
@@ -435,11 +458,13 @@ class Cell:
             return
         outbox, self.outbox = self.outbox, {}
         send = self.actor.send
+        batch = self.sequencer.batch
         bridge = outbox.pop(c.BRIDGE_ROUTE, None)
         if bridge is not None:
-            send(bridge[0], Batch(bridge[1], self.actor.myAddress))
-        for address, envelopes in outbox.values():
-            send(address, envelopes[0] if len(envelopes) == 1 else Batch(envelopes))
+            address = bridge[0]
+            send(address, batch(c.BRIDGE_ROUTE, address, bridge[1], self.actor.myAddress))
+        for route, (address, envelopes) in outbox.items():
+            send(address, batch(route, address, envelopes))
 
     def dead(self, name: str, msg: object) -> None:
         self.dead_letters += 1

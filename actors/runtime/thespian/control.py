@@ -394,6 +394,12 @@ class BeatDue:
 
 
 @attrs.frozen(eq=False)
+class GapCheck:
+    """Wake-up payload of a cell holding batches behind a missing one (``wire.Resequencer``):
+    give up on a gap that stayed open too long."""
+
+
+@attrs.frozen(eq=False)
 class BeatCheck:
     """Wake-up payload of a top-level cell: end it when no ``Beat`` came for three periods."""
 

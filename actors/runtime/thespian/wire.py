@@ -25,6 +25,7 @@ pickled by Thespian's transport like every Thespian message.
 from __future__ import annotations
 
 import inspect
+import secrets
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -82,13 +83,153 @@ class Batch:
 
     ``origin`` is the sending cell's address when the batch goes to the bridge:
     the bridge tells it when a mailbox of its process rejects what it sent.
+    ``stream`` and ``seq`` put what a cell sends to one address in order again at
+    the receiver (``Resequencer``): ``stream`` names the sending cell (one id per
+    incarnation), ``seq`` counts its batches to that address from 1. None: sent
+    from outside any actor (the bridge's driver), whose sends Thespian completes
+    one at a time, in order.
     """
 
-    __slots__ = ("envelopes", "origin")
+    __slots__ = ("envelopes", "origin", "seq", "stream")
 
-    def __init__(self, envelopes: Sequence[Envelope], origin: object | None = None) -> None:
+    def __init__(
+        self,
+        envelopes: Sequence[Envelope],
+        origin: object | None = None,
+        stream: str | None = None,
+        seq: int = 0,
+    ) -> None:
         self.envelopes = tuple(envelopes)
         self.origin = origin
+        self.stream = stream
+        self.seq = seq
+
+
+#: seconds a receiver holds what came after a missing batch before it gives up on it
+#: (Thespian retries a transmit with a backoff from 20 ms that doubles; a batch still
+#: missing after this is taken as lost, and handed over late should it still come)
+GAP_TIMEOUT = 5.0
+#: batches a receiver holds per stream at most, waiting for a missing one
+GAP_LIMIT = 4096
+
+
+class Sequencer:
+    """The sending side: one stream id, a count of batches per destination address.
+
+    An actor's Thespian sends are not kept in order: when a transmit to an address
+    has to be retried (a connection that closed under it, both ends sending on one
+    socket at once), Thespian sends the messages queued behind it first, and the
+    first arrives after them (seen as ``tok2 tok3 tok1`` on a core just placed
+    again). So a cell numbers what it sends to each address, and the receiver puts
+    it back in order.
+    """
+
+    __slots__ = ("counts", "keys", "stream")
+
+    def __init__(self) -> None:
+        self.stream = secrets.token_hex(8)
+        self.counts: dict[str, int] = {}
+        #: per route: the last address seen and its key (addresses are not hashable)
+        self.keys: dict[str, tuple[object, str]] = {}
+
+    def batch(
+        self,
+        route: str,
+        address: object,
+        envelopes: Sequence[Envelope],
+        origin: object | None = None,
+    ) -> Batch:
+        """``envelopes`` for ``address`` as the next batch of this stream to it."""
+        known = self.keys.get(route)
+        if known is not None and known[0] is address:
+            key = known[1]
+        else:
+            key = str(address)
+            self.keys[route] = (address, key)
+        seq = self.counts.get(key, 0) + 1
+        self.counts[key] = seq
+        return Batch(envelopes, origin, self.stream, seq)
+
+
+class Resequencer:
+    """The receiving side: hands over each stream's batches in the order they were sent.
+
+    A batch that comes before one it follows is held until that one arrives; a gap
+    that stays open ``gap_timeout`` seconds (the missing batch was lost: its
+    transmit failed) is skipped, and a batch that still comes after that is handed
+    over at once. Batches with no stream pass straight through.
+    """
+
+    __slots__ = ("gap_timeout", "held", "next", "skipped")
+
+    def __init__(self, gap_timeout: float = GAP_TIMEOUT) -> None:
+        self.gap_timeout = gap_timeout
+        #: per stream: the seq handed over next
+        self.next: dict[str, int] = {}
+        #: per stream: batches waiting for an earlier one, and since when it waits
+        self.held: dict[str, tuple[float, dict[int, Batch]]] = {}
+        #: gaps given up on (their batch never came within the timeout)
+        self.skipped = 0
+
+    def accept(self, batch: Batch, now: float) -> list[Batch]:
+        """The batches that can be handed over now, in order (``batch`` among them or not)."""
+        stream = batch.stream
+        if stream is None:
+            return [batch]
+        expected = self.next.get(stream, 1)
+        seq = batch.seq
+        if seq < expected:  # late, after its gap was skipped: better late than lost
+            return [batch]
+        if seq > expected:
+            since, waiting = self.held.get(stream) or (now, {})
+            waiting[seq] = batch
+            self.held[stream] = (since, waiting)
+            if len(waiting) > GAP_LIMIT:
+                return self._skip(stream, now)
+            return []
+        ready = [batch]
+        expected += 1
+        entry = self.held.get(stream)
+        if entry is not None:
+            waiting = entry[1]
+            while expected in waiting:
+                ready.append(waiting.pop(expected))
+                expected += 1
+            if waiting:
+                self.held[stream] = (now, waiting)  # the next gap waits from now
+            else:
+                del self.held[stream]
+        self.next[stream] = expected
+        return ready
+
+    def overdue(self, now: float) -> list[Batch]:
+        """Batches behind a gap open longer than the timeout, the gap skipped."""
+        ready: list[Batch] = []
+        for stream, (since, _) in list(self.held.items()):
+            if now - since >= self.gap_timeout:
+                ready.extend(self._skip(stream, now))
+        return ready
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until the next gap is overdue; None when nothing is held."""
+        if not self.held:
+            return None
+        oldest = min(since for since, _ in self.held.values())
+        return max(0.0, oldest + self.gap_timeout - now)
+
+    def _skip(self, stream: str, now: float) -> list[Batch]:
+        """Give up on the gap of ``stream``: hand over what it held up to the next gap."""
+        self.skipped += 1
+        _, waiting = self.held.pop(stream)
+        expected = min(waiting)
+        ready: list[Batch] = []
+        while expected in waiting:
+            ready.append(waiting.pop(expected))
+            expected += 1
+        self.next[stream] = expected
+        if waiting:  # another gap: the rest waits behind it, from now
+            self.held[stream] = (now, waiting)
+        return ready
 
 
 class _Writing:
