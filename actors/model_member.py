@@ -23,6 +23,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections import OrderedDict
 
 import attrs
 
@@ -30,17 +31,26 @@ from aiway.actors.backends.base import Backend, OnText
 from aiway.actors.backends.selection import Selection, select_backend
 from aiway.actors.errors import AiwayError, BackendError
 from aiway.actors.protocol.conductor import ResponseMetadata
-from aiway.actors.protocol.stream import ChatTurn
-from aiway.actors.runtime import ActorRef, ActorSystem, Context, MailboxConfig, handles
+from aiway.actors.protocol.stream import ChatTurn, StartStream, StreamFailed
+from aiway.actors.runtime import (
+    ActorRef,
+    ActorSystem,
+    Behaviour,
+    Context,
+    MailboxConfig,
+    handles,
+)
 from aiway.actors.runtime.thespian.config import ThespianConfig
 from aiway.actors.runtime.thespian.host import ModelMember, ThespianHost
 from aiway.actors.stream_manager import StreamManager
 from aiway.config.settings import Settings
 
 __all__ = [
+    "RELAY",
     "STREAMS",
     "MemberStreams",
     "ModelOnMember",
+    "ModelRelay",
     "ServeConductor",
     "run_model_member",
     "session_backend",
@@ -50,8 +60,12 @@ log = logging.getLogger(__name__)
 
 #: the stream manager's name, on the leader and on the member
 STREAMS = "streams"
+#: the leader's relay to the member's stream manager (``ModelRelay``)
+RELAY = "streams-relay"
 #: bound on stopping the member after a signal
 STOP_TIMEOUT = 10.0
+#: streams the relay remembers, to fail them when the model's member goes away
+OPEN_STREAMS = 64
 
 
 @attrs.frozen(slots=True)
@@ -82,6 +96,78 @@ class MemberStreams(StreamManager):
         log.info("streaming answers to %s", msg.conductor.name)
 
 
+@attrs.frozen(slots=True)
+class ModelGone:
+    """Session -> relay: the model's member went away (``reason``); fail the streams it
+    had, and, with ``replaced`` False, refuse new ones until ``ModelBack``."""
+
+    reason: str
+    replaced: bool
+
+
+@attrs.frozen(slots=True)
+class ModelBack:
+    """Session -> relay: a member serves the model again; stream there."""
+
+
+class ModelRelay(Behaviour):
+    """On the leader, in front of the member's stream manager: what the Conductor tells
+    "the stream manager" comes here and goes on to the member.
+
+    The tokens go from the member straight to the Conductor; only the requests pass
+    here (``StartStream``, cancels, ``ServeConductor``, model lists), so the leader
+    knows which answers wait on the member. When the member goes away while the core
+    runs elsewhere (two members, the core on one and the model on the other), the
+    leader hears it (the convention's members change) and the relay ends each of those
+    answers with ``StreamFailed`` saying so; until a member serves the model again, a
+    new answer is refused at once with the reason instead of waiting forever.
+    """
+
+    def __init__(self, streams: ActorRef, conductor: ActorRef | None) -> None:
+        self.streams = streams
+        self.conductor = conductor
+        self.open: OrderedDict[str, str] = OrderedDict()
+        #: why no member serves the model now (None: one does)
+        self.missing: str | None = None
+
+    @handles(StartStream)
+    def on_start_stream(self, ctx: Context, msg: StartStream) -> None:
+        if self.missing is not None:
+            self._fail(ctx, msg.request_id, msg.model, self.missing)
+            return
+        self.open[msg.request_id] = msg.model
+        while len(self.open) > OPEN_STREAMS:
+            self.open.popitem(last=False)
+        ctx.tell(self.streams, msg)
+
+    @handles(ServeConductor)
+    def on_serve(self, ctx: Context, msg: ServeConductor) -> None:
+        self.conductor = msg.conductor
+        ctx.tell(self.streams, msg)
+
+    @handles(ModelGone)
+    def on_gone(self, ctx: Context, msg: ModelGone) -> None:
+        opened, self.open = self.open, OrderedDict()
+        for request_id, model in opened.items():
+            self._fail(ctx, request_id, model, msg.reason)
+        if not msg.replaced:
+            self.missing = msg.reason
+
+    @handles(ModelBack)
+    def on_back(self, ctx: Context, msg: ModelBack) -> None:
+        self.missing = None
+
+    def on_unhandled(self, ctx: Context, msg: object) -> None:
+        ctx.tell(self.streams, msg)
+
+    def _fail(self, ctx: Context, request_id: str, model: str, reason: str) -> None:
+        """Tell the Conductor that the stream ``request_id`` cannot go on (it ignores an
+        id that is not its answer in flight)."""
+        if self.conductor is not None:
+            metadata = ResponseMetadata(model=model, done_reason="error")
+            ctx.tell(self.conductor, StreamFailed(request_id, reason, metadata))
+
+
 class ModelOnMember:
     """The backend of a session whose model runs on a member: the leader's stand-in.
 
@@ -92,16 +178,67 @@ class ModelOnMember:
     def __init__(self, host: ThespianHost, member: ModelMember, streams: ActorRef) -> None:
         self.host = host
         self.member = member
-        self.streams = streams
+        #: what the session tells "the stream manager": the relay (``ModelRelay``)
+        self.streams = host.spawn(
+            RELAY,
+            lambda: ModelRelay(streams, None),
+            mailbox=MailboxConfig(capacity=1024),
+        )
+        #: why no member serves the model now, else None
+        self.missing: str | None = None
+        self._conductor: ActorRef | None = None
+        host.member_listeners.append(self._members_changed)
 
     def rebind(self, conductor: ActorRef) -> None:
         """The core was placed again: follow the model to a member that still serves it
         (every ref to the stream manager follows), and name the new Conductor there."""
-        member = self.host.model_member()
-        if member is not None and member.address != self.member.address:
-            self.member = member
-            self.host.relocate(STREAMS, member.address)
+        self._conductor = conductor
+        self._follow()
         self.streams.tell(ServeConductor(conductor))
+
+    def _follow(self) -> bool:
+        """Point the stream manager's refs at a member that serves the model now (the
+        one in use while it is there); False when none does."""
+        if self.host.is_member(self.member.where) and self.host.bridge.reachable(
+            self.member.address
+        ):
+            return True
+        member = self.host.model_member()
+        if member is None:
+            return False
+        self.member = member
+        self.host.relocate(STREAMS, member.address)
+        return True
+
+    def _members_changed(self) -> None:
+        """The convention changed: when the model's member left, end the answers waiting on
+        it and stream on another member that serves the model (or refuse until one does)."""
+        if self.missing is None:
+            if self.host.is_member(self.member.where):
+                return
+            where = self.member.where.rsplit(":", 1)[0]
+            lost = f"the member at {where} running the model ({self.member.model}) went away"
+            if self._follow():
+                where = self.member.where.rsplit(":", 1)[0]
+                self.streams.tell(ModelGone(f"{lost}; it runs on {where} now", replaced=True))
+                self._serve()
+            else:
+                self.missing = (
+                    f"{lost}, and no member of the convention serves the model: start one "
+                    f"(aiway member --capability ... --backend ...) and the next answer "
+                    f"streams there"
+                )
+                self.streams.tell(ModelGone(self.missing, replaced=False))
+        elif self._follow():
+            self.missing = None
+            self.streams.tell(ModelBack())
+            self._serve()
+
+    def _serve(self) -> None:
+        """Name the Conductor to the stream manager the refs point at now."""
+        conductor = self._conductor or self.host.lookup("conductor")
+        if conductor is not None:
+            self.streams.tell(ServeConductor(conductor))
 
     @property
     def name(self) -> str:

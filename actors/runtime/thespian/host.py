@@ -131,6 +131,9 @@ class ThespianHost(ActorSystem):
         self._stats_waiters: dict[int, asyncio.Future[c.StatsReport]] = {}
         self._asks: dict[str, set[asyncio.Future[Any]]] = {}
         self._members_changed = asyncio.Event()
+        #: called on the loop whenever the convention's members change (one joined or left):
+        #: a session whose model runs on a member follows it (``model_member.ModelOnMember``)
+        self.member_listeners: list[Callable[[], None]] = []
         #: called on the loop when the core's cells are lost with a member, cannot be
         #: placed, or run again (``CoreEvent``); the session tells its surfaces
         self.core_listeners: list[Callable[[CoreEvent], None]] = []
@@ -249,26 +252,34 @@ class ThespianHost(ActorSystem):
         )
 
     def model_member(self) -> ModelMember | None:
-        """A member that offers what the core requires and serves a stream manager (the
-        first by address), or None; only with ``require`` (the leader asked for it)."""
+        """A member that serves a stream manager, or None; only with ``require`` (the
+        leader asked for a member). One that also offers what the core requires comes
+        first (the core may run there, beside the model), then one that does not (the
+        core runs on another member); the first by address among equals."""
         wanted = self.config.requirements()
         if not wanted:
             return None
-        for where, capabilities in sorted(self.members.items()):
+        found: list[tuple[bool, str, ModelMember]] = []
+        for where, capabilities in self.members.items():
             offer = capabilities.get(STREAMS_CAPABILITY)
-            if not _offers(capabilities, wanted) or not isinstance(offer, dict):
+            if not isinstance(offer, dict):
                 continue
             address = offer.get("address")
             if address is None or not self.bridge.reachable(address):
                 continue
-            return ModelMember(
+            member = ModelMember(
                 _where(where),
                 address,
                 str(offer.get("backend", "")),
                 str(offer.get("model", "")),
                 str(offer.get("reason", "")),
             )
-        return None
+            found.append((not _offers(capabilities, wanted), where, member))
+        return min(found, key=lambda entry: entry[:2])[2] if found else None
+
+    def is_member(self, where: str) -> bool:
+        """True while the system at ``where`` (``host:port``) is a member of the convention."""
+        return any(_where(member) == where for member in self.members)
 
     def remote_actor(self, name: str, address: object) -> ActorRef:
         """A ref to the actor ``name`` of another aiway process of the convention, at its
@@ -494,6 +505,11 @@ class ThespianHost(ActorSystem):
         elif isinstance(msg, c.Members):
             self.members = dict(msg.systems)
             self._members_changed.set()
+            for listener in list(self.member_listeners):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("a member listener failed")
         elif isinstance(msg, c.DrainWatch):
             self.bridge.watch_drain(msg)
         elif isinstance(msg, c.MemberLost):

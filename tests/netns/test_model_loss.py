@@ -1,0 +1,88 @@
+"""The core on one member, the model on another: the model's member dies (SIGKILL).
+
+Three hosts: the leader on ``a`` (``--require model --require core``), a member
+on ``b`` that offers the core (``--capability core``) and no model, and a member
+on ``c`` that runs the model (``--backend ollama`` against the fake server on
+``c``'s address) and does not offer ``core``. The core can only be placed on
+``b``, and the model only runs on ``c``. Killing ``c`` mid-answer must end that
+answer with an error that names ``c`` (before: it waited for tokens forever), and
+the next prompt must be refused at once, saying no member serves the model.
+Root only (skipped otherwise).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.netns.conftest import AIWAY, NO_OLLAMA, ROOT, Pair, start_fake, write_secret
+from tests.netns.hosts import hosts
+from tests.netns.test_member_loss import NOTICE_BOUND, crash
+from tests.waiting import wait_until_sync
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> Iterator[tuple[Pair, str]]:
+    """The three hosts, and the fake server's URL on ``c`` (the leader has no Ollama)."""
+    with hosts(3) as (a, b, c):
+        for host in (a, b, c):
+            write_secret(tmp_path / host.name, "s")
+        url = start_fake(c, tmp_path, "--tokens", "400", "--rate", "40", "--host", c.address)
+        yield Pair(a, b, tmp_path, NO_OLLAMA, c), url
+
+
+def members_seen(pair: Pair, *addresses: str) -> bool:
+    """True once the leader's admin lists each of ``addresses`` as a member."""
+    out = pair.tmp / "status.txt"
+    out.write_text("")
+    command = [*AIWAY, "status", "--ip", pair.a.address]
+    if pair.a.run(command, pair.env(pair.a), out, ROOT) != 0:
+        return False
+    shown = out.read_text()
+    return all(f"{address}:1900" in shown for address in addresses)
+
+
+def start(pair: Pair, url: str) -> subprocess.Popen[bytes]:
+    """The model's member first, then the leader; the core's member only once the leader
+    knows the model's (so the session streams from it), which places the core on ``b``."""
+    assert pair.c is not None
+    pair.member("--backend", "ollama", "--ollama-host", url, name="member-c", host=pair.c)
+    leader = pair.leader("--require", "core", "--prompt", "hi", "--prompt", "again")
+    wait_until_sync(
+        lambda: members_seen(pair, pair.c.address) if pair.c else False,
+        timeout=8,
+        what="the model's member to join the leader",
+    )
+    pair.member("--capability", "core", name="member-b")
+    return leader
+
+
+def test_the_model_member_killed_mid_answer_ends_it_and_the_next_prompt_is_refused(
+    split: tuple[Pair, str],
+) -> None:
+    pair, url = split
+    assert pair.c is not None
+    leader = start(pair, url)
+    wait_until_sync(
+        lambda: "yollayah> " in pair.output("leader"), timeout=30, what="the answer to start"
+    )
+    out = pair.output("leader")
+    assert f"on the member at {pair.c.address}" in out, out
+    crash(pair.c)
+    # the answer ends (it waited forever before), naming the member that went away
+    gone = f"the member at {pair.c.address} running the model (tiny) went away"
+    wait_until_sync(lambda: gone in pair.output("leader"), timeout=NOTICE_BOUND, what="the error")
+    # the next prompt is refused at once, and says what to do; the session ends (code 1)
+    assert leader.wait(60) == 1, pair.output("leader")
+    lines = pair.output("leader").splitlines()
+    errors = [line for line in lines if line.startswith("   ! error: ")]
+    assert len(errors) == 2, lines
+    assert gone in errors[0] and "no member of the convention serves the model" in errors[0]
+    assert errors[1] == errors[0], lines
+    again = lines.index("you> again")
+    assert lines.index(errors[0]) < again < lines.index(errors[1], again), lines
+    # the core was never lost: it still ran on b, and nothing said otherwise
+    assert "holding the core" not in pair.output("leader")
