@@ -38,6 +38,7 @@ from aiway.ui.tui.editor import Editor
 from aiway.ui.tui.input_history import InputHistory
 from aiway.ui.tui.keys import Key, KeyReader, RawKey
 from aiway.ui.tui.metrics_clock import MetricsClock
+from aiway.ui.tui.remote_metrics import RemoteMetrics
 from aiway.ui.tui.render import Renderer
 from aiway.ui.tui.session import Session
 from aiway.ui.tui.viewmodel import ViewModel
@@ -203,6 +204,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         self.view = view
         self.waker = waker
         self.renderer = Renderer(columns, rows)
+        self.remote_metrics = RemoteMetrics()
         settings = session.settings
         self.renderer.editor = Editor(
             store=InputHistory(settings.tui.input_history, settings.tui.input_history_limit)
@@ -269,7 +271,10 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
             if self._finished():
                 return
             if self.session.ready and metrics.due(now, self.renderer.wants_metrics):
-                self.session.request_metrics()
+                if self.renderer.show_metrics:  # F2: the remote mailboxes' figures too
+                    self.remote_metrics.request(self.session)
+                else:
+                    self.session.request_metrics()
             task_deadline = self.renderer.next_deadline(now)
             # Only a change can alter the screen: something applied, a key, a resize, or
             # a task card's linger running out. A wake-up for none of these paints nothing.
