@@ -587,9 +587,13 @@ class Mailbox:
         msg: object
         clock = perf_counter
         # Nothing here is allocated per run or per message: no bound methods, no
-        # iterator, no int past 256 (``handled`` only in a run that long).
-        batch = self._batch
-        handled = 0
+        # iterator, no int past 256 (``done`` only in a run that long).
+        segment = self._batch
+        rest = 0
+        if segment > 256:
+            rest = segment - 256
+            segment = 256
+        handled = done = 0
         longest = self._handler_max
         result: object = None
         started = mark = clock()
@@ -604,58 +608,69 @@ class Mailbox:
                 low = 0
             counts[index] = low
         try:
-            while handled != batch:
-                if control:
-                    msg = control.popleft()
-                elif queue:
-                    msg = queue.popleft()
-                else:
-                    break
-                kind = type(msg)
-                if kind is not last_kind:  # runs of one type take none of this
-                    if kind is _Entry:  # stamped, keyed, or a cursor: the message is inside
-                        entry: _Entry = msg  # type: ignore[assignment]
-                        msg = entry.msg
-                        slot = entry.slot
-                        if slot is not None:
-                            if slot is _FEED:  # a cursor: its log's next message, if any
-                                msg = msg.take()  # type: ignore[attr-defined]
-                                if msg is None:
-                                    continue
-                                queue.appendleft(entry)  # read on at the front next time
-                            else:
-                                del self._keyed[slot]
-                        if slot is not _FEED:
-                            now = clock()
-                            counts = self._latency.counts
-                            index = bisect_right(_BOUNDS, now - entry.at)
-                            low = counts[index] + 1
-                            if low == 256:
-                                self._latency.carries[index] += 1
-                                low = 0
-                            counts[index] = low
-                            if now - mark > longest:
-                                longest = now - mark
-                            mark = now
-                        kind = type(msg)
-                    if kind is not last_kind:
-                        handler = handlers.get(kind)
-                        if handler is None:  # no handler: the fallback; look up the next
-                            handled += 1
-                            last_kind = None
-                            result = fallback(ctx, msg)
-                            if result is not None:
-                                break
-                            continue
-                        last_kind = kind
-                handled += 1
-                result = handler(target, ctx, msg)  # type: ignore[misc]
-                if result is not None:
-                    break
+            while True:  # segments of at most 256 messages: ``handled`` stays a cached int
+                while handled != segment:
+                    if control:
+                        msg = control.popleft()
+                    elif queue:
+                        msg = queue.popleft()
+                    else:
+                        break
+                    kind = type(msg)
+                    if kind is not last_kind:  # runs of one type take none of this
+                        if kind is _Entry:  # stamped, keyed, or a cursor: the message is inside
+                            entry: _Entry = msg  # type: ignore[assignment]
+                            msg = entry.msg
+                            slot = entry.slot
+                            if slot is not None:
+                                if slot is _FEED:  # a cursor: its log's next message, if any
+                                    msg = msg.take()  # type: ignore[attr-defined]
+                                    if msg is None:
+                                        continue
+                                    queue.appendleft(entry)  # read on at the front next time
+                                else:
+                                    del self._keyed[slot]
+                            if slot is not _FEED:
+                                now = clock()
+                                counts = self._latency.counts
+                                index = bisect_right(_BOUNDS, now - entry.at)
+                                low = counts[index] + 1
+                                if low == 256:
+                                    self._latency.carries[index] += 1
+                                    low = 0
+                                counts[index] = low
+                                if now - mark > longest:
+                                    longest = now - mark
+                                mark = now
+                            kind = type(msg)
+                        if kind is not last_kind:
+                            handler = handlers.get(kind)
+                            if handler is None:  # no handler: the fallback; look up the next
+                                handled += 1
+                                last_kind = None
+                                result = fallback(ctx, msg)
+                                if result is not None:
+                                    break
+                                continue
+                            last_kind = kind
+                    handled += 1
+                    result = handler(target, ctx, msg)  # type: ignore[misc]
+                    if result is not None:
+                        break
+                else:  # the segment is full: the next one, if the batch allows
+                    if rest:
+                        done += segment
+                        handled = 0
+                        segment = rest if rest < 256 else 256
+                        rest -= segment
+                        continue
+                break
         finally:
             now = clock()
             if now - mark > longest:
                 longest = now - mark
+            if done:
+                handled += done
             # ``_processed`` as 256 * wraps + low (every int here stays below 257, so
             # cached): a run makes no int; a long one (256 or more) makes one
             if handled > 255:

@@ -216,3 +216,72 @@ def test_mailbox_invariants_hold_for_any_sequence(
     for sender in range(4):
         seen = [m.n for m in taken + drain(box) if isinstance(m, Item) and m.sender == sender]
         assert seen == sorted(seen)
+
+
+class _Sink:
+    """A handler table target that keeps what ``Mailbox.process`` hands it."""
+
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    def keep(self, ctx: None, msg: object) -> None:
+        self.got.append(msg)
+
+    def fallback(self, ctx: None, msg: object) -> None:
+        self.got.append(msg)
+
+
+@given(
+    ops=operations,
+    capacity=st.integers(1, 600),
+    policy=st.sampled_from(list(OverflowPolicy)),
+    batch=st.integers(1, 600),
+    burst=st.integers(1, 700),
+)
+def test_runs_keep_the_invariants_and_the_batch_for_any_sequence(
+    ops: list[tuple[str, object]], capacity: int, policy: OverflowPolicy, batch: int, burst: int
+) -> None:
+    # The actor's own path (``process``, the fast ``offer``, the stamps routed by the
+    # mark), with bursts long enough to cross 256 (segments) and the watermarks.
+    box = Mailbox("m", MailboxConfig(capacity=capacity, policy=policy, batch=batch))
+    sink = _Sink()
+    handlers = {Item: _Sink.keep, Cancel: _Sink.keep}
+    counters = dict.fromkeys(range(4), 0)
+    deepest = 0
+    for op, arg in ops:
+        if op == "item":
+            assert isinstance(arg, int)
+            for _ in range(burst if arg == 0 else 1):
+                box.offer(Item(arg, counters[arg]))
+                counters[arg] += 1
+                deepest = max(deepest, box.stats().depth)
+        elif op == "token":
+            box.offer(Token(str(arg), "x"))
+        elif op == "frame":
+            assert isinstance(arg, int)
+            box.offer(frame(arg))
+        elif op == "control":
+            box.offer(Cancel())
+        else:
+            before = len(box)
+            controls = box.stats().control_depth
+            handled = len(sink.got)
+            box.process(handlers, sink, None, _Sink.fallback.__get__(sink))
+            ran = sink.got[handled:]
+            assert len(ran) == min(before, batch)  # a run stops at its batch
+            assert all(isinstance(m, Cancel) for m in ran[:controls])  # control lane first
+            assert len(box) == before - len(ran)
+        stats = box.stats()
+        deepest = max(deepest, stats.depth)
+        assert stats.depth <= capacity
+        assert stats.processed == len(sink.got)
+        assert stats.high_water == deepest
+    stats = box.stats()
+    assert stats.accepted == (
+        stats.processed + stats.depth + stats.control_depth + stats.coalesced + stats.dropped
+    )
+    assert stats.high_water <= capacity
+    assert stats.latency_p99 >= stats.latency_p50 >= 0
+    for sender in range(4):
+        seen = [m.n for m in sink.got + drain(box) if isinstance(m, Item) and m.sender == sender]
+        assert seen == sorted(seen)
