@@ -6,7 +6,9 @@ opens one session per number of surfaces against the fake Ollama server at
 ``DIR/tokens-<surfaces>-<tokens>.bin``, and beside it ``.json`` with the
 messages the surfaces took during that answer (from their mailbox counters;
 merged tokens make one message). The server's reply (length, pace) is set by
-this process through ``POST /_fake/config``.
+this process through ``POST /_fake/config``; ``--rate R --lockstep`` paces it
+and has the server write each line only once every surface took the one
+before, so each network read holds one line.
 
 ``python -m tests.unit.budgets.measure fanout - --folder DIR --surfaces 1 10 --replies 1000``
 does the same with a scripted backend in this process instead of the HTTP
@@ -145,14 +147,16 @@ async def tokens(
     replies: Sequence[int],
     rate: float,
     line_per_write: bool = False,
+    lockstep: bool = False,
 ) -> None:
+    shape = {"rate": rate, "line_per_write": line_per_write, "lockstep": lockstep}
     for count in surfaces:
-        pipeline = await Pipeline.open(url, count)
+        pipeline = await Pipeline.open(url, count, lockstep=lockstep)
         try:
-            await configure(url, tokens=min(replies), rate=rate, line_per_write=line_per_write)
+            await configure(url, tokens=min(replies), **shape)
             await pipeline.answer()
             for reply in replies:
-                await configure(url, tokens=reply, rate=rate, line_per_write=line_per_write)
+                await configure(url, tokens=reply, **shape)
                 before = taken(pipeline)
                 with tracker(folder / f"tokens-{count}-{reply}.bin"):
                     await pipeline.answer()
@@ -187,12 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--replies", type=int, nargs="+", default=[1000])
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--line-per-write", action="store_true")
+    parser.add_argument("--lockstep", action="store_true", help="each line once the last is taken")
     parser.add_argument("--cycles", type=int, nargs="+", default=[100, 1000])
     args = parser.parse_args(argv)
     if args.what == "tokens":
         asyncio.run(
             tokens(
-                args.url, args.folder, args.surfaces, args.replies, args.rate, args.line_per_write
+                args.url,
+                args.folder,
+                args.surfaces,
+                args.replies,
+                args.rate,
+                args.line_per_write,
+                args.lockstep,
             )
         )
     elif args.what == "fanout":
