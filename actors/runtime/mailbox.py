@@ -685,10 +685,10 @@ class Mailbox:
             self._handler_total += now - started
             if longest > self._handler_max:
                 self._handler_max = longest
-            # the next stamp comes ``handled`` messages sooner in depth (kept >= 0: cached)
-            stamp_at = self._stamp_at - handled
-            if stamp_at < 0:
-                stamp_at = 0
+            # the next stamp comes ``handled`` messages sooner in depth (never below 0,
+            # not even for a moment: an int below -5 is not cached)
+            stamp_at = self._stamp_at
+            stamp_at = 0 if handled >= stamp_at else stamp_at - handled
             self._stamp_at = stamp_at
             limit = self._limit
             self._mark = stamp_at if stamp_at < limit else limit
