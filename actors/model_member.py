@@ -199,9 +199,7 @@ class ModelOnMember:
     def _follow(self) -> bool:
         """Point the stream manager's refs at a member that serves the model now (the
         one in use while it is there); False when none does."""
-        if self.host.is_member(self.member.where) and self.host.bridge.reachable(
-            self.member.address
-        ):
+        if self.host.serves(self.member):
             return True
         member = self.host.model_member()
         if member is None:
@@ -214,7 +212,7 @@ class ModelOnMember:
         """The convention changed: when the model's member left, end the answers waiting on
         it and stream on another member that serves the model (or refuse until one does)."""
         if self.missing is None:
-            if self.host.is_member(self.member.where):
+            if self.host.serves(self.member):
                 return
             where = self.member.where.rsplit(":", 1)[0]
             lost = f"the member at {where} running the model ({self.member.model}) went away"

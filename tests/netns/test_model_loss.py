@@ -7,7 +7,8 @@ on ``c`` that runs the model (``--backend ollama`` against the fake server on
 ``b``, and the model only runs on ``c``. Killing ``c`` mid-answer must end that
 answer with an error that names ``c`` (before: it waited for tokens forever), and
 the next prompt must be refused at once, saying no member serves the model.
-Root only (skipped otherwise).
+A fourth host ``d`` running the model too takes over from ``c``: the answer cut
+says so, and the next prompt streams from ``d``. Root only (skipped otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.netns.conftest import AIWAY, NO_OLLAMA, ROOT, Pair, start_fake, write_secret
-from tests.netns.hosts import hosts
+from tests.netns.hosts import Host, hosts
 from tests.netns.test_member_loss import NOTICE_BOUND, crash
 from tests.waiting import wait_until_sync
 
@@ -45,14 +46,16 @@ def members_seen(pair: Pair, *addresses: str) -> bool:
     return all(f"{address}:1900" in shown for address in addresses)
 
 
-def start(pair: Pair, url: str) -> subprocess.Popen[bytes]:
+def start(pair: Pair, url: str, also: str = "") -> subprocess.Popen[bytes]:
     """The model's member first, then the leader; the core's member only once the leader
-    knows the model's (so the session streams from it), which places the core on ``b``."""
+    knows the model's (and ``also``'s: so the session streams from them), which places
+    the core on ``b``."""
     assert pair.c is not None
     pair.member("--backend", "ollama", "--ollama-host", url, name="member-c", host=pair.c)
     leader = pair.leader("--require", "core", "--prompt", "hi", "--prompt", "again")
+    known = [pair.c.address, *([also] if also else [])]
     wait_until_sync(
-        lambda: members_seen(pair, pair.c.address) if pair.c else False,
+        lambda: members_seen(pair, *known),
         timeout=8,
         what="the model's member to join the leader",
     )
@@ -85,4 +88,46 @@ def test_the_model_member_killed_mid_answer_ends_it_and_the_next_prompt_is_refus
     again = lines.index("you> again")
     assert lines.index(errors[0]) < again < lines.index(errors[1], again), lines
     # the core was never lost: it still ran on b, and nothing said otherwise
+    assert "holding the core" not in pair.output("leader")
+
+
+@pytest.fixture
+def split_with_spare(tmp_path: Path) -> Iterator[tuple[Pair, str, Host, str]]:
+    """``split``, and a fourth host ``d`` with a fake server of its own on its address."""
+    with hosts(4) as (a, b, c, d):
+        for host in (a, b, c, d):
+            write_secret(tmp_path / host.name, "s")
+        url_c = start_fake(c, tmp_path, "--tokens", "400", "--rate", "40", "--host", c.address)
+        spare = tmp_path / "spare"
+        spare.mkdir()
+        url_d = start_fake(d, spare, "--tokens", "30", "--rate", "40", "--host", d.address)
+        yield Pair(a, b, tmp_path, NO_OLLAMA, c), url_c, d, url_d
+
+
+def test_the_model_member_killed_mid_answer_hands_over_to_another_that_serves_it(
+    split_with_spare: tuple[Pair, str, Host, str],
+) -> None:
+    pair, url_c, d, url_d = split_with_spare
+    assert pair.c is not None
+    # both model members are known before the core is placed: c (first by address) serves
+    pair.member("--backend", "ollama", "--ollama-host", url_d, name="member-d", host=d)
+    leader = start(pair, url_c, also=d.address)
+    wait_until_sync(
+        lambda: "yollayah> " in pair.output("leader"), timeout=30, what="the answer to start"
+    )
+    assert f"on the member at {pair.c.address}" in pair.output("leader")
+    crash(pair.c)
+    gone = (
+        f"   ! error: the member at {pair.c.address} running the model (tiny) went away; "
+        f"it runs on {d.address} now"
+    )
+    assert leader.wait(NOTICE_BOUND + 60) == 1, pair.output("leader")
+    lines = pair.output("leader").splitlines()
+    assert gone in lines, lines
+    # the next prompt is answered whole by d's model (its server streams 30 tokens)
+    again = lines.index("you> again")
+    assert again > lines.index(gone), lines
+    answer = next(line for line in lines[again:] if line.startswith("yollayah> "))
+    assert answer.split()[1:] == [f"tok{i}" for i in range(1, 31)], answer
+    assert lines[lines.index(answer) + 1].startswith("   · tiny · 30 tokens"), lines
     assert "holding the core" not in pair.output("leader")

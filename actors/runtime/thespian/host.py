@@ -277,9 +277,19 @@ class ThespianHost(ActorSystem):
             found.append((not _offers(capabilities, wanted), where, member))
         return min(found, key=lambda entry: entry[:2])[2] if found else None
 
-    def is_member(self, where: str) -> bool:
-        """True while the system at ``where`` (``host:port``) is a member of the convention."""
-        return any(_where(member) == where for member in self.members)
+    def serves(self, member: ModelMember) -> bool:
+        """True while ``member`` is in the convention and serves its stream manager at the
+        same address (a member restarted at the same place serves at another)."""
+        for where, capabilities in self.members.items():
+            if _where(where) != member.where:
+                continue
+            offer = capabilities.get(STREAMS_CAPABILITY)
+            return (
+                isinstance(offer, dict)
+                and offer.get("address") == member.address
+                and self.bridge.reachable(member.address)
+            )
+        return False
 
     def remote_actor(self, name: str, address: object) -> ActorRef:
         """A ref to the actor ``name`` of another aiway process of the convention, at its
