@@ -68,9 +68,11 @@ PER_SURFACE_PER_TOKEN = 0.05
 #: allocations per token through the actors on a fixed schedule (the scripted backend,
 #: 1 surface: every token a message of its own through the stream manager, the
 #: Conductor, the registry and the surface, as when paced one token per read; measured
-#: 80.069 in every run, the schedule being scripted). The bound is the measured figure
-#: plus 0.5, so +1 allocation per token fails it (injected: 81.07)
-PER_TOKEN_SCRIPTED = 80.6
+#: 80.069 in every run, the schedule being scripted; 76.851 since a ready-queue turn
+#: re-queues one Handle instead of a call_soon each, and mailboxes stamp every 64th
+#: message instead of every 8th). The bound is the measured figure plus 0.5, so +1
+#: allocation per token fails it
+PER_TOKEN_SCRIPTED = 77.35
 #: how much more a surface may cost from 10 to 50 surfaces than from 1 to 10, in
 #: allocations per token (both are about 0)
 SURFACE_GROWTH = 0.02
