@@ -186,7 +186,7 @@ async def _allocations_child(
         finally:
             await client.close()  # type: ignore[no-untyped-call]
         return
-    pipeline = await Pipeline.open(url, surfaces, lockstep=lockstep)
+    pipeline = await Pipeline.open(url, surfaces, lockstep=lockstep, counting=False)
     try:
         await pipeline.answer()
         for index, tokens in enumerate(replies):

@@ -110,8 +110,10 @@ class CountingSurface(Behaviour):
     def __init__(self, ended: Callable[[], None], registered: Callable[[], None]) -> None:
         self.ended = ended
         self.registered = registered
-        self.published = 0
         self.chars = 0
+        #: count the characters taken (an int past 256 is an allocation per token: an
+        #: allocation measurement turns it off, so it counts only the pipeline)
+        self.counting = True
         #: called for every Token taken (lockstep), when set
         self.took: Callable[[], None] | None = None
 
@@ -121,11 +123,11 @@ class CountingSurface(Behaviour):
 
     @handles(Published)
     def on_published(self, ctx: Context, msg: Published) -> None:
-        self.published += 1
         message = msg.message
         kind = type(message)
         if kind is Token:
-            self.chars += len(message.text)  # type: ignore[attr-defined]
+            if self.counting:
+                self.chars += len(message.text)  # type: ignore[attr-defined]
             if self.took is not None:
                 self.took()
         elif kind is StreamEnd:
@@ -192,12 +194,15 @@ class Pipeline:
         settings: Settings | None = None,
         backend: Backend | None = None,
         lockstep: bool = False,
+        counting: bool = True,
     ) -> Pipeline:
         """Start the session and attach the surfaces; returns once every one is registered.
 
         The backend is an ``OllamaBackend`` for ``url`` unless one is given.
         ``lockstep`` acknowledges every token to the fake server once every
         surface took it (``Acker``; the server's ``lockstep`` config waits for it).
+        ``counting=False`` leaves the surfaces' character count at 0 (it allocates per
+        token once past 256: an allocation measurement would count the harness).
         """
         settings = settings or pipeline_settings()
         if backend is None:
@@ -217,6 +222,7 @@ class Pipeline:
         acker = Acker(url, surfaces) if lockstep else None
         for surface in made:
             surface.took = acker
+            surface.counting = counting
         return cls(assistant, made, ends, acker)
 
     async def answer(self, *, clear: bool = True, timeout: float = 120.0) -> float:
