@@ -277,6 +277,8 @@ class Mailbox:
         "_putters",
         "_queue",
         "_rejected",
+        "_rest",
+        "_segment",
         "_stamp_at",
         "_wakes",
         "_woke_at",
@@ -330,6 +332,9 @@ class Mailbox:
         self._processed_low = 0
         self._processed_wraps = 0
         self._batch = self.config.batch
+        # a run goes in segments of at most 256 messages: the first, and what follows
+        self._segment = min(self._batch, 256)
+        self._rest = self._batch - self._segment
         self._handler_total = 0.0
         self._handler_max = 0.0
         self._high_water = 0
@@ -588,11 +593,8 @@ class Mailbox:
         clock = perf_counter
         # Nothing here is allocated per run or per message: no bound methods, no
         # iterator, no int past 256 (``done`` only in a run that long).
-        segment = self._batch
-        rest = 0
-        if segment > 256:
-            rest = segment - 256
-            segment = 256
+        segment = self._segment
+        rest = self._rest
         handled = done = 0
         longest = self._handler_max
         result: object = None
