@@ -111,6 +111,10 @@ class Batch:
 GAP_TIMEOUT = 5.0
 #: batches a receiver holds per stream at most, waiting for a missing one
 GAP_LIMIT = 4096
+#: streams a receiver holds batches of at most (then the longest-waiting gap is given up)
+STREAMS_LIMIT = 256
+#: streams a receiver remembers the count of (one per sending cell's incarnation)
+STREAMS_KNOWN = 4096
 
 
 class Sequencer:
@@ -174,10 +178,10 @@ class Resequencer:
     def accept(self, batch: Batch, now: float) -> list[Batch]:
         """The batches that can be handed over now, in order (``batch`` among them or not)."""
         stream = batch.stream
-        if stream is None:
+        seq = batch.seq
+        if type(stream) is not str or type(seq) is not int:  # unnumbered (or malformed)
             return [batch]
         expected = self.next.get(stream, 1)
-        seq = batch.seq
         if seq < expected:  # late, after its gap was skipped: better late than lost
             return [batch]
         if seq > expected:
@@ -186,6 +190,9 @@ class Resequencer:
             self.held[stream] = (since, waiting)
             if len(waiting) > GAP_LIMIT:
                 return self._skip(stream, now)
+            if len(self.held) > STREAMS_LIMIT:  # bounded: the longest-waiting gap goes
+                oldest = min(self.held, key=lambda name: self.held[name][0])
+                return self._skip(oldest, now)
             return []
         ready = [batch]
         expected += 1
@@ -200,6 +207,8 @@ class Resequencer:
             else:
                 del self.held[stream]
         self.next[stream] = expected
+        if len(self.next) > STREAMS_KNOWN:  # bounded: forget streams with nothing held
+            self.next = {k: v for k, v in self.next.items() if k in self.held or k == stream}
         return ready
 
     def overdue(self, now: float) -> list[Batch]:

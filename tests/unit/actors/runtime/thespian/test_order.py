@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aiway.actors.runtime.thespian import wire
 from aiway.actors.runtime.thespian.wire import Batch, Envelope, Resequencer, Sequencer
 
 
@@ -85,3 +86,20 @@ def test_any_arrival_order_is_handed_over_in_the_sent_order(arrival: list[int]) 
         out.extend(payloads(order.accept(batches[index], now=0.0)))
     assert out == list(range(12))
     assert not order.held
+
+
+def test_a_malformed_number_is_handed_over_as_it_came() -> None:
+    order = Resequencer()
+    odd = Batch([Envelope("b", b"1", ())], None, "stream", "seven")  # type: ignore[arg-type]
+    assert order.accept(odd, now=0.0) == [odd]
+    assert not order.held
+
+
+def test_what_a_receiver_holds_is_bounded_across_streams() -> None:
+    """Many senders each with a gap: the one waiting longest is given up first."""
+    order = Resequencer()
+    for n in range(wire.STREAMS_LIMIT + 1):
+        second = numbered(Sequencer(), 2)[1]
+        released = order.accept(second, now=float(n))
+    assert len(order.held) == wire.STREAMS_LIMIT
+    assert payloads(released) == [1] and order.skipped == 1
