@@ -375,7 +375,7 @@ class _ReplyRef(ActorRef):
         self._system = system
         self._open = True
         self._future: asyncio.Future[object] | None = None
-        self._reply: object = None
+        self._reply: object  # set by the first reply, read only after it
 
     @property
     def name(self) -> str:  # type: ignore[override]
