@@ -10,7 +10,11 @@ from aiway.actors.protocol.conductor import ResponseMetadata
 from aiway.actors.protocol.stream import ChatTurn
 
 OnText = Callable[[str], Awaitable[None]]
-"""Receives model text as it arrives (tags still in). Awaiting it is backpressure."""
+"""Receives model text as it arrives (tags still in). Awaiting it is backpressure.
+
+A backend may start it outside a coroutine of its own (the Ollama backend does,
+in its transport's callback) but always as the task that called ``stream``, and
+that task finishes what it waits on; it must not assume more of its caller."""
 
 
 class Backend(Protocol):

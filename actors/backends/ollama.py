@@ -1,9 +1,12 @@
-"""The Ollama backend: streams answers from an Ollama server over HTTP (aiohttp).
+"""The Ollama backend: streams answers from an Ollama server over HTTP.
 
 ``OllamaBackend`` posts to ``/api/chat`` and reads the NDJSON answer as raw
 bytes, handing ``on_text`` one piece of text per network read (all the complete
-lines of that read, joined), never one per token. It owns one aiohttp session,
-created on first use and closed by ``close()``. Every failure (no server, no
+lines of that read, joined), never one per token. That one request is read by
+its own HTTP/1.1 protocol (``http1.ResponseReader``, ``_ChatReader``: each read
+is taken apart in the transport's callback, with no task woken per read; why
+not aiohttp is in ``http1``'s doc); every other request goes through one
+aiohttp session, created on first use and closed by ``close()``. Every failure (no server, no
 such model, an error line mid-stream, silence past the idle timeout, an answer
 past the total timeout, a stream cut short, a bad line, a redirect, a body past
 its cap) becomes a ``BackendError`` that says what and where, with a hint
@@ -155,9 +158,12 @@ class OllamaBackend:
     ) -> ResponseMetadata:
         """Stream one answer; ``on_text`` is awaited once per network read that holds text.
 
-        Raises ``BackendError`` on any failure, ``total_timeout`` included.
-        Cancelling the calling task closes the HTTP response at once, which
-        makes Ollama stop generating.
+        ``on_text`` is started inside the transport's callback, as the calling
+        task (``current_task()`` is that task); if it waits, reading pauses and
+        the calling task finishes it (see ``_ChatReader``). Raises
+        ``BackendError`` on any failure, ``total_timeout`` included, and what
+        ``on_text`` raises as is. Cancelling the calling task closes the
+        connection at once, which makes Ollama stop generating.
         """
         body: dict[str, object] = {
             "model": model,
