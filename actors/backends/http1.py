@@ -47,6 +47,12 @@ MAX_TRAILER_BYTES = 8 * 1024
 """The most trailer bytes accepted after the last chunk."""
 
 _SIZE_ENDS = frozenset(b"; \t")
+SMALL_READ = 256
+"""What a read is offered while reads are small (CPython caches ints up to 256)."""
+
+LARGE_READ = 256 * 1024
+"""What a read is offered once one filled ``SMALL_READ`` (asyncio's own read size)."""
+
 _MAX_SIZE_DIGITS = 15  # chunk sizes below 16**15 bytes
 
 # Framing states.
@@ -68,11 +74,25 @@ class EndedEarly(HttpError):
     """The connection ended before the response's body did."""
 
 
-class ResponseReader(asyncio.Protocol):
-    """Reads one HTTP/1.1 response; subclasses receive its parts (see the module doc)."""
+class ResponseReader(asyncio.BufferedProtocol):
+    """Reads one HTTP/1.1 response; subclasses receive its parts (see the module doc).
+
+    The transport reads into this reader's own buffer (``buffer``, ``view``),
+    reused by every read: the bytes a hook is given are only valid during the
+    call, and a hook that keeps any must copy them (slice ``data``). A read is
+    offered ``SMALL_READ`` bytes, then the whole buffer once a read filled
+    that, until one does not: the paced stream's reads (one chunk, about 130
+    bytes) make no bytes object and not even an int for their length.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray(LARGE_READ)
+        """What the transport reads into; ``data`` of a hook that came from the network."""
+        self.view = memoryview(self.buffer)
+        """``buffer`` as a memoryview: a slice of it is one object and copies nothing."""
+        self._small = self.view[:SMALL_READ]
+        self._wide = False
         self.status = 0
         self.reason = ""
         self.headers: dict[str, str] = {}
@@ -95,8 +115,8 @@ class ResponseReader(asyncio.Protocol):
     def on_head(self) -> None:
         """The status and headers are in (``status``, ``reason``, ``headers``)."""
 
-    def on_body(self, data: bytes, begin: int, end: int) -> None:
-        """Body bytes ``data[begin:end]`` (never empty)."""
+    def on_body(self, data: bytes | bytearray, begin: int, end: int) -> None:
+        """Body bytes ``data[begin:end]`` (never empty; valid during the call only)."""
 
     def on_read_end(self) -> None:
         """One network read has been taken apart."""
@@ -113,11 +133,22 @@ class ResponseReader(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view if self._wide else self._small
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._wide = nbytes >= SMALL_READ
+        self.take(self.buffer, nbytes)
+
     def data_received(self, data: bytes) -> None:
+        self.take(data, len(data))
+
+    def take(self, data: bytes | bytearray, end: int) -> None:
+        """One network read: ``data[:end]`` (``buffer``, or bytes kept aside)."""
         if self._state == _DONE:
             return
         try:
-            self._feed(data)
+            self._feed(data, end)
         except HttpError as error:
             self._state = _DONE
             self.on_failure(error)
@@ -143,9 +174,8 @@ class ResponseReader(asyncio.Protocol):
         """Read nothing more of this response (the subclass has what it needs)."""
         self._state = _DONE
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: bytes | bytearray, end: int) -> None:
         pos = 0
-        end = len(data)
         while pos < end:
             state = self._state
             if state == _DATA:
@@ -192,27 +222,29 @@ class ResponseReader(asyncio.Protocol):
             else:  # _DONE: the subclass stopped, or the body ended
                 return
 
-    def _line(self, data: bytes, pos: int, end: int, limit: int, what: str) -> bytes | None:
+    def _line(
+        self, data: bytes | bytearray, pos: int, end: int, limit: int, what: str
+    ) -> bytes | None:
         """A CRLF-ended line from ``pos`` (pieces held across reads), or None if unfinished."""
         newline = data.find(b"\n", pos, end)
         if newline < 0:
-            self._held.append(data[pos:end])
+            self._held.append(bytes(data[pos:end]))
             self._held_bytes += end - pos
             if self._held_bytes > limit:
                 raise HttpError(f"{what} longer than {limit} bytes")
             return None
         if self._held:
-            self._held.append(data[pos:newline])
+            self._held.append(bytes(data[pos:newline]))
             line = b"".join(self._held)
             self._held = []
             self._held_bytes = 0
         else:
-            line = data[pos:newline]
+            line = bytes(data[pos:newline])
         if len(line) > limit:
             raise HttpError(f"{what} longer than {limit} bytes")
         return line[:-1] if line.endswith(b"\r") else line
 
-    def _size_line(self, data: bytes, pos: int, end: int) -> int:
+    def _size_line(self, data: bytes | bytearray, pos: int, end: int) -> int:
         """Read a chunk-size line from ``pos``; the offset after it (``end`` if unfinished)."""
         newline = data.find(b"\n", pos, end)
         if newline < 0 or self._held:
@@ -233,7 +265,7 @@ class ResponseReader(asyncio.Protocol):
             self._state = _TRAILERS
         return newline + 1 if newline >= 0 else end
 
-    def _trailer_line(self, data: bytes, pos: int, end: int) -> int:
+    def _trailer_line(self, data: bytes | bytearray, pos: int, end: int) -> int:
         newline = data.find(b"\n", pos, end)
         line = self._line(data, pos, end, MAX_TRAILER_BYTES, "a trailer line")
         if line is None:
@@ -247,22 +279,24 @@ class ResponseReader(asyncio.Protocol):
             return end
         return newline + 1
 
-    def _head(self, data: bytes, pos: int, end: int) -> int:
+    def _head(self, data: bytes | bytearray, pos: int, end: int) -> int:
         """Collect the head from ``pos``; once whole, parse it and return where the body starts."""
         base = self._held_bytes
         if self._held:
-            self._held.append(data[pos:end])
-            joined = b"".join(self._held)
+            self._held.append(bytes(data[pos:end]))
+            joined: bytes | bytearray = b"".join(self._held)
             offset = 0
+            limit = len(joined)
         else:
             joined = data
             offset = pos
-        stop = joined.find(b"\r\n\r\n", offset)
+            limit = end
+        stop = joined.find(b"\r\n\r\n", offset, limit)
         if stop < 0:
-            if len(joined) - offset > MAX_HEAD_BYTES:
+            if limit - offset > MAX_HEAD_BYTES:
                 raise HttpError(f"a response head longer than {MAX_HEAD_BYTES // 1024} KiB")
-            self._held = [joined[offset:]]
-            self._held_bytes = len(joined) - offset
+            self._held = [bytes(joined[offset:limit])]
+            self._held_bytes = limit - offset
             return end
         if stop - offset > MAX_HEAD_BYTES:
             raise HttpError(f"a response head longer than {MAX_HEAD_BYTES // 1024} KiB")
@@ -285,7 +319,7 @@ class ResponseReader(asyncio.Protocol):
 
     _framing_had_no_body = False
 
-    def _parse_head(self, head: bytes) -> None:
+    def _parse_head(self, head: bytes | bytearray) -> None:
         lines = head.split(b"\r\n")
         status_line = lines[0].decode("latin-1")
         version, _, rest = status_line.partition(" ")
@@ -331,7 +365,7 @@ class ResponseReader(asyncio.Protocol):
         return _UNTIL_CLOSE
 
 
-def _chunk_size(data: bytes, pos: int, stop: int) -> int:
+def _chunk_size(data: bytes | bytearray, pos: int, stop: int) -> int:
     """The hexadecimal size at the start of ``data[pos:stop]`` (extensions after ``;`` ignored)."""
     size = 0
     digits = 0

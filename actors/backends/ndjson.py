@@ -138,7 +138,7 @@ class NdjsonSplitter:
         self._lines_seen += len(lines)
         return lines
 
-    def whole_line(self, data: bytes, begin: int = 0, end: int | None = None) -> bool:
+    def whole_line(self, data: bytes | bytearray, begin: int = 0, end: int | None = None) -> bool:
         """Whether ``data[begin:end]`` is exactly one complete line, with nothing held before it.
 
         If so it counts as split (line numbers stay right) and the caller

@@ -530,7 +530,7 @@ _Steps = Generator[Any, Any, Any]
 _RETURNED = object()
 
 
-_read = ResponseReader.data_received  # called as is: ``super()`` makes an object per read
+_take_read = ResponseReader.take  # called as is: ``super()`` makes an object per read
 
 
 class _ChatReader(ResponseReader):
@@ -644,12 +644,13 @@ class _ChatReader(ResponseReader):
         assert self.transport is not None
         self.transport.write(self._request)
 
-    def data_received(self, data: bytes) -> None:
+    def take(self, data: bytes | bytearray, end: int) -> None:
         self._watch.heard = True
         if self._suspended is not None or self._backlog:
-            self._backlog.append(data)  # reading is paused: a transport may still have some
+            # Reading is paused, but a transport may still hand over what it had.
+            self._backlog.append(bytes(data[:end]))
             return
-        _read(self, data)
+        _take_read(self, data, end)
 
     def on_head(self) -> None:
         status = self.status
@@ -662,13 +663,13 @@ class _ChatReader(ResponseReader):
         else:
             self._error_body = []
 
-    def on_body(self, data: bytes, begin: int, end: int) -> None:
+    def on_body(self, data: bytes | bytearray, begin: int, end: int) -> None:
         if self._answering:
             if self._last is None:
                 self._lines(data, begin, end)
         elif self._error_body is not None:
             take = min(end - begin, _ERROR_BODY_LIMIT - self._error_bytes)
-            self._error_body.append(data[begin : begin + take])
+            self._error_body.append(bytes(data[begin : begin + take]))
             self._error_bytes += take
             if self._error_bytes >= _ERROR_BODY_LIMIT:
                 self.stop()
@@ -714,13 +715,14 @@ class _ChatReader(ResponseReader):
 
     _ended_early = False
 
-    def _lines(self, data: bytes, begin: int, end: int) -> None:
+    def _lines(self, data: bytes | bytearray, begin: int, end: int) -> None:
         """One stretch of body bytes: its text added to the read's, its last line noted."""
         splitter = self._splitter
         try:
             if splitter.whole_line(data, begin, end):
-                # The paced case: one line, decoded without splitting.
-                line = data[begin:end]
+                # The paced case: one line, decoded without splitting (a view of the
+                # buffer is one object, as a slice of bytes would be).
+                line = self.view[begin:end] if data is self.buffer else memoryview(data)[begin:end]
                 text = _line_text(line)
                 if text is not None:
                     if text:
@@ -728,9 +730,9 @@ class _ChatReader(ResponseReader):
                     else:
                         self._textless += 1
                     return
-                lines = [line[:-1]]
+                lines = [bytes(line[:-1])]
             else:
-                lines = splitter.split(data if begin == 0 and end == len(data) else data[begin:end])
+                lines = splitter.split(bytes(data[begin:end]))
             self._take(lines)
         except BaseException as error:
             self.stop()
@@ -785,7 +787,8 @@ class _ChatReader(ResponseReader):
             if self._outcome is None and self.transport is not None:
                 self.transport.resume_reading()
             while self._backlog and self._suspended is None and self._outcome is None:
-                _read(self, self._backlog.pop(0))
+                data = self._backlog.pop(0)
+                _take_read(self, data, len(data))
         finally:
             self._in_task = False
 
@@ -858,7 +861,7 @@ class _Resume:
                     return
 
 
-def _line_text(line: bytes) -> str | None:
+def _line_text(line: bytes | memoryview) -> str | None:
     """The text of one line that is an ordinary chunk (not done, no error), else None.
 
     The line is decoded whole, so only JSON is ever taken for a chunk (a faster
