@@ -128,6 +128,29 @@ async def test_a_response_cut_into_any_reads_gives_the_same_text(step: int) -> N
 
 
 @pytest.mark.asyncio
+async def test_reads_large_then_small_then_large_again_give_the_same_text() -> None:
+    # The reader offers small reads until one fills them, then large ones: every size
+    # of read, and a line cut across the change, must come out the same.
+    many = [token_line(MODEL, f" {index}") for index in range(5000)]  # about 500 KiB
+    big = token_line(MODEL, "x" * 1000)
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        writer.write(HEAD + b"".join(b"%x\r\n%s\r\n" % (len(line), line) for line in many))
+        await writer.drain()
+        for line in (*LINES, big, *LINES):
+            writer.write(b"%x\r\n%s\r\n" % (len(line), line))
+            await writer.drain()
+            await asyncio.sleep(0)
+        writer.write(chunked(b"".join(many), FINAL))
+        await writer.drain()
+
+    expected = "".join(f" {index}" for index in range(5000))
+    words = "Hello w\u00f6rld \U0001f98e"
+    async with RawServer(write) as where:
+        assert await stream(where) == expected + words + "x" * 1000 + words + expected
+
+
+@pytest.mark.asyncio
 async def test_a_body_framed_by_content_length_or_by_the_close_reads_whole() -> None:
     body = b"".join(LINES) + FINAL
     for head in (
