@@ -63,7 +63,7 @@ class NdjsonSplitter:
     work).
     """
 
-    __slots__ = ("_held", "_held_bytes", "_lines_seen", "_max_line_bytes", "_scanned")
+    __slots__ = ("_held", "_held_bytes", "_lines_seen", "_max_line_bytes", "_scanned", "_whole")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         if max_line_bytes < 1:
@@ -73,6 +73,9 @@ class NdjsonSplitter:
         self._held: list[bytes] = []
         self._held_bytes = 0
         self._lines_seen = 0
+        # Lines taken by ``whole_line`` since ``_lines_seen`` last took them, below 256
+        # (CPython caches those ints: counting one line per read makes none).
+        self._whole = 0
         self._scanned = 0
 
     @property
@@ -88,7 +91,7 @@ class NdjsonSplitter:
     @property
     def lines_seen(self) -> int:
         """Complete lines split so far, blank ones included."""
-        return self._lines_seen
+        return self._lines_seen + self._whole
 
     @property
     def bytes_scanned(self) -> int:
@@ -112,13 +115,13 @@ class NdjsonSplitter:
                 held.append(data)
                 self._held_bytes += len(data)
                 if self._held_bytes > self._max_line_bytes:
-                    raise LineTooLong(self._lines_seen + 1, self._max_line_bytes)
+                    raise LineTooLong(self.lines_seen + 1, self._max_line_bytes)
             return []
         if held:
             # The held part is joined once, with the read that ends it, and never
             # searched again: the first line runs up to ``newline`` of this read.
             if self._held_bytes + newline > self._max_line_bytes:
-                raise LineTooLong(self._lines_seen + 1, self._max_line_bytes)
+                raise LineTooLong(self.lines_seen + 1, self._max_line_bytes)
             held.append(data[:newline])
             first = b"".join(held)
             rest = data[newline + 1 :]
@@ -153,7 +156,11 @@ class NdjsonSplitter:
             return False
         if data.count(b"\n", begin, end) != 1 or end - begin - 1 > self._max_line_bytes:
             return False  # ``split`` says which line and why
-        self._lines_seen += 1
+        whole = self._whole + 1
+        if whole == 256:
+            self._lines_seen += 256
+            whole = 0
+        self._whole = whole
         return True
 
     def flush(self) -> list[bytes]:
@@ -172,7 +179,7 @@ class NdjsonSplitter:
         Skips blank and whitespace-only lines; raises ``MalformedLine`` naming
         the first line that is not a JSON object.
         """
-        first_line = self._lines_seen - len(lines) + 1
+        first_line = self.lines_seen - len(lines) + 1
         objects: list[JsonObject] = []
         for number, line in enumerate(lines, first_line):
             if not line.strip():
@@ -217,9 +224,9 @@ class NdjsonSplitter:
         limit = self._max_line_bytes
         for offset, line in enumerate(lines):
             if len(line) > limit:
-                raise LineTooLong(self._lines_seen + offset + 1, limit)
+                raise LineTooLong(self.lines_seen + offset + 1, limit)
         if self._held_bytes > limit:
-            raise LineTooLong(self._lines_seen + len(lines) + 1, limit)
+            raise LineTooLong(self.lines_seen + len(lines) + 1, limit)
 
 
 def _preview(line: bytes, limit: int = 80) -> str:

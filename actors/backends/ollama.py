@@ -720,17 +720,20 @@ class _ChatReader(ResponseReader):
         splitter = self._splitter
         try:
             if splitter.whole_line(data, begin, end):
-                # The paced case: one line, decoded without splitting (a view of the
-                # buffer is one object, as a slice of bytes would be).
-                line = self.view[begin:end] if data is self.buffer else memoryview(data)[begin:end]
-                text = _line_text(line)
+                # The paced case: one line, not split; an ordinary chunk has only its
+                # content decoded (from a view of the buffer: one object, no copy).
+                view = self.view if data is self.buffer else memoryview(data)
+                text = _chunk_text(data, view, begin, end)
+                if text is None:
+                    line = view[begin:end]
+                    text = _line_text(line)
                 if text is not None:
                     if text:
                         self._add(text)
                     else:
                         self._textless += 1
                     return
-                lines = [bytes(line[:-1])]
+                lines = [bytes(view[begin : end - 1])]
             else:
                 lines = splitter.split(bytes(data[begin:end]))
             self._take(lines)
@@ -861,13 +864,90 @@ class _Resume:
                     return
 
 
+#: Ollama's ordinary chunk, around its model (M), time (T) and content (C):
+#: ``{"model":"M","created_at":"T","message":{"role":"assistant","content":C},"done":false}``
+_MODEL_KEY = b'{"model":"'
+_TIME_KEY = b'","created_at":"'
+_CONTENT_KEY = b'","message":{"role":"assistant","content":'
+_CHUNK_END = b'},"done":false}\n'
+_MODEL_AT = len(_MODEL_KEY)
+_TIME_AT = len(_TIME_KEY)
+_CONTENT_AT = len(_CONTENT_KEY)
+_CONTENT_AFTER = len(_CHUNK_END)
+
+
+def _chunk_text(data: bytes | bytearray, view: memoryview, begin: int, end: int) -> str | None:
+    """The text of the line ``data[begin:end]`` if it is exactly Ollama's ordinary chunk.
+
+    Only the content is decoded (as UTF-8 when nothing in it is escaped, else
+    by orjson, which checks that it is one JSON string: a view and a ``str``,
+    where decoding the line makes two dicts and four strings), and everything
+    around it is checked to be that shape exactly:
+    the keys in Ollama's order, the model and time plain printable ASCII (no
+    quote, backslash or control byte), so a line taken here is JSON. The checks
+    allocate nothing while offsets stay below 257, as in a paced read (the
+    reader's small window). Anything else returns None and is decoded whole
+    (the old faster path checked only the line's ends and took a line with a
+    non-JSON start for a chunk).
+    """
+    if not data.startswith(_MODEL_KEY, begin) or not data.endswith(_CHUNK_END, begin, end):
+        return None
+    model = begin + _MODEL_AT
+    model_end = data.find(b'"', model, end)
+    if model_end < 0 or not data.startswith(_TIME_KEY, model_end):
+        return None
+    time_at = model_end + _TIME_AT
+    time_end = data.find(b'"', time_at, end)
+    if time_end < 0 or not data.startswith(_CONTENT_KEY, time_end):
+        return None
+    if not (_plain(data, model, model_end) and _plain(data, time_at, time_end)):
+        return None
+    content = time_end + _CONTENT_AT
+    content_end = end - _CONTENT_AFTER
+    if (
+        data[content] == 34  # a quote
+        and data.find(b'"', content + 1, content_end) == content_end - 1
+        and data.find(b"\\", content, content_end) < 0
+        and _no_controls(data, content, content_end)
+    ):
+        # A string with nothing escaped is its UTF-8 bytes (checked by the decode).
+        try:
+            return str(view[content + 1 : content_end - 1], "utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        text = _loads(view[content:content_end])
+    except orjson.JSONDecodeError:
+        return None
+    return text if type(text) is str else None
+
+
+def _no_controls(data: bytes | bytearray, at: int, end: int) -> bool:
+    """Whether ``data[at:end]`` holds no control byte (which a JSON string may not)."""
+    while at < end:
+        if data[at] < 32:
+            return False
+        at += 1
+    return True
+
+
+def _plain(data: bytes | bytearray, at: int, end: int) -> bool:
+    """Whether ``data[at:end]`` is printable ASCII without a backslash (a JSON string's
+    inside that needs no decoding); quotes were excluded by the caller's ``find``."""
+    while at < end:
+        byte = data[at]
+        if byte < 32 or byte > 126 or byte == 92:  # 92: a backslash
+            return False
+        at += 1
+    return True
+
+
 def _line_text(line: bytes | memoryview) -> str | None:
     """The text of one line that is an ordinary chunk (not done, no error), else None.
 
-    The line is decoded whole, so only JSON is ever taken for a chunk (a faster
-    path that decoded only the content string let a line with a non-JSON
-    start through). None sends the line through ``_take_text``, which names
-    what is wrong with it or ends the stream.
+    The line is decoded whole, so only JSON is ever taken for a chunk. None
+    sends the line through ``_take_text``, which names what is wrong with it or
+    ends the stream.
     """
     try:
         item = _loads(line)

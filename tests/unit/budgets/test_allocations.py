@@ -47,18 +47,20 @@ from profiling.profile import Counts, Site, count_allocations, format_sites
 #: chunk). The bound is about 5% over: +1 per token gives about 7.3
 PER_TOKEN = 6.6
 #: a 10,000-token reply's allocations per token over a 1,000-token reply's (measured
-#: 0.886-0.894: the answer's fixed cost spreads over ten times the tokens; it was
+#: 0.884-0.894: the answer's fixed cost spreads over ten times the tokens; it was
 #: 0.46-0.68 when aiohttp's request made that fixed cost several times larger). Above 1,
 #: the cost of a token would grow with the reply
 LONG_OVER_SHORT = 0.94
 #: allocations per token paced at 1,000 tokens/s in lockstep (the fake server writes each
 #: line once the surface took the one before: every network read holds one line, so
 #: nothing is amortised and the count is the same from run to run), one surface, over
-#: HTTP (measured 62.242 since the reader has its own receive buffer; 64.24 before that,
-#: 67.45 before the runtime's turn Handle, 93.7 when aiohttp read the stream). The bound
-#: is under +1 per token: about 36 of it are four event-loop turns per token (the read,
-#: then the Conductor, the registry and the surface each in a turn of their own)
-PER_TOKEN_PACED = 63.1
+#: HTTP (measured 57.245 since an ordinary chunk's content is decoded alone again, with
+#: the line's shape checked strictly; 62.24 decoding the line whole, 64.24 before the
+#: reader had its own receive buffer, 67.45 before the runtime's turn Handle, 93.7 when
+#: aiohttp read the stream). The bound is under +1 per token: about 37 of it are four
+#: event-loop turns per token (the read, then the Conductor, the registry and the
+#: surface each in a turn of their own)
+PER_TOKEN_PACED = 58.1
 #: what one more surface may add per streamed token, each token its own message
 #: (measured -0.001 from 1 to 10 surfaces and 0.0001 from 10 to 50 since surfaces read
 #: the registry's ring with cursors; 4.15 with a tell per surface, 11.1 with the

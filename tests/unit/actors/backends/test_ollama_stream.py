@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from aiway.actors.backends.base import BackendError
-from aiway.actors.backends.ollama import OllamaBackend
+from aiway.actors.backends.ollama import OllamaBackend, _chunk_text
 from aiway.actors.protocol.stream import ChatTurn
 from tests.fakes import FakeConfig, FakeOllama, Raw, Stall
 from tests.fakes.ollama_script import final_line, token_line
@@ -359,3 +359,51 @@ async def test_the_server_sees_the_whole_answer_taken(fake: FakeOllama) -> None:
 
     await fake.wait_until(lambda: fake.streams_finished == 3)
     assert fake.disconnects == 0
+
+
+# -- the one-line read's shortcut ------------------------------------------------------
+
+
+def chunk_text(line: bytes) -> str | None:
+    return _chunk_text(line, memoryview(line), 0, len(line))
+
+
+def test_an_ordinary_chunk_line_has_only_its_content_decoded() -> None:
+    for text in (" tok1", "", 'quote " and \\ and \n', "\u0085 \U0001f98e"):
+        assert chunk_text(token_line(MODEL, text)) == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{oops "content":"sneaky"},"done":false}\n',
+        b'{"model":"m","created_at":"t\x01","message":{"role":"assistant","content":"x"},'
+        b'"done":false}\n',
+        b'{"model":"m\\u0041","created_at":"t","message":{"role":"assistant","content":"x"},'
+        b'"done":false}\n',
+        b'{"model":"m\xff","created_at":"t","message":{"role":"assistant","content":"x"},'
+        b'"done":false}\n',
+        b'{"model":"m","created_at":"t","message":{"role":"assistant","content":"x","y":"z"},'
+        b'"done":false}\n',
+        b'{"model":"m","created_at":"t","message":{"role":"assistant","content":"x"},'
+        b'"done":true}\n',
+        b'{"model":"m","created_at":"t","message":{"role":"user","content":"x"},"done":false}\n',
+        b'{"model":"m","created_at":"t","message":{"role":"assistant","content":"a\tb"},'
+        b'"done":false}\n',
+        b'{"model":"m","created_at":"t","message":{"role":"assistant","content":"a\xc3("},'
+        b'"done":false}\n',
+    ],
+    ids=[
+        "non-json-start",
+        "control-byte",
+        "escape",
+        "not-ascii",
+        "two-fields",
+        "done",
+        "user",
+        "content-control",
+        "content-not-utf8",
+    ],
+)
+def test_a_line_not_exactly_an_ordinary_chunk_is_left_to_the_whole_decode(line: bytes) -> None:
+    assert chunk_text(line) is None
