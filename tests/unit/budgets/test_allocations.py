@@ -12,7 +12,7 @@ when the chat stream got its own reader (2026-12): each figure measured three
 times (two for the paced one, which is the same to 0.02 from run to run), the
 bound about 5% over at full speed and under +1 per token paced.
 
-How the bounds were set (2027-01, after the avatar and runtime work): the
+How the bounds were first set (after the avatar and runtime work): the
 figures below were measured by running each test's measurement three times in a
 row (the same ``measure`` child, counted with the same ``count_allocations``)
 and each bound is the highest figure seen plus about 5%. Each bound was then
@@ -54,13 +54,14 @@ LONG_OVER_SHORT = 0.94
 #: allocations per token paced at 1,000 tokens/s in lockstep (the fake server writes each
 #: line once the surface took the one before: every network read holds one line, so
 #: nothing is amortised and the count is the same from run to run), one surface, over
-#: HTTP (measured 57.245 since an ordinary chunk's content is decoded alone again, with
-#: the line's shape checked strictly; 62.24 decoding the line whole, 64.24 before the
-#: reader had its own receive buffer, 67.45 before the runtime's turn Handle, 93.7 when
-#: aiohttp read the stream). The bound is under +1 per token: about 37 of it are four
-#: event-loop turns per token (the read, then the Conductor, the registry and the
-#: surface each in a turn of their own)
-PER_TOKEN_PACED = 58.1
+#: HTTP (measured 42.244 since a ready-queue turn also runs the actors its runs make
+#: ready, so a token takes two loop turns, not four; 57.245 since an ordinary chunk's
+#: content is decoded alone again, with the line's shape checked strictly; 62.24
+#: decoding the line whole, 64.24 before the reader had its own receive buffer, 67.45
+#: before the runtime's turn Handle, 93.7 when aiohttp read the stream). The bound is
+#: under +1 per token: about 18 of it are the two event-loop turns per token (the
+#: read, then one ready-queue turn that runs the Conductor, the registry, the surface)
+PER_TOKEN_PACED = 43.0
 #: what one more surface may add per streamed token, each token its own message
 #: (measured -0.001 from 1 to 10 surfaces and 0.0001 from 10 to 50 since surfaces read
 #: the registry's ring with cursors; 4.15 with a tell per surface, 11.1 with the
@@ -72,9 +73,10 @@ PER_SURFACE_PER_TOKEN = 0.05
 #: Conductor, the registry and the surface, as when paced one token per read; measured
 #: 80.069 in every run, the schedule being scripted; 76.851 since a ready-queue turn
 #: re-queues one Handle instead of a call_soon each, and mailboxes stamp every 64th
-#: message instead of every 8th). The bound is the measured figure plus 0.5, so +1
+#: message instead of every 8th; 73.851 since a ready-queue turn also runs the actors
+#: its runs make ready). The bound is the measured figure plus 0.5, so +1
 #: allocation per token fails it
-PER_TOKEN_SCRIPTED = 77.35
+PER_TOKEN_SCRIPTED = 74.35
 #: how much more a surface may cost from 10 to 50 surfaces than from 1 to 10, in
 #: allocations per token (both are about 0)
 SURFACE_GROWTH = 0.02
