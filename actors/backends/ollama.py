@@ -66,6 +66,10 @@ _UNREACHABLE_HINT = (
 _ERROR_BODY_LIMIT = 64 * 1024
 _READ_SLICE = 64 * 1024
 _NOT_OLLAMA_HINT = "check that OLLAMA_HOST points at an Ollama server"
+_CERTIFICATE_HINT = (
+    "for a self-signed certificate or a private CA, set SSL_CERT_FILE to its PEM file "
+    "(it is trusted then), or use http:// for a local server"
+)
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 """The largest ``/api/tags`` or ``/api/ps`` body read (4 MiB: thousands of models)."""
@@ -143,6 +147,10 @@ class OllamaBackend:
         self._keep_alive = keep_alive
         self._max_line_bytes = max_line_bytes
         self._session: aiohttp.ClientSession | None = None
+        # The chat stream's TLS context, made on first use: asyncio's default (``ssl=True``)
+        # makes a new one per connection, loading the system's CA bundle every time (tens
+        # of ms before each answer).
+        self._tls: ssl.SSLContext | None = None
 
     @property
     def name(self) -> str:
@@ -352,7 +360,7 @@ class OllamaBackend:
                     lambda: reader,
                     url.hostname or "127.0.0.1",
                     url.port or (443 if secure else 80),
-                    ssl=secure or None,
+                    ssl=self._tls_context() if secure else None,
                 )
         except TimeoutError:
             raise BackendError(
@@ -360,13 +368,27 @@ class OllamaBackend:
                 f"within {self._connect_timeout:g}s of connecting",
                 _UNREACHABLE_HINT,
             ) from None
+        except ssl.SSLCertVerificationError as error:
+            reason = error.verify_message or error.reason or "not verified"
+            raise BackendError(
+                f"the certificate of the Ollama server at {self._where} is not trusted: "
+                f"{capped(str(reason))}",
+                _CERTIFICATE_HINT,
+            ) from None
         except ssl.SSLError as error:
             raise BackendError(
-                f"talking to Ollama at {self._where} failed: {capped(str(error))}",
-                "check the server's certificate, or use http:// for a local server",
+                f"TLS with Ollama at {self._where} failed: {capped(str(error.reason or error))}",
+                "check that the server speaks HTTPS there, or use http:// for a local server",
             ) from None
         except OSError:
             raise BackendError(f"no Ollama server at {self._where}", _UNREACHABLE_HINT) from None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Python's default client context (the system's CAs, or ``SSL_CERT_FILE``), kept."""
+        context = self._tls
+        if context is None:
+            context = self._tls = ssl.create_default_context()
+        return context
 
     async def _get_json(self, path: str) -> Any:
         session = self._open_session()

@@ -15,6 +15,9 @@ In process::
         backend = OllamaBackend(server.url)
         server.configure(script=("a", Stall(None)))   # between tests
 
+Given a server ``ssl_context`` it serves HTTPS instead (its ``url`` says
+``https``), for tests of the client's TLS path.
+
 As a process (later tests run real ``aiway`` processes against it)::
 
     python -m tests.fakes.ollama_server --port 0 --script '["Hi", {"stall": null}]'
@@ -32,6 +35,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+import ssl
 import sys
 from collections.abc import Callable
 from types import TracebackType
@@ -83,11 +87,14 @@ class FakeOllama:
         *,
         port: int = 0,
         host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
         **changes: Any,
     ) -> None:
         self.config = dataclasses.replace(config or FakeConfig(), **changes)
         #: the one address it listens on (a test's network namespace address, for one)
         self.host = host
+        #: a server context: serve HTTPS with it (TLS mode) instead of plain HTTP
+        self.ssl_context = ssl_context
         self.requests: list[RecordedRequest] = []
         self.streams_started = 0
         self.streams_finished = 0
@@ -109,8 +116,10 @@ class FakeOllama:
 
     @property
     def url(self) -> str:
-        """Base URL for a client: ``http://HOST:PORT`` (127.0.0.1 by default)."""
-        return f"http://{self.host}:{self._port}"
+        """Base URL for a client: ``http://HOST:PORT`` (127.0.0.1 by default; ``https``
+        in TLS mode)."""
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://{self.host}:{self._port}"
 
     @property
     def chat_bodies(self) -> list[Any]:
@@ -152,7 +161,7 @@ class FakeOllama:
             app, handler_cancellation=True, shutdown_timeout=2.0, access_log=None
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port)
+        site = web.TCPSite(runner, self.host, self._port, ssl_context=self.ssl_context)
         await site.start()
         self._runner = runner
         self._port = runner.addresses[0][1]
