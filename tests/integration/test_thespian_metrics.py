@@ -97,3 +97,64 @@ async def test_on_the_asyncio_host_the_request_is_the_plain_one() -> None:
     remote.request(session)
     assert session.plain == 1 and remote.fetches == 0
     await system.stop()
+
+
+async def cell_up(host: ThespianHost) -> None:
+    """A cell ``rec`` in its own process, up (it handled a note), beside a local ``r``."""
+    got = Reporter()
+    reporter = host.spawn("r", lambda: got)
+    rec = host.spawn("rec", BehaviourSpec.of(Recorder, reporter=reporter, name="rec"))
+    rec.tell(Note("up"))
+    await wait_until(lambda: len(got.of("rec")) == 2, timeout=20, what="the cell up")
+
+
+def remote(published: tuple[MailboxStats, ...]) -> list[str]:
+    return [s.name for s in published if s.name.endswith(" (thespian)")]
+
+
+async def test_closing_f2_drops_the_remote_figures_from_the_status_bars(
+    host: ThespianHost,
+) -> None:
+    await cell_up(host)
+    session = Session(Assistant(host), asyncio.get_running_loop())
+    metrics = RemoteMetrics()
+    metrics.request(session)
+    published = session.assistant.published
+    await wait_until(lambda: published, timeout=10, what="a publish")
+    assert remote(published[-1]) == ["rec (thespian)"]
+    # F2 closes: published again at once, without the figures nothing fetches any more
+    metrics.close(session)
+    await wait_until(lambda: len(published) == 2, timeout=10, what="the publish on close")
+    assert remote(published[-1]) == [] and any(s.name == "r" for s in published[-1])
+    # the status bar's own requests (F2 closed) carry none either
+    session.request_metrics()
+    assert remote(published[-1]) == [] and session.plain == 1
+    # F2 opened again fetches them again
+    metrics.request(session)
+    await wait_until(lambda: len(published) == 4, timeout=10, what="a publish on open")
+    assert remote(published[-1]) == ["rec (thespian)"] and metrics.fetches == 2
+
+
+async def test_a_fetch_that_ends_after_f2_closed_shows_nothing_it_brought(
+    host: ThespianHost,
+) -> None:
+    await cell_up(host)
+    session = Session(Assistant(host), asyncio.get_running_loop())
+    metrics = RemoteMetrics()
+    metrics.request(session)
+    metrics.close(session)  # before the fetch's answer came back from the cells
+    published = session.assistant.published
+    await wait_until(lambda: len(published) == 2, timeout=10, what="both publishes")
+    assert metrics.fetches == 1
+    assert [remote(p) for p in published] == [[], []]
+    assert remote(host.metrics()) == []
+
+
+async def test_closing_f2_on_the_asyncio_host_publishes_nothing_more() -> None:
+    system = ActorSystem()
+    session = Session(Assistant(system), asyncio.get_running_loop())
+    metrics = RemoteMetrics()
+    metrics.request(session)
+    metrics.close(session)
+    assert session.plain == 1 and session.assistant.published == [session.assistant.published[0]]
+    await system.stop()

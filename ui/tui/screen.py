@@ -255,6 +255,7 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
         frame = 1.0 / FRAME_RATE
         last_paint = -math.inf
         metrics = MetricsClock()
+        f2_open = False
         pending = True
         self._resize(force=True)
         repaint = True
@@ -270,6 +271,9 @@ class MainForm(npyscreen.FormBaseNew):  # type: ignore[misc]
                 repaint = True
             if self._finished():
                 return
+            if f2_open and not self.renderer.show_metrics:  # F2 closed: no stale remote figures
+                self.remote_metrics.close(self.session)
+            f2_open = self.renderer.show_metrics
             if self.session.ready and metrics.due(now, self.renderer.wants_metrics):
                 if self.renderer.show_metrics:  # F2: the remote mailboxes' figures too
                     self.remote_metrics.request(self.session)

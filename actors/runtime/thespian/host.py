@@ -691,6 +691,11 @@ class ThespianHost(ActorSystem):
             for s in cells
         )
 
+    def forget_remote_metrics(self) -> None:
+        """Drop the Thespian cells' mailbox figures of the last ``refresh_metrics`` (F2
+        closed: nothing fetches them, and ``metrics`` would show them growing old)."""
+        self.remote_stats = ()
+
     def metrics(self) -> tuple[MailboxStats, ...]:
         """Local mailboxes, then the Thespian cells' as of the last ``refresh_metrics``."""
         return super().metrics() + self.remote_stats
