@@ -25,6 +25,7 @@ from aiway.actors.backends.ollama import OllamaBackend
 from aiway.actors.protocol.stream import ChatTurn
 from tests.fakes import Drop, FakeOllama, Stall
 from tests.fakes.ollama_script import script_text
+from tests.waiting import wait_until
 
 MODEL = "smollm2:135m"
 PROMPT = (ChatTurn("user", "Hello there"),)
@@ -190,3 +191,36 @@ async def test_cancelling_a_tls_stream_closes_it_and_the_server_sees_it(
         await task
 
     await server.wait_for_disconnects(1, timeout=HANG)
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("trusted")
+@pytest.mark.parametrize("tokens", [6, 20000])
+async def test_backpressure_over_tls_loses_nothing_when_the_server_finishes_meanwhile(
+    server: FakeOllama, backend: OllamaBackend, tokens: int
+) -> None:
+    # The first text waits (a full mailbox) until the server has written everything it
+    # could; the rest (and for a short answer the TLS close and the end of the
+    # connection) arrives while reading is paused.
+    server.configure(tokens=tokens)
+    released = asyncio.Event()
+    texts: list[str] = []
+
+    async def on_text(text: str) -> None:
+        texts.append(text)
+        if len(texts) == 1:
+            await released.wait()
+
+    task = asyncio.create_task(backend.stream(MODEL, PROMPT, on_text))
+    if tokens < 100:
+        await server.wait_until(lambda: server.streams_finished == 1, timeout=HANG)
+    else:  # about 2 MB, more than loopback sockets usually hold: pushed back mid-answer
+        await server.wait_for_streams(1, timeout=HANG)
+        await wait_until(lambda: len(texts) == 1, HANG, "the first text")
+    released.set()
+    async with asyncio.timeout(HANG):
+        metadata = await task
+
+    assert "".join(texts) == script_text(server.config)[0]
+    assert metadata.tokens == tokens
+    assert server.streams_finished == 1
