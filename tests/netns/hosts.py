@@ -77,6 +77,11 @@ class Host:
         process = self.popen(args, env, output, cwd)
         return process.wait(timeout)
 
+    def unreachable(self, address: str, cut: bool = True) -> None:
+        """From here, ``address`` fails at once (an unreachable route: a network that does
+        not reach it yet); ``cut=False`` takes the route away again."""
+        _ip("-n", self.name, "route", "add" if cut else "del", "unreachable", f"{address}/32")
+
     def leftovers(self) -> list[int]:
         """Live processes started here (and their descendants, by the marker)."""
         return processes.with_marker(f"NETNS_TEST_HOST={self.marker}")

@@ -47,19 +47,26 @@ def members_seen(pair: Pair, *addresses: str) -> bool:
 
 
 def start(pair: Pair, url: str, also: str = "") -> subprocess.Popen[bytes]:
-    """The model's member first, then the leader; the core's member only once the leader
-    knows the model's (and ``also``'s: so the session streams from them), which places
-    the core on ``b``."""
+    """The model's member, then the core's member cut off from the leader's host (an
+    unreachable route), then the leader; once the leader knows the model's member (and
+    ``also``'s: so the session streams from them), the route goes and the core's member
+    joins at its next registration, which places the core on ``b``.
+
+    Both members are up before the leader starts, so what must fit in the leader's
+    10 s wait for a member that offers ``core`` is two registrations (2 s apart at most
+    each) and a status poll, not a process starting."""
     assert pair.c is not None
     pair.member("--backend", "ollama", "--ollama-host", url, name="member-c", host=pair.c)
+    pair.b.unreachable(pair.a.address)
+    pair.member("--capability", "core", name="member-b")
     leader = pair.leader("--require", "core", "--prompt", "hi", "--prompt", "again")
     known = [pair.c.address, *([also] if also else [])]
     wait_until_sync(
-        lambda: members_seen(pair, *known),
-        timeout=8,
+        lambda: members_seen(pair, *known) or leader.poll() is not None,
+        timeout=30,
         what="the model's member to join the leader",
     )
-    pair.member("--capability", "core", name="member-b")
+    pair.b.unreachable(pair.a.address, cut=False)
     return leader
 
 
