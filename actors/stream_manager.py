@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Generator
+from typing import Any, cast
 
 import attrs
 
@@ -58,16 +60,56 @@ class CancelAllStreams:
     control = True
 
 
+#: an iterator already at its end: ``next`` on it stops at once and makes nothing
+_SPENT = cast(Generator[Any, Any, None], iter(()))
+
+
+class _Handed:
+    """``on_text``'s result when its chunk went straight into the Conductor's mailbox:
+    an awaitable already done, one for every chunk (no coroutine made per chunk)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return _SPENT
+
+
+_HANDED = _Handed()
+
+
 class _Stream:
-    __slots__ = ("cancelled", "chunks", "first_at", "request", "started", "task")
+    __slots__ = (
+        "_chunks_high",
+        "_chunks_low",
+        "cancelled",
+        "first_at",
+        "request",
+        "started",
+        "task",
+    )
 
     def __init__(self, request: StartStream) -> None:
         self.request = request
         self.started = time.perf_counter()
         self.first_at: float | None = None
-        self.chunks = 0
+        # The chunk count in two parts below 257 (CPython's cached ints): counting one
+        # past 256 would make an int per chunk.
+        self._chunks_low = 0
+        self._chunks_high = 0
         self.cancelled = False
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def chunks(self) -> int:
+        """Chunks handed to the Conductor so far."""
+        return self._chunks_high * 256 + self._chunks_low
+
+    def count_chunk(self) -> None:
+        low = self._chunks_low + 1
+        if low == 256:
+            low = 0
+            self._chunks_high += 1
+        self._chunks_low = low
 
     def fallback_metadata(self, model: str, backend: str, reason: str) -> ResponseMetadata:
         """What we measured ourselves, for a stream the backend did not finish."""
@@ -188,11 +230,23 @@ class StreamManager(EdgeActor):
         conductor = self.conductor
         backend = self.backend
 
-        async def on_text(text: str) -> None:
+        def on_text(text: str) -> Awaitable[None]:
             if stream.first_at is None:
                 stream.first_at = time.perf_counter()
-            stream.chunks += 1
-            await ctx.put(conductor, StreamChunk(request_id, text), None)
+            stream.count_chunk()
+            chunk = StreamChunk(request_id, text)
+            # With room in the Conductor's mailbox, ``put`` is ``tell``: told here, with
+            # nothing to await (``put``'s coroutines only when it must wait for room).
+            mailbox = conductor.local_mailbox
+            if (
+                mailbox is not None
+                and not mailbox.closed
+                and len(mailbox) < mailbox.config.capacity
+            ):
+                conductor.tell(chunk)
+                return _HANDED
+            # (the Delivery it returns is not looked at, as when it was awaited here)
+            return cast(Awaitable[None], ctx.put(conductor, chunk, None))
 
         try:
             metadata = await backend.stream(request.model, request.messages, on_text)
