@@ -66,6 +66,7 @@ _UNREACHABLE_HINT = (
 _ERROR_BODY_LIMIT = 64 * 1024
 _READ_SLICE = 64 * 1024
 _NOT_OLLAMA_HINT = "check that OLLAMA_HOST points at an Ollama server"
+_TLS_HINT = "check that the server speaks HTTPS there, or use http:// for a local server"
 _CERTIFICATE_HINT = (
     "for a self-signed certificate or a private CA, set SSL_CERT_FILE to its PEM file "
     "(it is trusted then), or use http:// for a local server"
@@ -378,7 +379,17 @@ class OllamaBackend:
         except ssl.SSLError as error:
             raise BackendError(
                 f"TLS with Ollama at {self._where} failed: {capped(str(error.reason or error))}",
-                "check that the server speaks HTTPS there, or use http:// for a local server",
+                _TLS_HINT,
+            ) from None
+        except ConnectionResetError:
+            if not secure:
+                raise BackendError(
+                    f"no Ollama server at {self._where}", _UNREACHABLE_HINT
+                ) from None
+            # Only the TLS handshake resets inside ``create_connection``: a server did answer.
+            raise BackendError(
+                f"the server at {self._where} closed the connection during the TLS handshake",
+                _TLS_HINT,
             ) from None
         except OSError:
             raise BackendError(f"no Ollama server at {self._where}", _UNREACHABLE_HINT) from None

@@ -224,3 +224,46 @@ async def test_backpressure_over_tls_loses_nothing_when_the_server_finishes_mean
     assert "".join(texts) == script_text(server.config)[0]
     assert metadata.tokens == tokens
     assert server.streams_finished == 1
+
+
+@pytest.mark.asyncio
+async def test_https_to_a_plain_http_server_is_a_tls_error_not_a_hang() -> None:
+    async with FakeOllama() as plain:
+        backend = OllamaBackend(plain.url.replace("http://", "https://"), connect_timeout=10.0)
+        try:
+            async with asyncio.timeout(HANG):
+                with pytest.raises(BackendError) as caught:
+                    await backend.stream(MODEL, PROMPT, Collector())
+        finally:
+            await backend.close()
+
+    message = caught.value.describe()
+    assert message.startswith(f"TLS with Ollama at 127.0.0.1:{plain.port} failed: ")
+    assert "http://" in message  # the hint
+    assert plain.chat_bodies == []
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_closes_during_the_handshake_is_named_as_such() -> None:
+    accepted = asyncio.Event()
+
+    async def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
+        writer.close()
+
+    listener = await asyncio.start_server(close_at_once, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    backend = OllamaBackend(f"https://127.0.0.1:{port}", connect_timeout=10.0)
+    try:
+        async with asyncio.timeout(HANG):
+            with pytest.raises(BackendError) as caught:
+                await backend.stream(MODEL, PROMPT, Collector())
+    finally:
+        await backend.close()
+        listener.close()
+        await listener.wait_closed()
+
+    assert accepted.is_set()
+    assert caught.value.describe().startswith(
+        f"the server at 127.0.0.1:{port} closed the connection during the TLS handshake"
+    )
