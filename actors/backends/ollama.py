@@ -333,7 +333,14 @@ class OllamaBackend:
             timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=self._connect_timeout, sock_read=self._idle_timeout
             )
-            session = self._session = aiohttp.ClientSession(timeout=timeout)
+            # Over https, aiohttp connects with the chat stream's TLS context too (its own
+            # default is made when aiohttp is imported): one trust for every request.
+            connector = (
+                aiohttp.TCPConnector(ssl=self._tls_context())
+                if self._url.scheme == "https"
+                else None
+            )
+            session = self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
         return session
 
     def _chat_request(self, body: bytes) -> bytes:
@@ -395,10 +402,12 @@ class OllamaBackend:
             raise BackendError(f"no Ollama server at {self._where}", _UNREACHABLE_HINT) from None
 
     def _tls_context(self) -> ssl.SSLContext:
-        """Python's default client context (the system's CAs, or ``SSL_CERT_FILE``), kept."""
+        """Python's default client context (the system's CAs, or ``SSL_CERT_FILE`` as set
+        when it is first made), offering HTTP/1.1 only (ALPN), kept for every request."""
         context = self._tls
         if context is None:
             context = self._tls = ssl.create_default_context()
+            context.set_alpn_protocols(("http/1.1",))
         return context
 
     async def _get_json(self, path: str) -> Any:

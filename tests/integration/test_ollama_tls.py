@@ -11,6 +11,7 @@ untrusted case clears it.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import ssl
 import subprocess
@@ -267,3 +268,16 @@ async def test_a_server_that_closes_during_the_handshake_is_named_as_such() -> N
     assert caught.value.describe().startswith(
         f"the server at 127.0.0.1:{port} closed the connection during the TLS handshake"
     )
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("trusted")
+async def test_every_request_over_https_trusts_what_the_chat_trusts(
+    server: FakeOllama, backend: OllamaBackend
+) -> None:
+    # The listings go through aiohttp, whose own default context was made at import
+    # (before the test set SSL_CERT_FILE): the backend gives it the chat's.
+    assert await backend.health()
+    assert await backend.list_models() == list(server.config.models)
+    with pytest.raises(BackendError, match=re.escape("installed: smollm2:135m, llama3.2:1b")):
+        await backend.stream("absent:1b", PROMPT, Collector())
