@@ -17,7 +17,11 @@ chose (error strings, a redirect's target) is stripped of control sequences
 and cut short before it goes anywhere. ``list_model_details`` gives name, size
 and date of each installed model; ``pull`` streams ``/api/pull``'s progress
 lines (each bounded like a chat line, the whole pull by its own timeout).
-``parse_ollama_host`` reads ``OLLAMA_HOST`` the way Ollama does.
+``parse_ollama_host`` reads ``OLLAMA_HOST`` the way Ollama does. An
+``https`` host is verified with Python's default trust (the system's CAs; a
+private CA or a self-signed certificate through ``SSL_CERT_FILE``), one
+context per backend for the chat stream and aiohttp alike; a certificate
+that is not trusted is a ``BackendError`` naming why.
 """
 
 from __future__ import annotations
