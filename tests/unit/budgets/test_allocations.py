@@ -7,24 +7,14 @@ profile hook makes left out). A budget that fails names the top allocating
 lines. Budgets are counts, never times, so a busy machine does not move them
 (a read may hold more or fewer tokens, which the bounds allow for).
 
-The paced budget (``PER_TOKEN_PACED``) and the full-speed ones were set again
-when the chat stream got its own reader (2026-12): each figure measured three
-times (two for the paced one, which is the same to 0.02 from run to run), the
-bound about 5% over at full speed and under +1 per token paced.
-
-How the bounds were first set (after the avatar and runtime work): the
-figures below were measured by running each test's measurement three times in a
-row (the same ``measure`` child, counted with the same ``count_allocations``)
-and each bound is the highest figure seen plus about 5%. Each bound was then
-checked by hand against an injected regression, not committed: one ``object()``
-more in each surface's ``Published`` handler (``+1`` per surface per message)
-fails ``PER_SURFACE_PER_TOKEN`` (5.18 > 4.35); keeping one object per answer
-alive failed ``LEAK_ALLOWANCE`` (+525 > 450: the noise of a few hundred eats
-into a leak of 900). One ``object()`` more per decoded NDJSON line (``+1`` per
-token) measured 8.98 > 8.5 and failed when run directly, but one pytest run
-passed: over HTTP at full speed the tokens a read holds move the figure by
-about 0.6 (7.51 to 8.09), nearly as much as the regression. Not yet a reliable
-guard for +1 per token; the scripted fan-out budget is exact.
+Each bound sits just above what was measured (the figures and their history
+are beside each constant) and was checked by hand against an injected
+regression, not committed. The paced and the scripted per-token budgets are
+exact from run to run (every token its own read, or a scripted schedule), so
+one allocation more per token fails them; at full speed the tokens a read
+holds move the figure a little, so that bound is about 5% over. One object
+more per surface per message fails the surface slopes; one object kept alive
+per answer fails the leak allowance.
 """
 
 from __future__ import annotations
