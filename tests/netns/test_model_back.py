@@ -162,6 +162,12 @@ def test_a_model_member_that_joins_after_a_refusal_answers_the_next_prompt(
             timeout=30,
             what="the surface to attach",
         )
+        # the session streams from the model's member (the leader has no Ollama)
+        wait_until_sync(
+            lambda: f"(on the member at {c}" in pair.output("surface"),
+            timeout=30,
+            what="the session's model line",
+        )
         # the prompt is refused at once, saying why and what to do
         type_line(attached, "hi")
         wait_until_sync(
