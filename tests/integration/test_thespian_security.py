@@ -119,19 +119,26 @@ def test_a_pickle_sent_to_every_thespian_port_of_serve_runs_nothing(
             attack = socket.create_connection(("127.0.0.1", port), timeout=10)
             attacks.append(attack)
             attack.sendall(frame(Payload(marker)))
-        # nothing else is lost: the daemon still answers (and its own Thespian handle,
-        # which reads its socket only while it talks to the system, reads the frame)
+        # nothing else is lost: the daemon still answers
         surface = procs.surface()
         surface.type("still there?")
         assert surface.wait_for_answers(1) == [ANSWER]
+        # The daemon's own Thespian handle (its driver) made its listening socket before
+        # the admin was forked, so every process of the system holds it; the driver reads
+        # it only while it waits on Thespian (an ask), so a frame sent there waits in the
+        # kernel's backlog until the next one. Every other listener reads at once.
+        driver = [port for port in ports if all(port in listeners([pid]) for pid in tree)]
+        assert len(driver) <= 1, driver
         wait_until_sync(
-            lambda: drops_logged(procs.log_text()) >= len(ports),
+            lambda: drops_logged(procs.log_text()) >= len(ports) - len(driver),
             timeout=15,
-            what=f"every one of the {len(ports)} listeners to drop its frame",
+            what=f"each of the {len(ports) - len(driver)} other listeners to drop its frame",
         )
     finally:
         for attack in attacks:
             attack.close()
+    # stopping asks the system to stop every actor and waits for the answer: the driver
+    # reads its socket then, and drops that frame too
     assert daemon.stop() == 0
 
     ran = sorted(port for port, marker in markers.items() if marker.exists())
