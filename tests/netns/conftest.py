@@ -39,6 +39,30 @@ class Pair:
             **extra,
         )
 
+    def serve(self, *args: str, name: str = "serve") -> subprocess.Popen[bytes]:
+        """``aiway serve --engine thespian --ip A --require model ARGS`` on ``a``, leading
+        the convention; its output goes to ``NAME.txt``."""
+        return self.a.popen(
+            [
+                *AIWAY,
+                "serve",
+                "--backend",
+                "ollama",
+                "--engine",
+                "thespian",
+                "--admin-port",
+                "1900",
+                "--ip",
+                self.a.address,
+                "--require",
+                "model",
+                *args,
+            ],
+            self.env(self.a),
+            self.tmp / f"{name}.txt",
+            ROOT,
+        )
+
     def member(
         self, *extra: str, name: str = "member", host: Host | None = None
     ) -> subprocess.Popen[bytes]:

@@ -43,31 +43,6 @@ def split(tmp_path: Path) -> Iterator[tuple[Pair, str]]:
         yield Pair(a, b, tmp_path, NO_OLLAMA, c), url
 
 
-def daemon(pair: Pair) -> subprocess.Popen[bytes]:
-    """``aiway serve`` on ``a``, leading the convention, the core required on ``core``."""
-    return pair.a.popen(
-        [
-            *AIWAY,
-            "serve",
-            "--backend",
-            "ollama",
-            "--engine",
-            "thespian",
-            "--admin-port",
-            "1900",
-            "--ip",
-            pair.a.address,
-            "--require",
-            "model",
-            "--require",
-            "core",
-        ],
-        pair.env(pair.a),
-        pair.tmp / "daemon.txt",
-        ROOT,
-    )
-
-
 @contextlib.contextmanager
 def surface(pair: Pair) -> Iterator[subprocess.Popen[bytes]]:
     """``aiway headless --connect --follow`` on ``a``: its standard input is a pipe the test
@@ -133,7 +108,7 @@ def test_a_model_member_that_joins_after_a_refusal_answers_the_next_prompt(
     first = model_member(pair, url, "member-c")
     pair.b.unreachable(pair.a.address)
     core = pair.member("--capability", "core", name="member-b")
-    leader = daemon(pair)
+    leader = pair.serve("--require", "core", name="daemon")
     wait_until_sync(
         lambda: members_seen(pair, c) or leader.poll() is not None,
         timeout=30,

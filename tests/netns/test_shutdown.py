@@ -22,29 +22,6 @@ SIGNALS = [signal.SIGTERM, signal.SIGINT]
 CORE = 3
 
 
-def serve(pair: Pair) -> subprocess.Popen[bytes]:
-    """``aiway serve --engine thespian --require model`` on the leader's host."""
-    return pair.a.popen(
-        [
-            *AIWAY,
-            "serve",
-            "--backend",
-            "ollama",
-            "--engine",
-            "thespian",
-            "--admin-port",
-            "1900",
-            "--ip",
-            pair.a.address,
-            "--require",
-            "model",
-        ],
-        pair.env(pair.a),
-        pair.tmp / "serve.txt",
-        ROOT,
-    )
-
-
 def attach_and_ask(pair: Pair) -> subprocess.Popen[bytes]:
     """A surface on the leader's host that attaches to the daemon and asks one question."""
     return pair.a.popen(
@@ -61,7 +38,7 @@ def test_serve_ends_on_a_signal_while_it_waits_for_a_member(
 ) -> None:
     pair = slow_pair
     fake = len(pair.a.leftovers())
-    daemon = serve(pair)
+    daemon = pair.serve()
     wait_until_sync(lambda: len(pair.a.leftovers()) >= fake + 3, timeout=20, what="its admin")
     daemon.send_signal(sig)
     wait_exit(daemon)
@@ -78,7 +55,7 @@ def test_serve_ends_on_a_signal_while_an_answer_streams(
     member = pair.member()
     idle = len(pair.b.leftovers())
     fake = len(pair.a.leftovers())
-    daemon = serve(pair)
+    daemon = pair.serve()
     wait_until_sync(lambda: len(pair.b.leftovers()) >= idle + CORE, timeout=30, what="the core")
     client = attach_and_ask(pair)
     wait_until_sync(
