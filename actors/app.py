@@ -22,10 +22,12 @@ from aiway.actors.protocol import (
     Capability,
     ListMembers,
     MemberList,
+    Message,
     Metrics,
     Notify,
     NotifyLevel,
     Published,
+    Role,
     SetSize,
     StateSnapshot,
     StreamEnd,
@@ -108,6 +110,10 @@ class InFlight(Behaviour):
     @handles(Published)
     def on_published(self, ctx: Context, msg: Published) -> None:
         match msg.message:
+            case Message(role=Role.ASSISTANT, id=message_id):
+                # the answer opens (before its first token: a core lost then ends it too)
+                if message_id != self.message_id:
+                    self.message_id, self.pieces = message_id, []
             case Token(message_id=message_id, text=text):
                 if message_id != self.message_id:
                     self.message_id, self.pieces = message_id, []
