@@ -42,10 +42,14 @@ class Pair:
     def serve(self, *args: str, name: str = "serve") -> subprocess.Popen[bytes]:
         """``aiway serve --engine thespian --ip A --require model ARGS`` on ``a``, leading
         the convention; its output goes to ``NAME.txt``."""
+        return self._on_a("serve", args, name)
+
+    def _on_a(self, command: str, args: tuple[str, ...], name: str) -> subprocess.Popen[bytes]:
+        """``aiway COMMAND`` on ``a`` leading the convention, the core where ``model`` is."""
         return self.a.popen(
             [
                 *AIWAY,
-                "serve",
+                command,
                 "--backend",
                 "ollama",
                 "--engine",
@@ -95,26 +99,7 @@ class Pair:
 
     def leader(self, *args: str, name: str = "leader") -> subprocess.Popen[bytes]:
         """``aiway headless --engine thespian --ip A --require model ARGS`` on ``a``."""
-        return self.a.popen(
-            [
-                *AIWAY,
-                "headless",
-                "--backend",
-                "ollama",
-                "--engine",
-                "thespian",
-                "--admin-port",
-                "1900",
-                "--ip",
-                self.a.address,
-                "--require",
-                "model",
-                *args,
-            ],
-            self.env(self.a),
-            self.tmp / f"{name}.txt",
-            ROOT,
-        )
+        return self._on_a("headless", args, name)
 
     def output(self, name: str) -> str:
         return (self.tmp / f"{name}.txt").read_text()
