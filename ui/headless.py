@@ -36,6 +36,7 @@ from aiway.actors.protocol import (
     LinkStatus,
     Message,
     Notify,
+    NotifyLevel,
     Published,
     Quit,
     Role,
@@ -106,6 +107,9 @@ class LogSurface(Behaviour):
         #: the session line last written (a core placed anew says it again: written once)
         self._session_line: SessionInfo | None = None
         self._meters: dict[str, PullMeter] = {}
+        #: the error of the answer that failed last: the notice that repeats it is not
+        #: written again (the terminal UI shows it as a toast; here it would be a copy)
+        self._failed_with: str | None = None
 
     @handles(StateSnapshot)
     def on_snapshot(self, ctx: Context, msg: StateSnapshot) -> None:
@@ -196,9 +200,13 @@ class LogSurface(Behaviour):
                 )
             case StreamError(message_id="", partial=""):
                 # no answer was in flight (a core lost between two answers): no answer line
+                self._failed_with = msg.error
                 write(f"   ! error: {msg.error}\n")
             case StreamError():
+                self._failed_with = msg.error
                 self._end_answer(msg.message_id, msg.partial, f"   ! error: {msg.error}")
+            case Notify(level=NotifyLevel.ERROR, progress=None) if msg.text == self._failed_with:
+                self._failed_with = None  # the error line above says it already
             case Notify(progress=Progress(done=False) as progress):
                 self._show_progress(progress)
             case Notify():

@@ -24,6 +24,7 @@ from aiway.actors.protocol import (
     SessionInfo,
     StateSnapshot,
     StreamEnd,
+    StreamError,
     Token,
 )
 from aiway.actors.runtime.testing import Probe
@@ -165,3 +166,16 @@ def test_link_status_lines() -> None:
         "   · reconnecting to unix:/s (attempt 2, next try in 0.4s): the daemon closed",
         "   · disconnected from unix:/s: closed",
     ]
+
+
+def test_a_failed_answer_says_its_error_once() -> None:
+    """The notice that repeats a failed answer's error is not written again; another is."""
+    probe, out = surface()
+    probe.send(Published(1, Message("u1", Role.USER, "hi")))
+    probe.send(Published(2, Message("a2", Role.ASSISTANT, "")))
+    error = "no member offers model"
+    probe.send(Published(3, StreamError("a2", error, "")))
+    probe.send(Published(4, Notify(NotifyLevel.ERROR, "the model could not answer", error)))
+    probe.send(Published(5, Notify(NotifyLevel.ERROR, "the store failed", "disk full")))
+    assert out.value.count(error) == 1, out.value
+    assert "   (error) the store failed: disk full\n" in out.value
