@@ -31,11 +31,16 @@ class Pair:
     c: Host | None = None
 
     def env(self, host: Host, **extra: str) -> dict[str, str]:
-        """A host's environment: its own XDG directories (its secret in its config)."""
+        """A host's environment: its own XDG directories (its secret in its config), and
+        Thespian's own log in its folder (what its admin did with the convention, kept
+        with the test's files for a failure's post-mortem)."""
         return isolated_env(
             self.tmp / host.name,
             OLLAMA_HOST=self.ollama,
             AIWAY_OLLAMA_DEFAULT_MODEL="tiny",
+            THESPLOG_FILE=str(self.tmp / host.name / "thespian.log"),
+            THESPLOG_THRESHOLD="INFO",
+            THESPLOG_FILE_MAXSIZE=str(4 << 20),
             **extra,
         )
 

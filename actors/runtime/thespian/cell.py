@@ -152,6 +152,8 @@ class Cell:
         self.generation = 0
         self.running = self.suspended = self.stopping = self.stopped = False
         self.stop_requested = self.drain_scheduled = self.exiting = False
+        #: its Thespian system ended it (an ``ActorExitRequest`` nobody of aiway sent)
+        self.ended_by_system = False
         self.sent = 0
         self.dead_letters = 0
         self.bad_input = 0
@@ -212,10 +214,11 @@ class Cell:
         self.timers.clear()
         self.mailbox.close()
         self.dead_letters += len(self.mailbox.drain_all())
+        stopping = c.Stopping(self.name, self.ended_by_system)
         if self.parent is not None:
-            self.actor.send(self.parent, c.Stopping(self.name))
+            self.actor.send(self.parent, stopping)
         if self.guardian is not None and self.guardian != self.parent:
-            self.actor.send(self.guardian, c.Stopping(self.name))
+            self.actor.send(self.guardian, stopping)
         if not self.exiting:
             self.exiting = True
             self.actor.send(self.actor.myAddress, ActorExitRequest())
@@ -303,6 +306,10 @@ class Cell:
         if isinstance(msg, c.Beat):
             self.last_beat = time.monotonic()
         elif isinstance(msg, ActorExitRequest):
+            # not the one ``finalize`` sends itself: this cell's system ends it
+            self.ended_by_system = not (
+                self.exiting or self.stopping or self.stopped or self.stop_requested
+            )
             self.exiting = True
             self.finalize()
         elif isinstance(msg, c.Directory):

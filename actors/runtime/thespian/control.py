@@ -171,9 +171,15 @@ class Directory:
 
 @attrs.frozen(eq=False)
 class Stopping:
-    """Cell -> parent and guardian: I am stopping on purpose (do not restart me)."""
+    """Cell -> parent and guardian: I am stopping (do not restart me).
+
+    ``ended`` when nobody of aiway asked: the cell's own Thespian system ended it
+    (its member shuts down). The guardian takes that as the member leaving, which
+    the convention may report only later, or not before the cell's exit.
+    """
 
     name: str
+    ended: bool = False
 
 
 @attrs.frozen(eq=False)

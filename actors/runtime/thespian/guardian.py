@@ -91,6 +91,10 @@ class GuardianActor(Actor):  # type: ignore[misc]
         self.stop_all: tuple[int, object, list[str]] | None = None
         self.collecting: dict[int, tuple[list[c.CellStats], int]] = {}
         self.members: dict[str, dict[str, Any]] = {}
+        #: each member's admin (host:port) by its host
+        self.admins: dict[str, str] = {}
+        #: hosts whose system ended our cells there: leaving, though still registered
+        self.leaving: set[str] = set()
         self.dead_letters = 0
         self.heartbeat: float | None = None
         #: cells lost with their member, until they run again: name -> where they were
@@ -102,8 +106,9 @@ class GuardianActor(Actor):  # type: ignore[misc]
         if isinstance(msg, c.Register):
             self._register(msg, sender)
         elif isinstance(msg, c.Stopping):
-            self.children.stopping(msg.name)
-            self._gone(msg.name)
+            if not (msg.ended and self._ended_with_its_member(msg.name, sender)):
+                self.children.stopping(msg.name)
+                self._gone(msg.name)
         elif isinstance(msg, c.Create):
             self._create(msg, sender)
         elif isinstance(msg, c.Here):
@@ -289,17 +294,47 @@ class GuardianActor(Actor):  # type: ignore[misc]
 
     def _convention(self, msg: Any) -> None:
         key = str(msg.remoteAdminAddress)
+        where = _where(msg.remoteAdminAddress)
+        host = where.rsplit(":", 1)[0]
+        self.leaving.discard(host)
         if msg.remoteAdded:
-            capabilities = dict(msg.remoteCapabilities or {})
-            self.members[key] = capabilities
-            for child in list(self.unplaced.values()):
-                if c.capabilities_match(capabilities, child.requirements or {}):
-                    del self.unplaced[child.name]
-                    self._recreate(c.RecreateDue(child.name, child.generation))
+            self.members[key] = dict(msg.remoteCapabilities or {})
+            self.admins[host] = where
         else:
             self.members.pop(key, None)
-            self._member_left(_where(msg.remoteAdminAddress))
+            self.admins.pop(host, None)
+            self._member_left(where)
+        # a lost cell waits for a member that offers what it requires: one joined, or
+        # one that left was the one Thespian tried (the rest may offer it too)
+        for child in list(self.unplaced.values()):
+            if self._can_host(child):
+                del self.unplaced[child.name]
+                self._recreate(c.RecreateDue(child.name, child.generation))
         self._tell_bridge(c.Members(tuple(sorted(self.members.items()))))
+
+    def _can_host(self, child: Child) -> bool:
+        """Some member of the convention, not one leaving, offers what ``child`` requires."""
+        return any(
+            c.capabilities_match(caps, child.requirements or {})
+            for key, caps in self.members.items()
+            if _host_of(key) not in self.leaving
+        )
+
+    def _ended_with_its_member(self, name: str, sender: object) -> bool:
+        """A top-level cell on another system says that system ended it (``Stopping``
+        with ``ended``): that member is leaving, and the guardian takes it as gone now.
+
+        Its convention de-registration comes from its admin, on another connection:
+        it can arrive after the cells' word, and a cell already taken as stopping on
+        purpose would not count as lost with it (the answer in flight would never end).
+        """
+        child = self.children.by_name.get(name)
+        host = _where(sender).rsplit(":", 1)[0]
+        if child is None or child.stopping or host == _where(self.myAddress).rsplit(":", 1)[0]:
+            return False
+        self.leaving.add(host)
+        self._member_left(self.admins.get(host, _where(sender)))
+        return True
 
     def _member_left(self, where: str) -> None:
         """The member at ``where`` left (shut down, died, unreachable): its cells are lost.
@@ -314,6 +349,7 @@ class GuardianActor(Actor):  # type: ignore[misc]
             child
             for child in self.children.by_name.values()
             if not child.stopping
+            and child.name not in self.lost  # lost already (its cell said so first)
             and child.address is not None
             and _where(child.address).rsplit(":", 1)[0] == host
         ]
@@ -329,14 +365,7 @@ class GuardianActor(Actor):  # type: ignore[misc]
 
     def _recreate(self, due: c.RecreateDue) -> None:
         child = self.children.by_name.get(due.name)
-        if (
-            child is not None
-            and child.name in self.lost
-            and not any(
-                c.capabilities_match(caps, child.requirements or {})
-                for caps in self.members.values()
-            )
-        ):
+        if child is not None and child.name in self.lost and not self._can_host(child):
             # Thespian would keep a placeholder whose creation fails later, or never
             wanted = dict((child.requirements or {}).get(c.REQUIRES) or {})
             self._unplaceable(child, f"no member of the convention offers {wanted}")
@@ -359,6 +388,13 @@ class GuardianActor(Actor):  # type: ignore[misc]
                 self.send(child.address, c.BEAT)
         if self.heartbeat is not None:
             self.wakeupAfter(timedelta(seconds=self.heartbeat), c.BeatDue())
+
+
+def _host_of(key: str) -> str:
+    """The host of a member's key in ``members`` (the string form of its admin's address:
+    ``ActorAddr-(T|10.0.0.2:1900)``)."""
+    inside = key.rsplit("|", 1)[-1].rstrip(")")
+    return inside.rsplit(":", 1)[0]
 
 
 def _where(address: object) -> str:
