@@ -37,7 +37,9 @@ from aiway.actors.protocol import (
 from aiway.actors.registry import RegisterSurface, SurfaceRegistry, UnregisterSurface
 from aiway.actors.runtime import (
     ActorRef,
+    ActorStopped,
     ActorSystem,
+    AskTimeout,
     Behaviour,
     Context,
     MailboxConfig,
@@ -52,6 +54,7 @@ from aiway.actors.store import (
     STORE_SURFACE,
     OpenedHistory,
     ResumeSession,
+    Settle,
     StoreError,
     resume_message,
     store_factory,
@@ -60,6 +63,9 @@ from aiway.actors.stream_manager import CancelAllStreams, StreamManager
 from aiway.config import Settings
 
 log = logging.getLogger(__name__)
+
+#: how long a core placed anew waits for the history to hand over its queued writes
+SETTLE_TIMEOUT = 5.0
 
 
 class CoreMoved(Protocol):
@@ -386,7 +392,17 @@ class Assistant:
 
     async def _reseed(self, history: OpenedHistory, event: CoreMoved) -> None:
         """Seed a core placed anew with the conversation as saved so far, then tell the
-        surfaces it runs again (so their next prompt finds it seeded)."""
+        surfaces it runs again (so their next prompt finds it seeded).
+
+        The Store first hands over what it has queued (it writes a few milliseconds
+        late, in groups): the conversation loaded after that includes its last turn.
+        """
+        store = self._surfaces.get(STORE_SURFACE)
+        if store is not None:
+            try:
+                await self.system.ask(store[0], Settle, SETTLE_TIMEOUT)
+            except (AskTimeout, ActorStopped) as exc:
+                log.warning("the history did not settle before the new core was seeded: %s", exc)
         try:
             loaded = await history.store.load_session(
                 history.session_id, tail=history.resume_messages

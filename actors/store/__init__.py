@@ -25,6 +25,8 @@ from aiway.actors.store.messages import (
     LOCAL_SURFACES,
     STORE_COMMANDS,
     ResumeSession,
+    Settle,
+    Settled,
     StoreCommand,
 )
 from aiway.actors.store.records import (
@@ -56,6 +58,8 @@ __all__ = [
     "OpenedHistory",
     "ResumeSession",
     "SessionNotFound",
+    "Settle",
+    "Settled",
     "StoreActor",
     "StoreCommand",
     "StoreDamaged",

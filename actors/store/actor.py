@@ -54,7 +54,7 @@ from aiway.actors.protocol.registry import GetStreamingText, StreamingText
 from aiway.actors.runtime import ActorRef, Context, EdgeActor, EdgeContext, TimerId, handles
 from aiway.actors.store.commands import CommandDone, run_command
 from aiway.actors.store.history import StoreBackend
-from aiway.actors.store.messages import LOCAL_SURFACES, StoreCommand
+from aiway.actors.store.messages import LOCAL_SURFACES, SETTLED, Settle, StoreCommand
 from aiway.actors.store.records import (
     AppendMessage,
     CreateTask,
@@ -167,6 +167,8 @@ class StoreActor(EdgeActor):
         self.last_seq = 0
         #: history commands waiting for the writes queued before them
         self._commands: list[tuple[StoreCommand, str]] = []
+        #: who asked to ``Settle`` and waits for the writes queued before it
+        self._settling: list[ActorRef] = []
 
     def _remember(self, loaded: LoadedSession) -> None:
         session = loaded.session.id
@@ -482,14 +484,23 @@ class StoreActor(EdgeActor):
         self._commands.append((msg, self.session_id))
         self._run_commands(ctx)
 
+    @handles(Settle)
+    def on_settle(self, ctx: EdgeContext, msg: Settle) -> None:
+        self._settling.append(msg.reply_to)
+        self._run_commands(ctx)
+
     def _run_commands(self, ctx: EdgeContext) -> None:
-        """Start the waiting commands once every write queued before them is handed over
-        (the store's thread runs calls in order: their reads then see those writes)."""
-        if not self._commands:
+        """Start the waiting commands, and answer who waits to ``Settle``, once every
+        write queued before them is handed over (the store's thread runs calls in
+        order: reads after that see those writes)."""
+        if not self._commands and not self._settling:
             return
         self.writes.submit(ctx)  # without waiting out the write delay
         if not self.writes.handed_over:
             return  # after the transaction in flight (on_written)
+        settling, self._settling = self._settling, []
+        for asker in settling:
+            ctx.tell(asker, SETTLED)
         commands, self._commands = self._commands, []
         for msg, current in commands:
             ctx.create_task(

@@ -7,6 +7,7 @@ from typing import Final
 import attrs
 
 from aiway.actors.protocol import HistoryEntry
+from aiway.actors.runtime import ActorRef
 from aiway.actors.store.records import StoredTask
 
 STORE_COMMANDS: Final = frozenset({"sessions", "new", "resume", "export", "delete", "title"})
@@ -54,3 +55,24 @@ class ResumeSession:
     history: tuple[HistoryEntry, ...] = ()
     tasks: tuple[StoredTask, ...] = ()
     note: str = ""
+
+
+@attrs.frozen(slots=True)
+class Settle:
+    """Session -> Store (an ask): reply ``Settled`` once every write queued before it is
+    handed to the store's thread, without waiting out the write delay.
+
+    The thread runs its calls in order, so what the asker reads from the same
+    store after the reply (the conversation a core placed anew is seeded with)
+    includes those writes.
+    """
+
+    reply_to: ActorRef
+
+
+@attrs.frozen(slots=True)
+class Settled:
+    """Store -> asker: the writes queued before ``Settle`` are with the store's thread."""
+
+
+SETTLED: Final = Settled()

@@ -32,6 +32,7 @@ from aiway.actors.runtime.testing import Probe
 from aiway.actors.store.actor import StoreActor
 from aiway.actors.store.errors import StoreLocked
 from aiway.actors.store.history import WriteDone
+from aiway.actors.store.messages import SETTLED, Settle
 from aiway.actors.store.records import (
     AppendMessage,
     CreateTask,
@@ -446,3 +447,31 @@ def test_a_long_answer_costs_each_checkpoint_only_its_new_text(tmp_path: Path) -
     assert max(carried[1:]) <= new + 64, "a checkpoint carries the new text, not the whole"
     early, late = sum(grew[2:7]) / 5, sum(grew[-5:]) / 5
     assert late <= early + 4200, f"WAL bytes per checkpoint grew with the answer: {grew}"
+
+
+def test_settle_hands_over_what_waits_out_the_write_delay_then_answers() -> None:
+    """A core placed anew reads the conversation after ``Settle``: it sees the last turn."""
+    h = Harness(write_delay=60.0)
+    h.publish(Message("u1", Role.USER, "q"))
+    assert h.store.batches == [], "it waits out the write delay"
+    asker = h.probe.ref("asker")
+
+    h.probe.send(Settle(asker))
+
+    (batch,) = h.store.batches
+    assert [type(op) for op in batch] == [EnsureSession, InsertMessage]
+    assert h.probe.inbox(asker) == [SETTLED]
+
+
+def test_settle_while_a_transaction_is_in_flight_answers_after_the_next_is_handed_over() -> None:
+    h = Harness()
+    h.publish(Message("u1", Role.USER, "one"))
+    h.publish(Message("u2", Role.USER, "two"))  # waits for the transaction in flight
+    asker = h.probe.ref("asker")
+
+    h.probe.send(Settle(asker))
+    assert h.probe.inbox(asker) == []
+
+    h.end()
+    assert [len(batch) for batch in h.store.batches] == [2, 1]
+    assert h.probe.inbox(asker) == [SETTLED]
