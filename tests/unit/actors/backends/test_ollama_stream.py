@@ -181,8 +181,21 @@ async def test_a_body_framed_by_content_length_or_by_the_close_reads_whole() -> 
         ),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "transfer coding"),
         (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", "malformed header"),
+        (HEAD + b"0\r\n" + b"X-T: a\r\n" * 2000, "trailers longer than 8192 bytes"),
+        (HEAD + b"0\r\nX-T: " + b"a" * 10_000, "trailer line longer than 8192 bytes"),
     ],
-    ids=["not-http", "huge-head", "bad-size", "no-crlf", "endless-size", "gzip", "te", "header"],
+    ids=[
+        "not-http",
+        "huge-head",
+        "bad-size",
+        "no-crlf",
+        "endless-size",
+        "gzip",
+        "te",
+        "header",
+        "many-trailers",
+        "endless-trailer",
+    ],
 )
 @pytest.mark.asyncio
 async def test_a_broken_response_is_refused_saying_what_broke(response: bytes, says: str) -> None:
