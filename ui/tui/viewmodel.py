@@ -168,12 +168,24 @@ class ViewModel:
             self._poke()
 
     def snapshot(self, msg: StateSnapshot) -> None:
-        """Start over from a snapshot (on attach, and after falling behind)."""
+        """Start over from a snapshot (on attach, after falling behind, a core placed anew).
+
+        A snapshot of the session shown whose history starts at an entry shown
+        already is the tail of this conversation (a mirror holds only so many
+        turns; a core placed anew is seeded with the saved tail): what is shown
+        before that entry stays.
+        """
         with self._lock:
+            kept = self._before(msg)
             self._entries.clear()
             self._by_id.clear()
             self._changed.clear()
             self._reset = True
+            for entry in kept:  # drawn again whole, like everything after a reset
+                entry.full = True
+                self._entries.append(entry)
+                if entry.id:
+                    self._by_id[entry.id] = entry
             for item in msg.history:
                 kind = {Role.USER: USER, Role.ASSISTANT: ASSISTANT}.get(item.role, NOTE)
                 entry = self._append(item.id, kind, item.content, item.status.value)
@@ -190,6 +202,22 @@ class ViewModel:
             self._seq = msg.last_seq
             self._status_changed = True
             self._poke()
+
+    def _before(self, msg: StateSnapshot) -> list[_Entry]:
+        """The entries shown before the first of ``msg``'s history, when ``msg`` continues
+        the session shown; none otherwise."""
+        session = self._session
+        if not msg.history or session is None or msg.session is None:
+            return []
+        if msg.session.session_id != session.session_id:
+            return []
+        first = self._by_id.get(msg.history[0].id)
+        if first is None:
+            return []
+        for index, entry in enumerate(self._entries):
+            if entry is first:
+                return self._entries[:index]
+        return []
 
     def avatar(self, frame: AvatarFrame) -> None:
         """The newest avatar frame replaces any frame not yet drawn."""

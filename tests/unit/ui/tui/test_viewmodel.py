@@ -166,6 +166,37 @@ def test_a_snapshot_resets_the_conversation() -> None:
     assert changes.status is not None and changes.status.last_seq == 40
 
 
+def tail_snapshot(session: str, *ids: str) -> StateSnapshot:
+    return StateSnapshot(
+        history=tuple(HistoryEntry(i, Role.USER, f"text {i}") for i in ids),
+        state=ConversationState.READY,
+        session=SessionInfo(session, "m", "b"),
+        avatar=None,
+        last_seq=50,
+    )
+
+
+def test_a_snapshot_of_the_conversations_tail_keeps_what_is_shown_before_it() -> None:
+    """A core placed anew is seeded with the saved tail: the earlier turns stay shown."""
+    view, _ = model()
+    view.snapshot(tail_snapshot("s", "u1", "u2", "u3", "u4"))
+    view.take()
+    view.snapshot(tail_snapshot("s", "u3", "u4", "u5"))
+    changes = view.take()
+    assert changes.reset
+    users = [e.text for e in changes.entries if e.kind == USER]
+    assert users == [f"text u{n}" for n in range(1, 6)]
+
+
+def test_a_snapshot_of_another_session_or_not_a_tail_starts_over() -> None:
+    view, _ = model()
+    view.snapshot(tail_snapshot("s", "u1", "u2"))
+    view.snapshot(tail_snapshot("other", "u2", "u3"))
+    assert [e.text for e in view.take().entries if e.kind == USER] == ["text u2", "text u3"]
+    view.snapshot(tail_snapshot("other", "u9"))
+    assert [e.text for e in view.take().entries if e.kind == USER] == ["text u9"]
+
+
 def test_the_history_is_bounded_and_the_ui_learns_what_fell_out() -> None:
     view, _ = model(history_limit=10)
     for n in range(30):
