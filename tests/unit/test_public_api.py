@@ -213,6 +213,8 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "OpenedHistory",
         "ResumeSession",
         "SessionNotFound",
+        "Settle",
+        "Settled",
         "StoreActor",
         "StoreCommand",
         "StoreDamaged",
