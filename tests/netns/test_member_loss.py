@@ -138,7 +138,13 @@ def chat_requests(pair: Pair) -> list[list[str]]:
     ]
 
 
-def test_the_core_placed_again_carries_the_conversation_to_the_next_answer(trio: Pair) -> None:
+def test_the_core_placed_again_carries_the_conversation_and_shows_no_turn_twice(
+    trio: Pair,
+) -> None:
+    """``b`` dies while the second answer streams; the core is placed again on ``c`` and
+    seeded with the conversation saved so far, under the ids the surface showed it
+    with: the headless log writes each earlier turn once, the third prompt is
+    answered after them, and the new core knows what was said before."""
     assert trio.c is not None
     trio.member(name="member-b")
     idle_b = len(trio.b.leftovers())
@@ -152,8 +158,21 @@ def test_the_core_placed_again_carries_the_conversation_to_the_next_answer(trio:
         lambda: trio.output("leader").count("yollayah> ") >= 2, timeout=60, what="the 2nd answer"
     )
     crash(trio.b)
-    assert leader.wait(90) == 1, trio.output("leader")
+    code = leader.wait(90)
+    out = trio.output("leader")
+    assert code == 1, (code, out)  # one answer failed: the cut one
+    assert f"the member at {trio.b.address} holding the core" in out, out
+    # each prompt once, in order, and the answers: the first whole, the cut one, the third
+    lines = out.splitlines()
+    prompts = [line for line in lines if line.startswith("you> ")]
+    assert prompts == ["you> remember 42", "you> hi", "you> again"], out
+    answers = [line for line in lines if line.startswith("yollayah> ")]
+    assert len(answers) == 3, out
+    first, cut, third = answers
+    assert tokens(first) == [f"tok{i}" for i in range(1, 401)], out
+    assert cut != first and third == first, out
+    assert lines.index("you> again") > lines.index(cut), out
+    # the new core on c knew what was said before b went away
     last = chat_requests(trio)[-1]
     assert "again" in last[-1]
-    # the new core on c knew what was said before b went away
     assert any("remember 42" in content for content in last[:-1]), last

@@ -66,7 +66,9 @@ def test_the_walkthrough_with_the_daemon_on_the_leader(model_pair: ModelPair) ->
     # 4. see what runs where: aiway status on each machine, with its address
     code, shown = run(model_pair, pair.a, "status-a", "status", "--ip", a)
     assert code == 0 and f"{a}:1900" in shown and f"{b}:1900" in shown, shown
-    assert "member" in shown.splitlines()[1], shown
+    # the leader's status says what each member offers (asked of the member itself)
+    (member_line,) = [line for line in shown.splitlines() if line.startswith(f"{b}:1900")]
+    assert "member" in member_line and "aiway.model=True" in member_line, shown
     code, shown = run(model_pair, pair.b, "status-b", "status", "--ip", b)
     assert code == 0 and f"{a}:1900" in shown and "aiway.model=True" in shown, shown
     # without --ip it looks on 127.0.0.1, where nothing listens (hence the document's --ip)
