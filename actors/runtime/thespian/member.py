@@ -41,6 +41,8 @@ from aiway.actors.runtime.thespian.config import SystemHandle, ThespianConfig, o
 DEFAULT_ADMIN_PORT = 1900
 #: bound on shutting the member's system down after a signal
 SHUTDOWN_TIMEOUT = 10.0
+#: ``aiway status``: how long each other system of the convention has to say what it offers
+OTHER_TIMEOUT = 2.0
 
 
 def start_member(config: ThespianConfig) -> SystemHandle:
@@ -114,8 +116,8 @@ def convention_status(
     """The systems of the convention the admin on ``admin_port`` belongs to. Blocks.
 
     Raises ``TimeoutError`` when no admin answers there within ``timeout``.
-    Only a leader knows every member's capabilities; a member knows its own
-    and its leader's address.
+    A leader knows every member's address, a member its leader's; each of
+    those is asked what it offers (``OTHER_TIMEOUT`` each).
     """
     from thespian.system.messages.status import Thespian_StatusReq, Thespian_SystemStatus
 
@@ -133,16 +135,26 @@ def convention_status(
     if not isinstance(reply, Thespian_SystemStatus):
         raise TimeoutError(f"no Thespian admin answered on port {admin_port} within {timeout}s")
     found = [SystemInfo(_where(reply.adminAddress), "this", _ours(dict(reply.capabilities)))]
+    others: list[tuple[object, str]] = []
     leader = reply.conventionLeader
     seen = {found[0].address}
     if leader is not None and _where(leader) not in seen:
-        found.append(SystemInfo(_where(leader), "leader", {}))
+        others.append((leader, "leader"))
         seen.add(_where(leader))
     for member, _valid in reply.conventionAttendees:
-        where = _where(member)
-        if where not in seen:
-            found.append(SystemInfo(where, "member", {}))
-            seen.add(where)
+        if _where(member) not in seen:
+            others.append((member, "member"))
+            seen.add(_where(member))
+    # each other system says what it offers itself (the convention's own status
+    # lists addresses only); one that does not answer in time shows "?"
+    for address, role in others:
+        own = system.ask(address, Thespian_StatusReq(), OTHER_TIMEOUT)
+        offers = (
+            _ours(dict(own.capabilities))
+            if isinstance(own, Thespian_SystemStatus)
+            else {"?": "did not answer"}
+        )
+        found.append(SystemInfo(_where(address), role, offers))
     return found
 
 
