@@ -2,8 +2,10 @@
 
 ``fake`` is one fake Ollama server process per test module; ``ollama`` resets
 it to a paced reply of ``TOKENS`` tokens for each test; ``procs`` starts real
-``aiway`` processes for one test and stops them all by pid afterwards. A
-module that needs something else defines its own fixture of the same name.
+``aiway`` processes for one test and stops them all by pid afterwards, then
+waits until no process started with the test's folder in its environment is
+left (a Thespian engine's forks among them). A module that needs something
+else defines its own fixture of the same name.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest
 
 from tests.fakes.daemons import RATE, TOKENS, Processes
 from tests.fakes.process import FakeOllamaProcess
+from tests.unit.actors.runtime.thespian import processes
+from tests.waiting import wait_until_sync
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +37,16 @@ def ollama(fake: FakeOllamaProcess) -> FakeOllamaProcess:
 
 @pytest.fixture
 def procs(tmp_path: Path, ollama: FakeOllamaProcess) -> Iterator[Processes]:
-    processes = Processes(tmp_path, ollama)
-    yield processes
-    processes.stop_all()
+    started = Processes(tmp_path, ollama)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        wait_until_sync(
+            lambda: not processes.with_marker(str(tmp_path)),
+            timeout=15,
+            what="every process of the test to exit",
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -276,7 +276,7 @@ async def test_refused_connection_names_the_address_and_hints_ollama_serve() -> 
 
 
 @pytest.mark.asyncio
-async def test_cancelling_the_caller_closes_the_response_and_the_server_sees_it(
+async def test_cancelling_the_caller_closes_the_response_and_the_next_stream_works(
     server: FakeOllama, backend: OllamaBackend
 ) -> None:
     server.configure(script=("thinking", Stall(None)))
@@ -291,25 +291,10 @@ async def test_cancelling_the_caller_closes_the_response_and_the_server_sees_it(
         await streaming
     await server.wait_for_disconnects(1)
     assert server.streams_finished == 0
-
-
-@pytest.mark.asyncio
-async def test_the_backend_streams_again_after_a_cancelled_stream(
-    server: FakeOllama, backend: OllamaBackend
-) -> None:
-    server.configure(script=("thinking", Stall(None)))
-    on_text = Collector()
-    streaming = asyncio.create_task(backend.stream(MODEL, PROMPT, on_text))
-    async with asyncio.timeout(5):
-        await on_text.first.wait()
-    streaming.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await streaming
+    # the backend streams again after a cancelled stream
     server.configure(script=("again",))
     on_text = Collector()
-
     await backend.stream(MODEL, PROMPT, on_text)
-
     assert on_text.joined == "again"
 
 

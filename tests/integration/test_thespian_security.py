@@ -15,13 +15,11 @@ import contextlib
 import os
 import pickle
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeOllamaProcess
-from tests.fakes.daemons import ANSWER, RATE, TOKENS, Processes
+from tests.fakes.daemons import ANSWER, Processes
 from tests.unit.actors.runtime.thespian import processes
 from tests.waiting import wait_until_sync
 
@@ -78,27 +76,6 @@ def free_port() -> int:
 
 def drops_logged(log: str) -> int:
     return log.count("dropped a Thespian frame")
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOllamaProcess]:
-    with FakeOllamaProcess("--models", "tiny:latest") as server:
-        server.configure(tokens=TOKENS, rate=RATE, script=["x"])
-        yield server
-
-
-@pytest.fixture
-def procs(tmp_path: Path, fake: FakeOllamaProcess) -> Iterator[Processes]:
-    started = Processes(tmp_path, fake)
-    try:
-        yield started
-    finally:
-        started.stop_all()
-        wait_until_sync(
-            lambda: not processes.with_marker(str(tmp_path)),
-            timeout=15,
-            what="every process of the test to exit",
-        )
 
 
 def test_a_pickle_sent_to_every_thespian_port_of_serve_runs_nothing(
