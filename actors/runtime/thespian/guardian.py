@@ -333,7 +333,9 @@ class GuardianActor(Actor):  # type: ignore[misc]
         if child is None or child.stopping or host == _where(self.myAddress).rsplit(":", 1)[0]:
             return False
         self.leaving.add(host)
-        self._member_left(self.admins.get(host, _where(sender)))
+        where = self.admins.get(host, _where(sender))
+        log.warning("the system at %s ended %s: that member is leaving", where, name)
+        self._member_left(where)
         return True
 
     def _member_left(self, where: str) -> None:
