@@ -76,6 +76,9 @@ def _watch_host(port: int) -> None:
 
 #: how long the guardian waits for every cell's counters
 STATS_WAIT = timedelta(seconds=1)
+#: how long a member whose system ended our cells is not a place for a lost cell (its
+#: de-registration, or three missed registrations, come well within it)
+LEAVING = 10.0
 
 
 class GuardianActor(Actor):  # type: ignore[misc]
@@ -93,8 +96,9 @@ class GuardianActor(Actor):  # type: ignore[misc]
         self.members: dict[str, dict[str, Any]] = {}
         #: each member's admin (host:port) by its host
         self.admins: dict[str, str] = {}
-        #: hosts whose system ended our cells there: leaving, though still registered
-        self.leaving: set[str] = set()
+        #: hosts whose system ended our cells there, and when: leaving, though still
+        #: registered (for ``LEAVING``: a member that stays after all is a host again)
+        self.leaving: dict[str, float] = {}
         self.dead_letters = 0
         self.heartbeat: float | None = None
         #: cells lost with their member, until they run again: name -> where they were
@@ -296,7 +300,7 @@ class GuardianActor(Actor):  # type: ignore[misc]
         key = str(msg.remoteAdminAddress)
         where = _where(msg.remoteAdminAddress)
         host = where.rsplit(":", 1)[0]
-        self.leaving.discard(host)
+        self.leaving.pop(host, None)
         if msg.remoteAdded:
             self.members[key] = dict(msg.remoteCapabilities or {})
             self.admins[host] = where
@@ -314,10 +318,11 @@ class GuardianActor(Actor):  # type: ignore[misc]
 
     def _can_host(self, child: Child) -> bool:
         """Some member of the convention, not one leaving, offers what ``child`` requires."""
+        now = time.monotonic()
         return any(
             c.capabilities_match(caps, child.requirements or {})
             for key, caps in self.members.items()
-            if _host_of(key) not in self.leaving
+            if now - self.leaving.get(_host_of(key), -LEAVING) >= LEAVING
         )
 
     def _ended_with_its_member(self, name: str, sender: object) -> bool:
@@ -332,7 +337,7 @@ class GuardianActor(Actor):  # type: ignore[misc]
         host = _where(sender).rsplit(":", 1)[0]
         if child is None or child.stopping or host == _where(self.myAddress).rsplit(":", 1)[0]:
             return False
-        self.leaving.add(host)
+        self.leaving[host] = time.monotonic()
         where = self.admins.get(host, _where(sender))
         log.warning("the system at %s ended %s: that member is leaving", where, name)
         self._member_left(where)

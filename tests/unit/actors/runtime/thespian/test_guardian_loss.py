@@ -19,7 +19,7 @@ from thespian.actors import ActorAddress, ActorSystemConventionUpdate
 from thespian.system.transport.TCPTransport import TCPv4ActorAddress
 
 from aiway.actors.runtime.thespian import control as c
-from aiway.actors.runtime.thespian.guardian import GuardianActor
+from aiway.actors.runtime.thespian.guardian import LEAVING, GuardianActor
 
 LEADER = "10.0.0.1"
 MEMBER = "10.0.0.2"
@@ -102,6 +102,10 @@ def test_a_leaving_member_is_not_where_a_lost_cell_is_placed_again() -> None:
     guardian._recreate(c.RecreateDue("conductor", child.generation))
     (unplaced,) = guardian.to_bridge(c.Unplaced)
     assert unplaced.name == "conductor" and "no member" in unplaced.error
+    # a member that stays registered after all is a place for a lost cell again
+    assert not guardian._can_host(child)
+    guardian.leaving[MEMBER] -= LEAVING
+    assert guardian._can_host(child)
 
 
 def test_a_cell_stopped_on_purpose_is_not_a_lost_member() -> None:
