@@ -162,13 +162,17 @@ async def _run(
             addresses.append(await server.listen_tcp(tcp.host, tcp.port))
         stale = " (replaced a stale socket)" if claim.replaced_stale else ""
         where = " and ".join(str(address) for address in addresses)
-        out.write(f"aiway: daemon (pid {os.getpid()}) serving on {where}{stale}\n")
-        out.write(f"aiway: model {selection.model} on {selection.backend.name}\n")
         if history is None:
-            out.write("aiway: saving no history (--no-history)\n")
+            saving = "saving no history (--no-history)"
         else:
             verb = "continuing" if history.resumed is not None else "saving"
-            out.write(f"aiway: {verb} conversation {history.session_id} in {history.store.path}\n")
+            saving = f"{verb} conversation {history.session_id} in {history.store.path}"
+        # one write: whoever waits for "serving on" reads the model and history lines too
+        out.write(
+            f"aiway: daemon (pid {os.getpid()}) serving on {where}{stale}\n"
+            f"aiway: model {selection.model} on {selection.backend.name}\n"
+            f"aiway: {saving}\n"
+        )
         log.info("serving on %s", where)
         # a signal, or a host that stopped itself (a Thespian core that could not be placed)
         ended = asyncio.ensure_future(assistant.system.stopped.wait())
