@@ -335,7 +335,12 @@ class GuardianActor(Actor):  # type: ignore[misc]
         """
         child = self.children.by_name.get(name)
         host = _where(sender).rsplit(":", 1)[0]
-        if child is None or child.stopping or host == _where(self.myAddress).rsplit(":", 1)[0]:
+        if (
+            child is None
+            or child.stopping
+            or host not in self.admins  # not on a member's host (no convention, another base)
+            or host == _where(self.myAddress).rsplit(":", 1)[0]  # this machine: which admin?
+        ):
             return False
         self.leaving[host] = time.monotonic()
         where = self.admins.get(host, _where(sender))

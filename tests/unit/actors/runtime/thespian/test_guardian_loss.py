@@ -120,3 +120,12 @@ def test_cells_of_the_leaders_own_system_ending_with_it_are_not_a_lost_member() 
     guardian.receiveMessage(c.Stopping("conductor", ended=True), cells["conductor"])
     assert guardian.to_bridge(c.MemberLost) == []
     assert guardian.children.by_name["conductor"].stopping
+
+
+def test_a_cell_ended_on_a_host_that_is_no_member_is_not_a_lost_member() -> None:
+    """Without a convention (a local base), a cell that its system ends is not a member
+    leaving: nothing is lost twice, and nothing is placed again at shutdown."""
+    guardian, cells = with_core_on("10.0.0.9")
+    guardian.receiveMessage(c.Stopping("registry", ended=True), cells["registry"])
+    assert guardian.to_bridge(c.MemberLost) == []
+    assert guardian.children.by_name["registry"].stopping
