@@ -36,6 +36,7 @@ import attrs
 
 from aiway.actors.errors import AiwayError
 from aiway.actors.runtime.thespian.config import SystemHandle, ThespianConfig, open_system
+from aiway.actors.untrusted import strip_controls
 
 #: the admin port a member and a leader use unless told otherwise
 DEFAULT_ADMIN_PORT = 1900
@@ -43,6 +44,9 @@ DEFAULT_ADMIN_PORT = 1900
 SHUTDOWN_TIMEOUT = 10.0
 #: ``aiway status``: how long each other system of the convention has to say what it offers
 OTHER_TIMEOUT = 2.0
+#: ``aiway status``: how much of what a system says it offers is shown
+SHOWN_CAPABILITIES = 32
+SHOWN_CHARS = 200
 
 
 def start_member(config: ThespianConfig) -> SystemHandle:
@@ -86,8 +90,8 @@ class SystemInfo:
     """Its admin's address (host:port)."""
     role: str
     """``this`` (the admin asked), ``leader`` or ``member``."""
-    capabilities: dict[str, Any]
-    """What it offers (``aiway.*`` keys; Thespian's own are left out)."""
+    capabilities: dict[str, str]
+    """What it offers (``aiway.*`` keys; Thespian's own are left out), as safe text."""
 
 
 def _where(address: object) -> str:
@@ -98,13 +102,24 @@ def _where(address: object) -> str:
     return str(address)
 
 
-def _ours(capabilities: dict[str, Any]) -> dict[str, Any]:
-    ours = {k: v for k, v in capabilities.items() if k.startswith("aiway.")}
+def _ours(capabilities: dict[str, Any]) -> dict[str, str]:
+    """aiway's capabilities of a system, as text fit for a terminal.
+
+    They come from another machine (each system says what it offers): every key
+    and value loses its control characters and escape sequences and is cut at
+    ``SHOWN_CHARS``, and at most ``SHOWN_CAPABILITIES`` are kept.
+    """
+    ours = {k: v for k, v in capabilities.items() if isinstance(k, str) and k.startswith("aiway.")}
     streams = ours.get("aiway.streams")
     if isinstance(streams, dict):  # the model runs there: say which, not the raw address
         where = _where(streams.get("address"))
         ours["aiway.streams"] = f"{streams.get('model')} on {streams.get('backend')} at {where}"
-    return ours
+    return {_shown(key): _shown(value) for key, value in sorted(ours.items())[:SHOWN_CAPABILITIES]}
+
+
+def _shown(value: object) -> str:
+    text = strip_controls(str(value)).replace("\n", " ").replace("\t", " ")
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def convention_status(
