@@ -227,18 +227,24 @@ async def test_backpressure_over_tls_loses_nothing_when_the_server_finishes_mean
     assert server.streams_finished == 1
 
 
+async def failure(url: str) -> BackendError:
+    """The error a stream to ``url`` ends with, within ``HANG`` (never a hang)."""
+    backend = OllamaBackend(url, connect_timeout=10.0)
+    try:
+        async with asyncio.timeout(HANG):
+            with pytest.raises(BackendError) as caught:
+                await backend.stream(MODEL, PROMPT, Collector())
+    finally:
+        await backend.close()
+    return caught.value
+
+
 @pytest.mark.asyncio
 async def test_https_to_a_plain_http_server_is_a_tls_error_not_a_hang() -> None:
     async with FakeOllama() as plain:
-        backend = OllamaBackend(plain.url.replace("http://", "https://"), connect_timeout=10.0)
-        try:
-            async with asyncio.timeout(HANG):
-                with pytest.raises(BackendError) as caught:
-                    await backend.stream(MODEL, PROMPT, Collector())
-        finally:
-            await backend.close()
+        error = await failure(plain.url.replace("http://", "https://"))
 
-    message = caught.value.describe()
+    message = error.describe()
     assert message.startswith(f"TLS with Ollama at 127.0.0.1:{plain.port} failed: ")
     assert "http://" in message  # the hint
     assert plain.chat_bodies == []
@@ -254,18 +260,14 @@ async def test_a_server_that_closes_during_the_handshake_is_named_as_such() -> N
 
     listener = await asyncio.start_server(close_at_once, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
-    backend = OllamaBackend(f"https://127.0.0.1:{port}", connect_timeout=10.0)
     try:
-        async with asyncio.timeout(HANG):
-            with pytest.raises(BackendError) as caught:
-                await backend.stream(MODEL, PROMPT, Collector())
+        error = await failure(f"https://127.0.0.1:{port}")
     finally:
-        await backend.close()
         listener.close()
         await listener.wait_closed()
 
     assert accepted.is_set()
-    assert caught.value.describe().startswith(
+    assert error.describe().startswith(
         f"the server at 127.0.0.1:{port} closed the connection during the TLS handshake"
     )
 

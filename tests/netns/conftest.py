@@ -109,6 +109,16 @@ class Pair:
     def output(self, name: str) -> str:
         return (self.tmp / f"{name}.txt").read_text()
 
+    def serving(self, daemon: subprocess.Popen[bytes], name: str) -> None:
+        """Wait until ``aiway serve`` (output ``NAME.txt``) serves, with the model on ollama."""
+        wait_until_sync(
+            lambda: "serving on" in self.output(name) or daemon.poll() is not None,
+            timeout=60,
+            what="the daemon to serve",
+        )
+        assert daemon.poll() is None, self.output(name)
+        assert "aiway: model tiny on ollama" in self.output(name), self.output(name)
+
 
 def write_secret(home: Path, key: str) -> None:
     folder = home / "config" / "aiway"

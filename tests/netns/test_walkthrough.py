@@ -16,7 +16,6 @@ from tests.netns.conftest import AIWAY, ROOT, ModelPair
 from tests.netns.hosts import Host
 from tests.netns.test_model_member import answered, chats_on_member
 from tests.netns.test_two_hosts import wait_exit
-from tests.waiting import wait_until_sync
 
 
 def run(pair: ModelPair, host: Host, name: str, *args: str) -> tuple[int, str]:
@@ -52,13 +51,7 @@ def test_the_walkthrough_with_the_daemon_on_the_leader(model_pair: ModelPair) ->
         pair.tmp / "daemon.txt",
         ROOT,
     )
-    wait_until_sync(
-        lambda: "serving on" in pair.output("daemon") or daemon.poll() is not None,
-        timeout=60,
-        what="the daemon to serve",
-    )
-    assert daemon.poll() is None, pair.output("daemon")
-    assert "aiway: model tiny on ollama" in pair.output("daemon"), pair.output("daemon")
+    pair.serving(daemon, "daemon")
     # a terminal attached to it: the answer streams from the member
     code, shown = run(model_pair, pair.a, "attached", "headless", "--connect", "--prompt", "hi")
     assert code == 0 and answered(shown), shown
