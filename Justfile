@@ -16,8 +16,9 @@ setup:
     set -euo pipefail
     [ -x .venv/bin/python ] || python3 -m venv .venv
     stamp=.venv/.aiway-setup
-    want=$(cat pyproject.toml .ci/llama-wheel | sha256sum | cut -c1-16)
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
+    want=$(cat pyproject.toml .ci/llama-wheel hatch_build.py actors/runtime/_lane.c | sha256sum | cut -c1-16)
+    # the editable install compiles the mailbox's C core next to its source
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && compgen -G 'actors/runtime/_lane.*.so' >/dev/null; then exit 0; fi
     if ! {{py}} -c "import llama_cpp" 2>/dev/null; then
         wheel=$(.ci/llama-wheel {{py}})
         {{py}} -m pip install -q "$wheel"

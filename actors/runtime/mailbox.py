@@ -28,6 +28,14 @@ import attrs
 
 from aiway.actors.runtime.errors import MailboxFull
 
+try:
+    from aiway.actors.runtime._lane import Lane, bind
+except ImportError as exc:  # a checkout that was never installed
+    raise ImportError(
+        "aiway's mailbox core (actors/runtime/_lane.c) is not compiled here: install "
+        "aiway (`pip install -e .` in a checkout, or `.ci/just setup`), which compiles it"
+    ) from exc
+
 #: what ``Mailbox.process`` hands each handler: the behaviour, and its context
 _Target = TypeVar("_Target")
 _Ctx = TypeVar("_Ctx")
@@ -239,26 +247,35 @@ _COALESCED = Delivery.COALESCED
 _REJECTED = Delivery.REJECTED
 _DEAD = Delivery.DEAD
 
+# What ``Lane.offer``'s fast path reads: the plain types (the set grows as types are
+# seen), the answer it gives, and the clock a wake-up message is timed with.
+bind(_PLAIN_KINDS, _ACCEPTED, perf_counter)
+#: the plain run of ``process``, called as a function (no bound method per run)
+_drain = Lane._drain
+
 
 def _nothing() -> None:
     """The ``on_ready`` of a mailbox nobody drives (tests and tools call ``take``)."""
 
 
-class Mailbox:
+class Mailbox(Lane):
     """A bounded two-lane mailbox. Not thread-safe: used from the loop thread only.
+
+    Its two hot paths are in C, in the base class ``Lane`` (``_lane.c``): ``offer``
+    for a plain message below the mark, and the run of plain messages inside
+    ``process``. Everything else is here, and the fields both share are the
+    base's.
 
     ``offer`` never blocks and never raises; ``put`` (edge producers only)
     awaits space with a timeout and raises ``MailboxFull`` when it runs out.
     """
 
     __slots__ = (
-        "_asleep",
         "_batch",
         "_blocked_puts",
         "_blocked_seconds",
         "_capacity",
         "_coalesced",
-        "_control",
         "_drain_callbacks",
         "_dropped",
         "_handler_max",
@@ -269,24 +286,19 @@ class Mailbox:
         "_latency",
         "_limit",
         "_low",
-        "_mark",
         "_processed",
         "_processed_low",
         "_processed_wraps",
         "_put_timeouts",
         "_putters",
-        "_queue",
         "_rejected",
         "_rest",
         "_segment",
         "_stamp_at",
-        "_wakes",
-        "_woke_at",
         "closed",
         "config",
         "name",
         "on_dead",
-        "on_ready",
         "pressured",
     )
 
@@ -306,7 +318,7 @@ class Mailbox:
         self._asleep = True
         # Items are bare messages or ``_Entry`` wrappers (see ``_Entry``).
         self._queue: deque[object] = deque()
-        self._control: deque[_Entry] = deque()
+        self._control = deque()
         self._keyed: dict[tuple[type, Hashable], _Entry] = {}
         # Latency samples: every eighth message that wakes the idle mailbox (its
         # enqueue time kept here, no wrapper) and about every ``STAMP_EVERY``-th one
@@ -346,28 +358,8 @@ class Mailbox:
 
     # -- producing ---------------------------------------------------------
 
-    def offer(self, msg: object) -> Delivery:
-        """Enqueue without blocking: accepted, coalesced, or rejected by the overflow policy.
-
-        A closed mailbox returns DEAD (and reports it to ``on_dead``).
-        """
-        # The common case, kept to a few bytecodes: a plain message, below the mark.
-        # It is queued bare (nothing allocated per message); the slow path stamps.
-        if type(msg) in _PLAIN_KINDS:
-            queue = self._queue
-            if len(queue) < self._mark:  # a closed mailbox's mark is -1: never here
-                queue.append(msg)
-                if self._asleep:  # it wakes the mailbox
-                    self._asleep = False
-                    wakes = self._wakes
-                    if wakes:
-                        self._wakes = wakes - 1
-                    else:  # every eighth wake-up message: its enqueue time is kept
-                        self._wakes = 7
-                        self._woke_at = perf_counter()
-                    self.on_ready()
-                return _ACCEPTED
-        return self._offer(msg)
+    # ``offer`` is the C base's (``Lane.offer``): a plain message below the mark is
+    # appended bare there (see _lane.c); everything else comes here.
 
     def _offer(self, msg: object) -> Delivery:
         """``offer`` for everything but a plain message below the mark."""
@@ -576,19 +568,21 @@ class Mailbox:
         batch). An exception from a handler propagates after the message is
         counted.
 
-        This is the runtime's hot loop: it dispatches inline, works on locals,
-        and touches the clock and the shared counters only at the start and
-        end of the run and at the stamped entries (about every
-        ``STAMP_EVERY``-th ordinary message, every control or keyed one). The
-        message that woke the mailbox is timed from its enqueue to this run's
-        start. The time between two clock readings is one handler call's upper
-        bound for ``handler_seconds_max`` (exact when a single message lies
-        between them).
+        This is the runtime's hot loop. Runs of plain messages (bare in the
+        queue, their type in ``handlers``) are handed over in C (``Lane._drain``),
+        which stops at anything else; this loop takes that one item (a control
+        message, a stamped or keyed entry, a cursor, a message for the
+        fallback) and goes back to C. It touches the clock and the shared
+        counters only at the start and end of the run and at the stamped
+        entries (about every ``STAMP_EVERY``-th ordinary message, every
+        control or keyed one). The message that woke the mailbox is timed from
+        its enqueue to this run's start. The time between two clock readings is
+        one handler call's upper bound for ``handler_seconds_max`` (exact when a
+        single message lies between them).
         """
         control = self._control
         queue = self._queue
-        last_kind: type | None = None
-        handler: Callable[[_Target, _Ctx, object], object] | None = None
+        handler: Callable[[_Target, _Ctx, object], object] | None
         msg: object
         clock = perf_counter
         # Nothing here is allocated per run or per message: no bound methods, no
@@ -612,51 +606,51 @@ class Mailbox:
         try:
             while True:  # segments of at most 256 messages: ``handled`` stays a cached int
                 while handled != segment:
+                    try:  # the plain run, in C
+                        handled += _drain(self, handlers, target, ctx, segment - handled)
+                    except BaseException:
+                        handled += self._drained  # the failed message is counted
+                        raise
+                    result = self._halted
+                    if result is not None:
+                        self._halted = None
+                        break
+                    if handled == segment:
+                        continue  # the segment is full: the ``else`` below
+                    # the head, if any, is what C leaves to Python
                     if control:
                         msg = control.popleft()
                     elif queue:
                         msg = queue.popleft()
                     else:
                         break
-                    kind = type(msg)
-                    if kind is not last_kind:  # runs of one type take none of this
-                        if kind is _Entry:  # stamped, keyed, or a cursor: the message is inside
-                            entry: _Entry = msg  # type: ignore[assignment]
-                            msg = entry.msg
-                            slot = entry.slot
-                            if slot is not None:
-                                if slot is _FEED:  # a cursor: its log's next message, if any
-                                    msg = msg.take()  # type: ignore[attr-defined]
-                                    if msg is None:
-                                        continue
-                                    queue.appendleft(entry)  # read on at the front next time
-                                else:
-                                    del self._keyed[slot]
-                            if slot is not _FEED:
-                                now = clock()
-                                counts = self._latency.counts
-                                index = bisect_right(_BOUNDS, now - entry.at)
-                                low = counts[index] + 1
-                                if low == 256:
-                                    self._latency.carries[index] += 1
-                                    low = 0
-                                counts[index] = low
-                                if now - mark > longest:
-                                    longest = now - mark
-                                mark = now
-                            kind = type(msg)
-                        if kind is not last_kind:
-                            handler = handlers.get(kind)
-                            if handler is None:  # no handler: the fallback; look up the next
-                                handled += 1
-                                last_kind = None
-                                result = fallback(ctx, msg)
-                                if result is not None:
-                                    break
-                                continue
-                            last_kind = kind
+                    if type(msg) is _Entry:  # stamped, keyed, or a cursor: the message is inside
+                        entry: _Entry = msg
+                        msg = entry.msg
+                        slot = entry.slot
+                        if slot is not None:
+                            if slot is _FEED:  # a cursor: its log's next message, if any
+                                msg = msg.take()  # type: ignore[attr-defined]
+                                if msg is None:
+                                    continue
+                                queue.appendleft(entry)  # read on at the front next time
+                            else:
+                                del self._keyed[slot]
+                        if slot is not _FEED:
+                            now = clock()
+                            counts = self._latency.counts
+                            index = bisect_right(_BOUNDS, now - entry.at)
+                            low = counts[index] + 1
+                            if low == 256:
+                                self._latency.carries[index] += 1
+                                low = 0
+                            counts[index] = low
+                            if now - mark > longest:
+                                longest = now - mark
+                            mark = now
                     handled += 1
-                    result = handler(target, ctx, msg)  # type: ignore[misc]
+                    handler = handlers.get(type(msg))  # none: the fallback's
+                    result = fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
                     if result is not None:
                         break
                 else:  # the segment is full: the next one, if the batch allows

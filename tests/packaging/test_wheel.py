@@ -1,4 +1,4 @@
-"""The wheel a user installs: one import package, nothing compiled, and it answers.
+"""The wheel a user installs: one import package with its compiled core, and it answers.
 
 Builds the wheel from this checkout, installs it into a new virtual
 environment the way a user would (``pip install aiway_assistant-*.whl``, its
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -62,7 +63,14 @@ def test_the_wheel_holds_one_import_package_and_its_metadata(wheel: Path) -> Non
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     tops = {name.split("/")[0] for name in names}
-    assert tops == {"aiway", wheel.name.split("-py3")[0] + ".dist-info"}
+    name, version, python, abi, platform = wheel.stem.split("-")
+    assert tops == {"aiway", f"{name}-{version}.dist-info"}
+    # the mailbox's C core is in it, so the tags name this Python and platform
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    assert f"aiway/actors/runtime/_lane{suffix}" in names
+    assert python == abi == f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    assert platform != "any"
+    assert not [n for n in names if n.endswith(".c")], "the wheel ships no C source"
     assert "aiway/py.typed" in names
     assert "aiway/config/persona.md" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
@@ -99,12 +107,26 @@ def test_pip_check_passes_and_only_aiway_is_ours_in_site_packages(
     assert tops == {"aiway", dist_info.name}
 
 
+def test_the_installed_mailbox_runs_on_its_compiled_core(installed: Path) -> None:
+    code = (
+        "from aiway.actors.runtime import _lane, mailbox; "
+        "assert issubclass(mailbox.Mailbox, _lane.Lane); print(_lane.__file__)"
+    )
+    done = subprocess.run(
+        [str(installed / "python"), "-c", code],
+        check=False, capture_output=True, text=True, cwd=installed,  # not this checkout's
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "site-packages/aiway/actors/runtime/_lane" in done.stdout
+
+
 def test_python_dash_m_aiway_prints_help(installed: Path) -> None:
     done = subprocess.run(
         [str(installed / "python"), "-m", "aiway", "--help"],
         check=False,
         capture_output=True,
         text=True,
+        cwd=installed,  # -m looks in the working directory first: not this checkout
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: aiway")
