@@ -315,6 +315,12 @@ def measure(rounds: int, scale: int) -> dict[str, dict[str, list[float]]]:
     return results
 
 
+#: rows that land in one of two modes from run to run, on the same code: the answer
+#: pipeline over multiprocTCPBase ran at about 50k or about 150k tokens/s (five runs of
+#: each of two trees, both modes in both), so --check only catches a fall below both
+BIMODAL = {("pipeline", "multiprocTCPBase")}
+BIMODAL_TOLERANCE = 0.8
+
 FIGURES = (
     ("ping", "ping-pong round trips", "round trips/s"),
     ("one_way", "one-way, actor to actor", "msgs/s"),
@@ -350,6 +356,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     met=None,
                     better="higher",
                     note=note,
+                    tolerance=BIMODAL_TOLERANCE if (key, kind) in BIMODAL else None,
                 )
             )
     return rows

@@ -150,11 +150,11 @@ lane_drain(Lane *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *handler = NULL; /* borrowed from handlers, kept alive by the strong ref below */
     PyObject *held = NULL;
     Py_ssize_t handled = 0;
-    PyObject *failed = NULL; /* non-NULL (a borrowed marker) when a call failed */
+    int failed = 0;
     while (handled < limit && Py_SIZE(control) == 0 && Py_SIZE(queue) != 0) {
         PyObject *msg = popleft(queue);
         if (msg == NULL) {
-            failed = Py_None;
+            failed = 1;
             break;
         }
         PyTypeObject *kind = Py_TYPE(msg);
@@ -167,7 +167,7 @@ lane_drain(Lane *self, PyObject *const *args, Py_ssize_t nargs)
                 }
                 Py_DECREF(msg);
                 if (back == NULL) {
-                    failed = Py_None;
+                    failed = 1;
                 }
                 Py_XDECREF(back);
                 break;
@@ -182,11 +182,11 @@ lane_drain(Lane *self, PyObject *const *args, Py_ssize_t nargs)
         PyObject *result = PyObject_Vectorcall(handler, call, 3, NULL);
         Py_DECREF(msg);
         if (result == NULL) {
-            failed = Py_None;
+            failed = 1;
             break;
         }
         if (result != Py_None) {
-            self->halted = result;
+            Py_XSETREF(self->halted, result); /* a nested drain may have set one */
             break;
         }
         Py_DECREF(result);
@@ -195,7 +195,7 @@ lane_drain(Lane *self, PyObject *const *args, Py_ssize_t nargs)
     Py_DECREF(queue);
     Py_DECREF(control);
     self->drained = handled;
-    if (failed != NULL) {
+    if (failed) {
         return NULL;
     }
     return PyLong_FromSsize_t(handled);
@@ -204,7 +204,7 @@ lane_drain(Lane *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 lane_traverse(Lane *self, visitproc visit, void *arg)
 {
-    Py_VISIT(Py_TYPE(self));
+    /* Lane is a static type: a subclass's own traverse visits the heap type */
     Py_VISIT(self->queue);
     Py_VISIT(self->control);
     Py_VISIT(self->on_ready);

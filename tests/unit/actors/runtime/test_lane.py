@@ -175,7 +175,8 @@ def test_a_run_stops_at_its_batch_in_the_plain_path() -> None:
 
 def test_a_mailbox_in_a_cycle_is_collected() -> None:
     box = Mailbox("m")
-    box.on_ready = lambda: box.name and None  # the mailbox reaches itself
+    holder = [box]
+    box.on_ready = holder.copy  # the mailbox reaches itself through holder
     box.offer(Plain(1))
     assert box._queue in gc.get_referents(box)
     assert box._control in gc.get_referents(box)
@@ -183,7 +184,7 @@ def test_a_mailbox_in_a_cycle_is_collected() -> None:
     marker = Plain(12345)
     box.offer(marker)
     before = sys.getrefcount(marker)
-    del box
+    del box, holder
     gc.collect()
     assert sys.getrefcount(marker) == before - 1  # the queue that held it is gone
 
