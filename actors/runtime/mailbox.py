@@ -590,6 +590,7 @@ class Mailbox(Lane):
         segment = self._segment
         rest = self._rest
         handled = done = 0
+        feeding = False  # a cursor's item is at the head, read by Python
         longest = self._handler_max
         result: object = None
         started = mark = clock()
@@ -606,17 +607,20 @@ class Mailbox(Lane):
         try:
             while True:  # segments of at most 256 messages: ``handled`` stays a cached int
                 while handled != segment:
-                    try:  # the plain run, in C
-                        handled += _drain(self, handlers, target, ctx, segment - handled)
-                    except BaseException:
-                        handled += self._drained  # the failed message is counted
-                        raise
-                    result = self._halted
-                    if result is not None:
-                        self._halted = None
-                        break
-                    if handled == segment:
-                        continue  # the segment is full: the ``else`` below
+                    if feeding:  # the head is the cursor just read: C would hand it back
+                        feeding = False
+                    else:
+                        try:  # the plain run, in C
+                            handled += _drain(self, handlers, target, ctx, segment - handled)
+                        except BaseException:
+                            handled += self._drained  # the failed message is counted
+                            raise
+                        result = self._halted
+                        if result is not None:
+                            self._halted = None
+                            break
+                        if handled == segment:
+                            continue  # the segment is full: the ``else`` below
                     # the head, if any, is what C leaves to Python
                     if control:
                         msg = control.popleft()
@@ -634,6 +638,7 @@ class Mailbox(Lane):
                                 if msg is None:
                                     continue
                                 queue.appendleft(entry)  # read on at the front next time
+                                feeding = True
                             else:
                                 del self._keyed[slot]
                         if slot is not _FEED:
