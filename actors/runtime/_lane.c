@@ -1,24 +1,22 @@
-/* The mailbox's two hot paths in C: a plain tell below the mark, and a run of
- * plain messages handed to their handlers.
+/* The mailbox's two hot paths in C: a plain tell below the mark, and a run.
  *
- * ``Mailbox`` (mailbox.py) subclasses ``Lane``. Everything else a mailbox does
- * (coalescing, the control lane, stamps, overflow, pressure, counters) stays in
- * Python; the fields both sides touch live here and are read and written from
- * Python as ordinary attributes. The semantics are exactly those of the Python
- * code this replaced (see ``Mailbox.offer`` and ``Mailbox.process``):
+ * ``Mailbox`` (mailbox.py) subclasses ``Lane``. Coalescing, the control lane's
+ * routing, stamps, overflow and pressure on the producing side stay in Python
+ * (``Mailbox._offer``); the fields both sides touch live here and are read and
+ * written from Python as ordinary attributes. The semantics are exactly those
+ * of the Python code this replaced:
  *
  * - ``offer(msg)``: a message whose type is in the plain-kinds set, while the
  *   queue is shorter than ``_mark``, is appended bare; if that wakes the mailbox,
  *   every eighth wake-up keeps its time in ``_woke_at`` and ``on_ready`` is
  *   called. Anything else goes to ``self._offer(msg)``.
- * - ``_drain(handlers, target, ctx, limit)``: while the control lane is empty,
- *   hands up to ``limit`` queued messages, in order, to
- *   ``handlers[type(msg)](target, ctx, msg)``. It stops at the first message
- *   whose type has no entry (a stamped or keyed item, a cursor, a fallback
- *   message), putting it back at the head for Python to handle, and after a
- *   handler that returns something other than None (kept in ``_halted``).
- *   Returns how many it handled; when a handler raises, ``_drained`` holds the
- *   count, the failed message included.
+ * - ``process(handlers, target, ctx, fallback)``: handles up to ``_batch``
+ *   messages, the control lane first, each with ``handlers[type(msg)](target,
+ *   ctx, msg)`` or ``fallback(ctx, msg)``; unwraps stamped and keyed entries
+ *   (timing them) and reads broadcast cursors; stops early at a handler's
+ *   non-None result (returned) or when the lanes are emptied under it; then
+ *   settles the counters, the next stamp and the mark, and wakes waiting
+ *   producers (``_after_take``) at the low watermark.
  *
  * Nothing here allocates per message.
  */
@@ -28,15 +26,25 @@
 
 typedef struct {
     PyObject_HEAD
-    PyObject *queue;    /* _queue: the ordinary lane, a collections.deque */
-    PyObject *control;  /* _control: the control lane, a collections.deque */
-    PyObject *on_ready; /* on_ready: called when an offer wakes the mailbox */
-    PyObject *woke_at;  /* _woke_at: a float, the wake-up message's enqueue time or 0.0 */
-    PyObject *halted;   /* _halted: what the last handler of a drain returned, or NULL */
-    Py_ssize_t mark;    /* _mark: offer's fast path runs while the depth is below it */
-    Py_ssize_t drained; /* _drained: messages handled by the last drain */
-    int wakes;          /* _wakes: wake-ups until the next one is timed */
-    char asleep;        /* _asleep: empty, and nobody is scheduled to drain it */
+    PyObject *queue;           /* _queue: the ordinary lane, a collections.deque */
+    PyObject *control;         /* _control: the control lane, a collections.deque */
+    PyObject *on_ready;        /* on_ready: called when an offer wakes the mailbox */
+    PyObject *woke_at;         /* _woke_at: a float, the wake-up message's enqueue time or 0.0 */
+    PyObject *keyed;           /* _keyed: coalescing slot -> its queued entry */
+    PyObject *latency;         /* _latency: the LatencyHistogram */
+    PyObject *putters;         /* _putters: edge producers waiting for room */
+    PyObject *drain_callbacks; /* _drain_callbacks: called at the low watermark */
+    Py_ssize_t mark;           /* _mark: offer's fast path runs while the depth is below it */
+    Py_ssize_t stamp_at;       /* _stamp_at: the depth at which the next message is stamped */
+    Py_ssize_t limit;          /* _limit: full, a new high-water mark, the high watermark */
+    Py_ssize_t low;            /* _low: the low watermark, in messages */
+    Py_ssize_t batch;          /* _batch: messages per run */
+    Py_ssize_t processed;      /* _processed: messages handed to handlers */
+    double handler_total;      /* _handler_total: seconds in runs */
+    double handler_max;        /* _handler_max: the longest gap between two clock readings */
+    int wakes;                 /* _wakes: wake-ups until the next one is timed */
+    char asleep;               /* _asleep: empty, and nobody is scheduled to drain it */
+    char pressured;            /* pressured: between the high and the low watermark */
 } Lane;
 
 /* Set once by ``bind``. */
@@ -47,6 +55,14 @@ static PyTypeObject *deque_type; /* collections.deque */
 static PyObject *append_descr, *appendleft_descr, *popleft_descr;
 static PyCFunction append_fn, appendleft_fn, popleft_fn; /* their C functions, when plain */
 static PyObject *slow_offer_name; /* "_offer" */
+static PyObject *after_take_name, *take_name, *msg_name, *slot_name, *at_name, *counts_name,
+    *carries_name;
+static PyTypeObject *entry_type; /* mailbox._Entry */
+static PyObject *feed_slot;      /* mailbox._FEED: the slot of a cursor's item */
+static PyObject *zero;           /* 0.0 */
+static PyObject *one;            /* 1 */
+static double *bounds;           /* LatencyHistogram.BOUNDS */
+static Py_ssize_t nbounds;
 
 static PyCFunction
 plain_function(PyObject *descr, int flags)
@@ -124,81 +140,290 @@ lane_offer(Lane *self, PyObject *msg)
     return PyObject_CallMethodOneArg((PyObject *)self, slow_offer_name, msg);
 }
 
+static inline double
+now_seconds(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyTime_t t;
+    (void)PyTime_PerfCounterRaw(&t);
+    return PyTime_AsSecondsDouble(t);
+#else
+    return _PyTime_AsSecondsDouble(_PyTime_GetPerfCounter());
+#endif
+}
+
+/* One sample into the histogram: its per-bucket counts modulo 256 (small ints are
+ * cached) and a carry per wrap, as LatencyHistogram.add does. */
+static int
+histogram_add(PyObject *histogram, double seconds)
+{
+    Py_ssize_t lo = 0, hi = nbounds; /* bisect_right */
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (seconds < bounds[mid]) {
+            hi = mid;
+        }
+        else {
+            lo = mid + 1;
+        }
+    }
+    PyObject *counts = PyObject_GetAttr(histogram, counts_name);
+    if (counts == NULL) {
+        return -1;
+    }
+    if (!PyList_CheckExact(counts) || PyList_GET_SIZE(counts) <= lo) {
+        Py_DECREF(counts);
+        PyErr_SetString(PyExc_TypeError, "latency counts must be a list of every bucket");
+        return -1;
+    }
+    long n = PyLong_AsLong(PyList_GET_ITEM(counts, lo));
+    if (n == -1 && PyErr_Occurred()) {
+        Py_DECREF(counts);
+        return -1;
+    }
+    n += 1;
+    if (n == 256) {
+        PyObject *carries = PyObject_GetAttr(histogram, carries_name);
+        if (carries == NULL) {
+            Py_DECREF(counts);
+            return -1;
+        }
+        PyObject *old = PySequence_GetItem(carries, lo);
+        PyObject *more = old == NULL ? NULL : PyNumber_Add(old, one);
+        Py_XDECREF(old);
+        int done = more == NULL ? -1 : PySequence_SetItem(carries, lo, more);
+        Py_XDECREF(more);
+        Py_DECREF(carries);
+        if (done < 0) {
+            Py_DECREF(counts);
+            return -1;
+        }
+        n = 0;
+    }
+    PyObject *value = PyLong_FromLong(n);
+    if (value == NULL) {
+        Py_DECREF(counts);
+        return -1;
+    }
+    PyList_SetItem(counts, lo, value); /* steals value */
+    Py_DECREF(counts);
+    return 0;
+}
+
+/* The handler for ``kind``: a borrowed reference, or NULL (none, or an error set). */
 static PyObject *
-lane_drain(Lane *self, PyObject *const *args, Py_ssize_t nargs)
+handler_for(PyObject *handlers, PyTypeObject *kind, PyObject **held)
+{
+    PyObject *found;
+    if (PyDict_CheckExact(handlers)) {
+        found = PyDict_GetItemWithError(handlers, (PyObject *)kind);
+        Py_XINCREF(found);
+    }
+    else {
+        found = PyObject_GetItem(handlers, (PyObject *)kind);
+        if (found == NULL && PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_Clear();
+        }
+    }
+    Py_XSETREF(*held, found);
+    return found;
+}
+
+static PyObject *
+lane_process(Lane *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError, "_drain takes 4 arguments, got %zd", nargs);
+        PyErr_Format(PyExc_TypeError, "process takes 4 arguments, got %zd", nargs);
         return NULL;
     }
-    PyObject *handlers = args[0], *target = args[1], *ctx = args[2];
-    Py_ssize_t limit = PyLong_AsSsize_t(args[3]);
-    if (limit == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
+    PyObject *handlers = args[0], *target = args[1], *ctx = args[2], *fallback = args[3];
     PyObject *queue = self->queue, *control = self->control;
-    self->drained = 0;
-    Py_CLEAR(self->halted);
-    if (!PyDict_CheckExact(handlers) || queue == NULL || control == NULL ||
-        !Py_IS_TYPE(queue, deque_type) || !Py_IS_TYPE(control, deque_type)) {
-        return PyLong_FromSsize_t(0); /* Python handles it all */
+    if (queue == NULL || control == NULL || !Py_IS_TYPE(queue, deque_type) ||
+        !Py_IS_TYPE(control, deque_type) || self->latency == NULL || self->keyed == NULL) {
+        PyErr_SetString(PyExc_TypeError, "mailbox lanes are not set up");
+        return NULL;
     }
     /* the lanes are held while handlers run: one may replace the attributes */
     Py_INCREF(queue);
     Py_INCREF(control);
     PyTypeObject *last_kind = NULL;
-    PyObject *handler = NULL; /* borrowed from handlers, kept alive by the strong ref below */
-    PyObject *held = NULL;
-    Py_ssize_t handled = 0;
+    PyObject *handler = NULL, *held = NULL, *result = NULL;
+    Py_ssize_t handled = 0, batch = self->batch;
     int failed = 0;
-    while (handled < limit && Py_SIZE(control) == 0 && Py_SIZE(queue) != 0) {
-        PyObject *msg = popleft(queue);
+    double longest = self->handler_max;
+    double started = now_seconds(), mark = started;
+    PyObject *woke = self->woke_at;
+    if (woke != NULL && PyFloat_Check(woke) && PyFloat_AS_DOUBLE(woke) != 0.0) {
+        /* the message that woke the mailbox is at the head of its queue */
+        double at = PyFloat_AS_DOUBLE(woke);
+        Py_XSETREF(self->woke_at, Py_NewRef(zero));
+        if (histogram_add(self->latency, started - at) < 0) {
+            failed = 1;
+        }
+    }
+    while (!failed && handled < batch) {
+        PyObject *msg;
+        if (Py_SIZE(control) != 0) {
+            msg = popleft(control);
+        }
+        else if (Py_SIZE(queue) != 0) {
+            msg = popleft(queue);
+        }
+        else {
+            break;
+        }
         if (msg == NULL) {
             failed = 1;
             break;
         }
         PyTypeObject *kind = Py_TYPE(msg);
-        if (kind != last_kind) {
-            PyObject *found = PyDict_GetItemWithError(handlers, (PyObject *)kind);
-            if (found == NULL) { /* not a plain handled message: back to the head */
-                PyObject *back = NULL;
-                if (!PyErr_Occurred()) {
-                    back = call_o(appendleft_fn, appendleft_descr, queue, msg);
-                }
-                Py_DECREF(msg);
-                if (back == NULL) {
-                    failed = 1;
-                }
-                Py_XDECREF(back);
+        if (kind == entry_type) { /* stamped, keyed, or a cursor: the message is inside */
+            PyObject *entry = msg;
+            PyObject *slot = PyObject_GetAttr(entry, slot_name);
+            msg = slot == NULL ? NULL : PyObject_GetAttr(entry, msg_name);
+            if (msg == NULL) {
+                Py_XDECREF(slot);
+                Py_DECREF(entry);
+                failed = 1;
                 break;
             }
-            Py_INCREF(found);
-            Py_XSETREF(held, found);
-            handler = found;
+            if (slot == feed_slot) { /* a cursor: its log's next message, if any */
+                PyObject *cursor = msg;
+                msg = PyObject_CallMethodNoArgs(cursor, take_name);
+                Py_DECREF(cursor);
+                PyObject *back = NULL;
+                if (msg != NULL && msg != Py_None) { /* read on at the front next time */
+                    back = call_o(appendleft_fn, appendleft_descr, queue, entry);
+                    if (back == NULL) {
+                        Py_CLEAR(msg);
+                    }
+                    Py_XDECREF(back);
+                }
+                Py_DECREF(slot);
+                Py_DECREF(entry);
+                if (msg == NULL) {
+                    failed = 1;
+                    break;
+                }
+                if (msg == Py_None) { /* nothing left to read: the item leaves */
+                    Py_DECREF(msg);
+                    continue;
+                }
+            }
+            else {
+                int bad = 0;
+                if (slot != Py_None && PyDict_DelItem(self->keyed, slot) < 0) {
+                    bad = 1;
+                }
+                PyObject *at = bad ? NULL : PyObject_GetAttr(entry, at_name);
+                double at_seconds = at == NULL ? -1.0 : PyFloat_AsDouble(at);
+                Py_XDECREF(at);
+                Py_DECREF(slot);
+                Py_DECREF(entry);
+                if (at == NULL || (at_seconds == -1.0 && PyErr_Occurred())) {
+                    Py_DECREF(msg);
+                    failed = 1;
+                    break;
+                }
+                double now = now_seconds();
+                if (histogram_add(self->latency, now - at_seconds) < 0) {
+                    Py_DECREF(msg);
+                    failed = 1;
+                    break;
+                }
+                if (now - mark > longest) {
+                    longest = now - mark;
+                }
+                mark = now;
+            }
+            kind = Py_TYPE(msg);
+        }
+        if (kind != last_kind) {
+            handler = handler_for(handlers, kind, &held);
+            if (handler == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(msg);
+                    failed = 1;
+                    break;
+                }
+                /* no handler: the fallback; look the next one up again */
+                last_kind = NULL;
+                handled += 1;
+                PyObject *call[2] = {ctx, msg};
+                PyObject *r = PyObject_Vectorcall(fallback, call, 2, NULL);
+                Py_DECREF(msg);
+                if (r == NULL) {
+                    failed = 1;
+                    break;
+                }
+                if (r != Py_None) {
+                    result = r;
+                    break;
+                }
+                Py_DECREF(r);
+                continue;
+            }
             last_kind = kind;
         }
         handled += 1;
         PyObject *call[3] = {target, ctx, msg};
-        PyObject *result = PyObject_Vectorcall(handler, call, 3, NULL);
+        PyObject *r = PyObject_Vectorcall(handler, call, 3, NULL);
         Py_DECREF(msg);
-        if (result == NULL) {
+        if (r == NULL) {
             failed = 1;
             break;
         }
-        if (result != Py_None) {
-            Py_XSETREF(self->halted, result); /* a nested drain may have set one */
+        if (r != Py_None) {
+            result = r;
             break;
         }
-        Py_DECREF(result);
+        Py_DECREF(r);
     }
     Py_XDECREF(held);
+
+    /* settle, whatever happened (a handler's exception propagates after it) */
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    double now = now_seconds();
+    if (now - mark > longest) {
+        longest = now - mark;
+    }
+    self->processed += handled;
+    self->handler_total += now - started;
+    if (longest > self->handler_max) {
+        self->handler_max = longest;
+    }
+    /* the next stamp comes ``handled`` messages sooner in depth */
+    Py_ssize_t stamp_at = handled >= self->stamp_at ? 0 : self->stamp_at - handled;
+    self->stamp_at = stamp_at;
+    self->mark = stamp_at < self->limit ? stamp_at : self->limit;
+    if (Py_SIZE(queue) <= self->low) {
+        if (self->pressured || (self->putters != NULL && PyObject_IsTrue(self->putters) > 0) ||
+            (self->drain_callbacks != NULL && PyObject_IsTrue(self->drain_callbacks) > 0)) {
+            PyObject *r = PyObject_CallMethodNoArgs((PyObject *)self, after_take_name);
+            if (r == NULL) {
+                if (type == NULL) { /* nothing pending: this one propagates */
+                    PyErr_Fetch(&type, &value, &traceback);
+                    failed = 1;
+                }
+                else {
+                    PyErr_Clear();
+                }
+            }
+            Py_XDECREF(r);
+        }
+        if (Py_SIZE(queue) == 0 && Py_SIZE(control) == 0) {
+            self->asleep = 1;
+        }
+    }
+    PyErr_Restore(type, value, traceback);
     Py_DECREF(queue);
     Py_DECREF(control);
-    self->drained = handled;
     if (failed) {
+        Py_XDECREF(result);
         return NULL;
     }
-    return PyLong_FromSsize_t(handled);
+    return result == NULL ? Py_NewRef(Py_None) : result;
 }
 
 static int
@@ -209,7 +434,10 @@ lane_traverse(Lane *self, visitproc visit, void *arg)
     Py_VISIT(self->control);
     Py_VISIT(self->on_ready);
     Py_VISIT(self->woke_at);
-    Py_VISIT(self->halted);
+    Py_VISIT(self->keyed);
+    Py_VISIT(self->latency);
+    Py_VISIT(self->putters);
+    Py_VISIT(self->drain_callbacks);
     return 0;
 }
 
@@ -220,7 +448,10 @@ lane_clear(Lane *self)
     Py_CLEAR(self->control);
     Py_CLEAR(self->on_ready);
     Py_CLEAR(self->woke_at);
-    Py_CLEAR(self->halted);
+    Py_CLEAR(self->keyed);
+    Py_CLEAR(self->latency);
+    Py_CLEAR(self->putters);
+    Py_CLEAR(self->drain_callbacks);
     return 0;
 }
 
@@ -236,8 +467,8 @@ lane_dealloc(Lane *self)
 static PyMethodDef lane_methods[] = {
     {"offer", (PyCFunction)lane_offer, METH_O,
      "Enqueue without blocking: accepted, coalesced, or rejected by the overflow policy."},
-    {"_drain", (PyCFunction)(void (*)(void))lane_drain, METH_FASTCALL,
-     "Hand up to ``limit`` plain queued messages to their handlers; how many it handled."},
+    {"process", (PyCFunction)(void (*)(void))lane_process, METH_FASTCALL,
+     "Handle up to a batch of messages, control lane first; a handler's non-None result."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -246,11 +477,21 @@ static PyMemberDef lane_members[] = {
     {"_control", T_OBJECT_EX, offsetof(Lane, control), 0, "the control lane"},
     {"on_ready", T_OBJECT_EX, offsetof(Lane, on_ready), 0, "called when an offer wakes it"},
     {"_woke_at", T_OBJECT_EX, offsetof(Lane, woke_at), 0, "the wake-up message's time"},
-    {"_halted", T_OBJECT, offsetof(Lane, halted), 0, "a drain's non-None handler result"},
+    {"_keyed", T_OBJECT_EX, offsetof(Lane, keyed), 0, "coalescing slot -> queued entry"},
+    {"_latency", T_OBJECT_EX, offsetof(Lane, latency), 0, "the latency histogram"},
+    {"_putters", T_OBJECT_EX, offsetof(Lane, putters), 0, "producers waiting for room"},
+    {"_drain_callbacks", T_OBJECT_EX, offsetof(Lane, drain_callbacks), 0, "at the low mark"},
     {"_mark", T_PYSSIZET, offsetof(Lane, mark), 0, "the depth below which offer appends"},
-    {"_drained", T_PYSSIZET, offsetof(Lane, drained), READONLY, "the last drain's count"},
+    {"_stamp_at", T_PYSSIZET, offsetof(Lane, stamp_at), 0, "the depth of the next stamp"},
+    {"_limit", T_PYSSIZET, offsetof(Lane, limit), 0, "the lowest depth of any event"},
+    {"_low", T_PYSSIZET, offsetof(Lane, low), 0, "the low watermark, in messages"},
+    {"_batch", T_PYSSIZET, offsetof(Lane, batch), 0, "messages per run"},
+    {"_processed", T_PYSSIZET, offsetof(Lane, processed), 0, "messages handled"},
+    {"_handler_total", T_DOUBLE, offsetof(Lane, handler_total), 0, "seconds in runs"},
+    {"_handler_max", T_DOUBLE, offsetof(Lane, handler_max), 0, "the longest handler gap"},
     {"_wakes", T_INT, offsetof(Lane, wakes), 0, "wake-ups until the next one is timed"},
     {"_asleep", T_BOOL, offsetof(Lane, asleep), 0, "empty, and nobody will drain it"},
+    {"pressured", T_BOOL, offsetof(Lane, pressured), 0, "between the watermarks"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -272,19 +513,44 @@ static PyTypeObject LaneType = {
 static PyObject *
 lane_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PySet_CheckExact(args[0]) || !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "bind(plain_kinds: set, accepted, clock)");
+    if (nargs != 5 || !PySet_CheckExact(args[0]) || !PyCallable_Check(args[2]) ||
+        !PyType_Check(args[3]) || !PyTuple_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "bind(plain_kinds: set, accepted, clock, entry_type, (feed_slot, bounds))");
         return NULL;
     }
+    PyObject *more = args[4];
+    if (PyTuple_GET_SIZE(more) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(more, 1))) {
+        PyErr_SetString(PyExc_TypeError, "bind: the last argument is (feed_slot, bounds)");
+        return NULL;
+    }
+    PyObject *given = PyTuple_GET_ITEM(more, 1);
+    Py_ssize_t n = PyTuple_GET_SIZE(given);
+    double *copied = PyMem_Calloc(n ? n : 1, sizeof(double));
+    if (copied == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        copied[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(given, i));
+        if (copied[i] == -1.0 && PyErr_Occurred()) {
+            PyMem_Free(copied);
+            return NULL;
+        }
+    }
+    PyMem_Free(bounds);
+    bounds = copied;
+    nbounds = n;
     Py_XSETREF(plain_kinds, Py_NewRef(args[0]));
     Py_XSETREF(accepted, Py_NewRef(args[1]));
     Py_XSETREF(perf_clock, Py_NewRef(args[2]));
+    Py_XSETREF(entry_type, (PyTypeObject *)Py_NewRef(args[3]));
+    Py_XSETREF(feed_slot, Py_NewRef(PyTuple_GET_ITEM(more, 0)));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"bind", (PyCFunction)(void (*)(void))lane_bind, METH_FASTCALL,
-     "bind(plain_kinds, accepted, clock): what offer's fast path reads."},
+     "bind(plain_kinds, accepted, clock, entry_type, (feed_slot, bounds)): what C reads."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -312,8 +578,19 @@ PyInit__lane(void)
     appendleft_descr = PyObject_GetAttrString((PyObject *)deque_type, "appendleft");
     popleft_descr = PyObject_GetAttrString((PyObject *)deque_type, "popleft");
     slow_offer_name = PyUnicode_InternFromString("_offer");
+    after_take_name = PyUnicode_InternFromString("_after_take");
+    take_name = PyUnicode_InternFromString("take");
+    msg_name = PyUnicode_InternFromString("msg");
+    slot_name = PyUnicode_InternFromString("slot");
+    at_name = PyUnicode_InternFromString("at");
+    counts_name = PyUnicode_InternFromString("counts");
+    carries_name = PyUnicode_InternFromString("carries");
+    zero = PyFloat_FromDouble(0.0);
+    one = PyLong_FromLong(1);
     if (append_descr == NULL || appendleft_descr == NULL || popleft_descr == NULL ||
-        slow_offer_name == NULL) {
+        slow_offer_name == NULL || after_take_name == NULL || take_name == NULL ||
+        msg_name == NULL || slot_name == NULL || at_name == NULL || counts_name == NULL ||
+        carries_name == NULL || zero == NULL || one == NULL) {
         return NULL;
     }
     append_fn = plain_function(append_descr, METH_O);

@@ -20,7 +20,7 @@ import asyncio
 import enum
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from time import perf_counter
 from typing import TypeVar
 
@@ -247,11 +247,9 @@ _COALESCED = Delivery.COALESCED
 _REJECTED = Delivery.REJECTED
 _DEAD = Delivery.DEAD
 
-# What ``Lane.offer``'s fast path reads: the plain types (the set grows as types are
-# seen), the answer it gives, and the clock a wake-up message is timed with.
-bind(_PLAIN_KINDS, _ACCEPTED, perf_counter)
-#: the plain run of ``process``, called as a function (no bound method per run)
-_drain = Lane._drain
+# What the C base reads: the plain types (the set grows as types are seen), the answer
+# a plain tell gets, the clock a wake-up is timed with, and what a run unwraps.
+bind(_PLAIN_KINDS, _ACCEPTED, perf_counter, _Entry, (_FEED, _BOUNDS))
 
 
 def _nothing() -> None:
@@ -271,35 +269,19 @@ class Mailbox(Lane):
     """
 
     __slots__ = (
-        "_batch",
         "_blocked_puts",
         "_blocked_seconds",
         "_capacity",
         "_coalesced",
-        "_drain_callbacks",
         "_dropped",
-        "_handler_max",
-        "_handler_total",
         "_high",
         "_high_water",
-        "_keyed",
-        "_latency",
-        "_limit",
-        "_low",
-        "_processed",
-        "_processed_low",
-        "_processed_wraps",
         "_put_timeouts",
-        "_putters",
         "_rejected",
-        "_rest",
-        "_segment",
-        "_stamp_at",
         "closed",
         "config",
         "name",
         "on_dead",
-        "pressured",
     )
 
     def __init__(
@@ -341,12 +323,7 @@ class Mailbox(Lane):
         self._blocked_seconds = 0.0
         self._put_timeouts = 0
         self._processed = 0
-        self._processed_low = 0
-        self._processed_wraps = 0
         self._batch = self.config.batch
-        # a run goes in segments of at most 256 messages: the first, and what follows
-        self._segment = min(self._batch, 256)
-        self._rest = self._batch - self._segment
         self._handler_total = 0.0
         self._handler_max = 0.0
         self._high_water = 0
@@ -551,154 +528,9 @@ class Mailbox(Lane):
         if handler_seconds > self._handler_max:
             self._handler_max = handler_seconds
 
-    def process(
-        self,
-        handlers: Mapping[type, Callable[[_Target, _Ctx, object], object]],
-        target: _Target,
-        ctx: _Ctx,
-        fallback: Callable[[_Ctx, object], object],
-    ) -> object:
-        """Handle up to a batch of messages, control lane first.
-
-        Each message goes to ``handlers[type(msg)](target, ctx, msg)``, or to
-        ``fallback(ctx, msg)`` when its type has no entry. Stops early when a
-        handler returns something other than None (an edge actor's awaitable,
-        returned to the caller), or when the lanes are emptied under it
-        (``close`` and ``drain_all``: how an actor that stops itself ends the
-        batch). An exception from a handler propagates after the message is
-        counted.
-
-        This is the runtime's hot loop. Runs of plain messages (bare in the
-        queue, their type in ``handlers``) are handed over in C (``Lane._drain``),
-        which stops at anything else; this loop takes that one item (a control
-        message, a stamped or keyed entry, a cursor, a message for the
-        fallback) and goes back to C. It touches the clock and the shared
-        counters only at the start and end of the run and at the stamped
-        entries (about every ``STAMP_EVERY``-th ordinary message, every
-        control or keyed one). The message that woke the mailbox is timed from
-        its enqueue to this run's start. The time between two clock readings is
-        one handler call's upper bound for ``handler_seconds_max`` (exact when a
-        single message lies between them).
-        """
-        control = self._control
-        queue = self._queue
-        handler: Callable[[_Target, _Ctx, object], object] | None
-        msg: object
-        clock = perf_counter
-        # Nothing here is allocated per run or per message: no bound methods, no
-        # iterator, no int past 256 (``done`` only in a run that long).
-        segment = self._segment
-        rest = self._rest
-        handled = done = 0
-        feeding = False  # a cursor's item is at the head, read by Python
-        longest = self._handler_max
-        result: object = None
-        started = mark = clock()
-        woke = self._woke_at
-        if woke:  # the message that woke the mailbox is at the head of its queue
-            self._woke_at = 0.0
-            counts = self._latency.counts
-            index = bisect_right(_BOUNDS, started - woke)
-            low = counts[index] + 1
-            if low == 256:
-                self._latency.carries[index] += 1
-                low = 0
-            counts[index] = low
-        try:
-            while True:  # segments of at most 256 messages: ``handled`` stays a cached int
-                while handled != segment:
-                    if feeding:  # the head is the cursor just read: C would hand it back
-                        feeding = False
-                    else:
-                        try:  # the plain run, in C
-                            handled += _drain(self, handlers, target, ctx, segment - handled)
-                        except BaseException:
-                            handled += self._drained  # the failed message is counted
-                            raise
-                        result = self._halted
-                        if result is not None:
-                            self._halted = None
-                            break
-                        if handled == segment:
-                            continue  # the segment is full: the ``else`` below
-                    # the head, if any, is what C leaves to Python
-                    if control:
-                        msg = control.popleft()
-                    elif queue:
-                        msg = queue.popleft()
-                    else:
-                        break
-                    if type(msg) is _Entry:  # stamped, keyed, or a cursor: the message is inside
-                        entry: _Entry = msg
-                        msg = entry.msg
-                        slot = entry.slot
-                        if slot is not None:
-                            if slot is _FEED:  # a cursor: its log's next message, if any
-                                msg = msg.take()  # type: ignore[attr-defined]
-                                if msg is None:
-                                    continue
-                                queue.appendleft(entry)  # read on at the front next time
-                                feeding = True
-                            else:
-                                del self._keyed[slot]
-                        if slot is not _FEED:
-                            now = clock()
-                            counts = self._latency.counts
-                            index = bisect_right(_BOUNDS, now - entry.at)
-                            low = counts[index] + 1
-                            if low == 256:
-                                self._latency.carries[index] += 1
-                                low = 0
-                            counts[index] = low
-                            if now - mark > longest:
-                                longest = now - mark
-                            mark = now
-                    handled += 1
-                    handler = handlers.get(type(msg))  # none: the fallback's
-                    result = fallback(ctx, msg) if handler is None else handler(target, ctx, msg)
-                    if result is not None:
-                        break
-                else:  # the segment is full: the next one, if the batch allows
-                    if rest:
-                        done += segment
-                        handled = 0
-                        segment = rest if rest < 256 else 256
-                        rest -= segment
-                        continue
-                break
-        finally:
-            now = clock()
-            if now - mark > longest:
-                longest = now - mark
-            if done:
-                handled += done
-            # ``_processed`` as 256 * wraps + low (every int here stays below 257, so
-            # cached): a run makes no int; a long one (256 or more) makes one
-            if handled > 255:
-                self._processed += handled
-            else:
-                room = 256 - self._processed_low
-                if handled < room:
-                    self._processed_low += handled
-                else:
-                    self._processed_low = handled - room
-                    self._processed_wraps += 1
-            self._handler_total += now - started
-            if longest > self._handler_max:
-                self._handler_max = longest
-            # the next stamp comes ``handled`` messages sooner in depth (never below 0,
-            # not even for a moment: an int below -5 is not cached)
-            stamp_at = self._stamp_at
-            stamp_at = 0 if handled >= stamp_at else stamp_at - handled
-            self._stamp_at = stamp_at
-            limit = self._limit
-            self._mark = stamp_at if stamp_at < limit else limit
-            if len(queue) <= self._low:
-                if self.pressured or self._putters or self._drain_callbacks:
-                    self._after_take()
-                if not queue and not control:
-                    self._asleep = True
-        return result
+    # ``process`` is the C base's (``Lane.process``, see _lane.c): a run of up to
+    # ``batch`` messages, control lane first, then the counters, the next stamp and
+    # the mark settled, and ``_after_take`` at the low watermark.
 
     def __len__(self) -> int:
         return len(self._queue) + len(self._control)
@@ -778,7 +610,7 @@ class Mailbox(Lane):
                 callback()
 
     def _processed_count(self) -> int:
-        return self._processed + 256 * self._processed_wraps + self._processed_low
+        return self._processed
 
     def stats(self) -> MailboxStats:
         """A consistent snapshot of every counter."""
