@@ -1,9 +1,9 @@
-"""The mailbox's C core (``_lane.c``): the plain tell and the plain run, at their edges.
+"""The mailbox's C core (``_lane.c``): the plain tell and the run, at their edges.
 
 ``test_mailbox.py`` holds the mailbox's guarantees (they run through the C core
 too); these are the things only C can get wrong: a reference kept or dropped
 once too often, a cycle the collector cannot see, a run that does not stop
-where Python must take over.
+where it must, an exception lost on the way out.
 """
 
 from __future__ import annotations
