@@ -50,7 +50,7 @@ typedef struct {
 /* Set once by ``bind``. */
 static PyObject *plain_kinds;    /* set of types that take the fast path */
 static PyObject *accepted;       /* Delivery.ACCEPTED */
-static PyObject *perf_clock;         /* time.perf_counter */
+static PyObject *perf_clock;     /* time.perf_counter */
 static PyTypeObject *deque_type; /* collections.deque */
 static PyObject *append_descr, *appendleft_descr, *popleft_descr;
 static PyCFunction append_fn, appendleft_fn, popleft_fn; /* their C functions, when plain */
@@ -340,34 +340,23 @@ lane_process(Lane *self, PyObject *const *args, Py_ssize_t nargs)
         }
         if (kind != last_kind) {
             handler = handler_for(handlers, kind, &held);
-            if (handler == NULL) {
-                if (PyErr_Occurred()) {
-                    Py_DECREF(msg);
-                    failed = 1;
-                    break;
-                }
-                /* no handler: the fallback; look the next one up again */
-                last_kind = NULL;
-                handled += 1;
-                PyObject *call[2] = {ctx, msg};
-                PyObject *r = PyObject_Vectorcall(fallback, call, 2, NULL);
+            if (handler == NULL && PyErr_Occurred()) {
                 Py_DECREF(msg);
-                if (r == NULL) {
-                    failed = 1;
-                    break;
-                }
-                if (r != Py_None) {
-                    result = r;
-                    break;
-                }
-                Py_DECREF(r);
-                continue;
+                failed = 1;
+                break;
             }
-            last_kind = kind;
+            last_kind = handler == NULL ? NULL : kind; /* no handler: look the next one up */
         }
         handled += 1;
-        PyObject *call[3] = {target, ctx, msg};
-        PyObject *r = PyObject_Vectorcall(handler, call, 3, NULL);
+        PyObject *r;
+        if (handler == NULL) { /* the fallback's */
+            PyObject *call[2] = {ctx, msg};
+            r = PyObject_Vectorcall(fallback, call, 2, NULL);
+        }
+        else {
+            PyObject *call[3] = {target, ctx, msg};
+            r = PyObject_Vectorcall(handler, call, 3, NULL);
+        }
         Py_DECREF(msg);
         if (r == NULL) {
             failed = 1;
