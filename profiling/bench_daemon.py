@@ -49,7 +49,7 @@ from aiway.actors.registry import RegisterSurface, SurfaceRegistry
 from aiway.actors.runtime import ActorSystem, Behaviour, Context, MailboxConfig, handles
 from aiway.config import DaemonSettings
 from aiway.ui.link.client import DaemonLink, actor_sink
-from profiling import row
+from profiling import goal, row
 from profiling.pipeline import fake_ollama
 from tests.fakes.isolated import isolated_env
 
@@ -228,8 +228,8 @@ def _hop_rows(clients: int, remote: list[float], local: list[float]) -> list[dic
                 baseline="a local surface of the same registry, same run",
                 baseline_value=base,
                 ratio=ours / base if base else None,
-                target=f"< {HOP_TARGET_MS:g} ms" if is_p99 else "none (orientation)",
-                met=ours < HOP_TARGET_MS if is_p99 else None,
+                target="" if is_p99 else "none (orientation)",
+                goal=goal("ours", "<", HOP_TARGET_MS) if is_p99 else None,
                 better="lower",
                 note=(
                     f"{len(remote)} token deliveries over {clients} remote {plural} (client "
@@ -332,8 +332,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             baseline="the same daemon, no surface attached, same run",
             baseline_value=bare,
             ratio=None,  # both near zero: their quotient is noise; the target is absolute
-            target=f"< {IDLE_TARGET_PERCENT:g}% of a core",
-            met=ours < IDLE_TARGET_PERCENT,
+            goal=goal("ours", "<", IDLE_TARGET_PERCENT),
             better="lower",
             note=(
                 f"a real `aiway serve` process, heartbeats every 5 s; /proc/<pid>/stat "

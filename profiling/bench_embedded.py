@@ -45,7 +45,7 @@ from aiway.actors.backends.embedded import (
 )
 from aiway.actors.protocol.conductor import ResponseMetadata
 from aiway.actors.protocol.stream import ChatTurn
-from profiling import median, median_ratio, row
+from profiling import goal, median, median_ratio, row
 
 TARGET_RATIO = 0.95
 QUICK_REPEATS = 3
@@ -149,8 +149,8 @@ def run(repeats: int = 5, max_tokens: int = 128, quick: bool = False) -> list[di
             baseline="bare llama-cpp-python stream loop",
             baseline_value=median(bare_rates),
             ratio=ratio,
-            target=f">= {TARGET_RATIO}x (aim 0.99x)",
-            met=ratio is not None and ratio >= TARGET_RATIO,
+            goal=goal("ratio", ">=", TARGET_RATIO),
+            aim="0.99x",
             better="higher",
             note=(
                 f"{tokens} tokens of one greedy answer, same model, context and threads; "
@@ -221,8 +221,8 @@ def first_token_rows(repeats: int) -> list[dict[str, Any]]:
             baseline="persona evaluated (no state)",
             baseline_value=median(cold),
             ratio=ratio,
-            target="< 0.2x (aim < 0.3 s)",
-            met=ratio is not None and ratio < 0.2,
+            goal=goal("ratio", "<", 0.2),
+            aim="< 0.3 s",
             better="lower",
             note=(
                 "a new process per run on the packaged persona, model loaded, stream to first "

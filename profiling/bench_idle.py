@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from aiway.actors.runtime import ActorRef, ActorSystem, Behaviour, Context, handles
-from profiling import row
+from profiling import goal, row
 
 IDLE_ACTORS = 10
 IDLE_SECONDS = 10.0
@@ -171,8 +171,8 @@ def run(quick: bool = False, seconds: float | None = None) -> list[dict[str, Any
             baseline=baseline,
             baseline_value=bare.wakeups,
             ratio=ours.wakeups / bare.wakeups if bare.wakeups else None,
-            target="0 more than the bare loop",
-            met=ours.wakeups <= bare.wakeups,
+            goal=goal("ours", "<=", bare.wakeups),
+            aim="0 more than the bare loop",
             better="lower",
             note=(
                 f"one {seconds:g} s window each side; "
@@ -189,8 +189,8 @@ def run(quick: bool = False, seconds: float | None = None) -> list[dict[str, Any
             baseline=baseline,
             baseline_value=bare.cpu_percent,
             ratio=None,  # both are ~0: their quotient is noise, the target is absolute
-            target=f"< {CPU_FLOOR_PERCENT}% (none measurable)",
-            met=ours.cpu_percent < CPU_FLOOR_PERCENT,
+            goal=goal("ours", "<", CPU_FLOOR_PERCENT),
+            aim="none measurable",
             better="lower",
             note="CPU = time.process_time() over the window / wall time, % of one core",
         ),

@@ -38,7 +38,7 @@ import orjson
 from aiway.actors.backends.ndjson import NdjsonSplitter
 from aiway.actors.backends.ollama import OllamaBackend
 from aiway.actors.protocol.stream import ChatTurn
-from profiling import median, median_ratio, row
+from profiling import goal, median, median_ratio, row
 from tests.fakes import FakeOllamaProcess
 
 MODEL = "smollm2:135m"
@@ -51,6 +51,10 @@ Reader = Callable[[str, int], Awaitable[None]]
 LONG_LINE_BYTES = 1024 * 1024
 QUICK_LONG_LINE_BYTES = LONG_LINE_BYTES  # smaller lines measure noise, not growth
 LONG_LINE_READ = 4096
+#: the endless-line rows time well under a millisecond of CPU: in full runs of the table
+#: the same code measured 0.39-0.55 ms and growth 2.4-3.1x (1.7x once), so --check
+#: allows them to double before it calls it a regression (their targets still bind)
+NOISY = 1.0
 
 
 class RejoiningSplitter:
@@ -115,8 +119,9 @@ def long_line_rows(size: int, repeats: int) -> list[dict[str, Any]]:
             baseline="the rejoining splitter it replaced",
             baseline_value=median(growth["old"]),
             ratio=median_ratio(growth["ours"], growth["old"]),
-            target="<= 5x (linear)",
-            met=ours_growth <= 5.0,
+            goal=goal("ours", "<=", 5.0),
+            aim="linear, 4x",
+            tolerance=NOISY,
             better="lower",
             note=note,
         ),
@@ -127,8 +132,8 @@ def long_line_rows(size: int, repeats: int) -> list[dict[str, Any]]:
             baseline="the rejoining splitter it replaced",
             baseline_value=median(cpu[("old", 4 * size)]) * 1000,
             ratio=median_ratio(cpu[("ours", 4 * size)], cpu[("old", 4 * size)]),
-            target="< 1.0x",
-            met=median(cpu[("ours", 4 * size)]) < median(cpu[("old", 4 * size)]),
+            goal=goal("ratio", "<", 1.0),
+            tolerance=NOISY,
             better="lower",
             note=note,
         ),
@@ -214,8 +219,8 @@ def run(tokens: int = 100_000, repeats: int = 5, quick: bool = False) -> list[di
             baseline="official ollama client",
             baseline_value=median(results["official"]),
             ratio=official_ratio,
-            target=">= 1.0x (aim 2x)",
-            met=official_ratio is not None and official_ratio >= 1.0,
+            goal=goal("ratio", ">=", 1.0),
+            aim="2x",
             better="higher",
             note=note,
         ),
@@ -226,8 +231,8 @@ def run(tokens: int = 100_000, repeats: int = 5, quick: bool = False) -> list[di
             baseline="bare aiohttp + orjson",
             baseline_value=median(results["bare"]),
             ratio=bare_ratio,
-            target=">= 0.8x (aim 0.95x)",
-            met=bare_ratio is not None and bare_ratio >= 0.8,
+            goal=goal("ratio", ">=", 0.8),
+            aim="0.95x",
             better="higher",
             note=note,
         ),
