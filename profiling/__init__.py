@@ -61,7 +61,8 @@ def evaluate(one: dict[str, Any]) -> bool | None:
     """Whether a row meets its goal (None: no goal, or a side was skipped or failed).
 
     Every row's ``met`` comes from here: a module states its target once, as data.
-    A row without a ``goal`` keeps the ``met`` it was given (older modules).
+    A row without a ``goal`` has no target (``row`` refuses a ``met`` of its own); only
+    the report's own rows (a module that failed) carry a ``met`` without one.
     """
     target = one.get("goal")
     if target is None:
@@ -108,6 +109,8 @@ def row(
         if met is not None:
             raise ValueError(f"row {name!r}: met is computed from goal; do not pass both")
         target = describe(goal, unit) + (f" (aim {aim})" if aim else "")
+    elif met is not None:
+        raise ValueError(f"row {name!r}: state the target as goal=, which the report evaluates")
     elif not target:
         target = "-"
     result: dict[str, Any] = {

@@ -29,7 +29,7 @@ def rate(ratio: float | None, module: str = "", **extra: Any) -> dict[str, Any]:
         baseline_value=1.0e6,
         ratio=ratio,
         better="higher",
-        **(extra if extra.get("goal") else {"met": ratio is not None and ratio >= 1.0} | extra),
+        **({"goal": goal("ratio", ">=", 1.0)} | extra),
     )
     if module:
         made["module"] = module
@@ -44,8 +44,7 @@ def latency(ratio: float) -> dict[str, Any]:
         baseline="Thespian",
         baseline_value=10.0,
         ratio=ratio,
-        target="< 30 us",
-        met=True,
+        goal=goal("ours", "<", 30.0),
         better="lower",
     )
 
@@ -208,6 +207,14 @@ def test_a_goal_on_the_value_compares_ours() -> None:
 def test_met_and_goal_together_are_refused() -> None:
     with pytest.raises(ValueError, match="computed from goal"):
         rate(1.0, goal=goal("ratio", ">=", 1.0), met=True)
+
+
+def test_a_met_without_a_goal_is_refused() -> None:
+    with pytest.raises(ValueError, match="state the target as goal"):
+        row(
+            name="one-way", unit="msgs/s", ours=2.0, baseline="Queue", baseline_value=1.0,
+            ratio=2.0, better="higher", met=True,
+        )  # fmt: skip
 
 
 def test_check_fails_when_a_row_with_a_ratio_loses_its_target_within_tolerance() -> None:
