@@ -202,3 +202,40 @@ def test_the_wake_up_is_timed_every_eighth_time_and_on_ready_called_once_per_wak
     assert len(woken) == 16
     assert timed == 2
     assert box.stats().latency_p50 > 0
+
+
+def test_a_run_that_reaches_the_low_watermark_leaves_pressure_and_calls_back_once() -> None:
+    box = Mailbox("m", MailboxConfig(capacity=10, high_watermark=0.8, low_watermark=0.5, batch=3))
+    target = Target()
+    called: list[int] = []
+    for n in range(9):
+        box.offer(Plain(n))
+    assert box.pressured
+    box.notify_when_drained(lambda: called.append(len(box)))
+    run(box, target)  # 6 left: above the low watermark (5)
+    assert box.pressured
+    assert called == []
+    run(box, target)  # 3 left
+    assert not box.pressured
+    assert called == [3]
+    run(box, target)
+    assert called == [3]
+    assert box._asleep
+    assert box.stats().processed == 9
+
+
+def test_a_drain_callback_that_raises_propagates_after_the_run_is_counted() -> None:
+    box = Mailbox("m", MailboxConfig(capacity=10, batch=8))
+    target = Target()
+
+    def fail() -> None:
+        raise Boom
+
+    for n in range(8):
+        box.offer(Plain(n))
+    box.notify_when_drained(fail)
+    with pytest.raises(Boom):
+        run(box, target)
+    assert len(target.got) == 8
+    assert box.stats().processed == 8
+    assert box._asleep
