@@ -22,7 +22,6 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Hashable
 from time import perf_counter
-from typing import TypeVar
 
 import attrs
 
@@ -35,10 +34,6 @@ except ImportError as exc:  # a checkout that was never installed
         "aiway's mailbox core (actors/runtime/_lane.c) is not compiled here: install "
         "aiway (`pip install -e .` in a checkout, or `.ci/just setup`), which compiles it"
     ) from exc
-
-#: what ``Mailbox.process`` hands each handler: the behaviour, and its context
-_Target = TypeVar("_Target")
-_Ctx = TypeVar("_Ctx")
 
 
 class OverflowPolicy(enum.Enum):
@@ -260,9 +255,8 @@ class Mailbox(Lane):
     """A bounded two-lane mailbox. Not thread-safe: used from the loop thread only.
 
     Its two hot paths are in C, in the base class ``Lane`` (``_lane.c``): ``offer``
-    for a plain message below the mark, and the run of plain messages inside
-    ``process``. Everything else is here, and the fields both share are the
-    base's.
+    for a plain message below the mark, and ``process``, the whole run. Everything
+    else is here, and the fields both share are the base's.
 
     ``offer`` never blocks and never raises; ``put`` (edge producers only)
     awaits space with a timeout and raises ``MailboxFull`` when it runs out.
