@@ -50,7 +50,6 @@ typedef struct {
 /* Set once by ``bind``. */
 static PyObject *plain_kinds;    /* set of types that take the fast path */
 static PyObject *accepted;       /* Delivery.ACCEPTED */
-static PyObject *perf_clock;     /* time.perf_counter */
 static PyTypeObject *deque_type; /* collections.deque */
 static PyObject *append_descr, *appendleft_descr, *popleft_descr;
 static PyCFunction append_fn, appendleft_fn, popleft_fn; /* their C functions, when plain */
@@ -96,6 +95,18 @@ popleft(PyObject *queue)
     return PyObject_Vectorcall(popleft_descr, &queue, 1, NULL);
 }
 
+static inline double
+now_seconds(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyTime_t t;
+    (void)PyTime_PerfCounterRaw(&t);
+    return PyTime_AsSecondsDouble(t);
+#else
+    return _PyTime_AsSecondsDouble(_PyTime_GetPerfCounter());
+#endif
+}
+
 static PyObject *
 lane_offer(Lane *self, PyObject *msg)
 {
@@ -118,7 +129,7 @@ lane_offer(Lane *self, PyObject *msg)
                 }
                 else { /* every eighth wake-up message: its enqueue time is kept */
                     self->wakes = 7;
-                    PyObject *now = PyObject_CallNoArgs(perf_clock);
+                    PyObject *now = PyFloat_FromDouble(now_seconds());
                     if (now == NULL) {
                         return NULL;
                     }
@@ -138,18 +149,6 @@ lane_offer(Lane *self, PyObject *msg)
         }
     }
     return PyObject_CallMethodOneArg((PyObject *)self, slow_offer_name, msg);
-}
-
-static inline double
-now_seconds(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    PyTime_t t;
-    (void)PyTime_PerfCounterRaw(&t);
-    return PyTime_AsSecondsDouble(t);
-#else
-    return _PyTime_AsSecondsDouble(_PyTime_GetPerfCounter());
-#endif
 }
 
 /* One sample into the histogram: its per-bucket counts modulo 256 (small ints are
@@ -502,18 +501,13 @@ static PyTypeObject LaneType = {
 static PyObject *
 lane_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PySet_CheckExact(args[0]) || !PyCallable_Check(args[2]) ||
-        !PyType_Check(args[3]) || !PyTuple_CheckExact(args[4])) {
+    if (nargs != 5 || !PySet_CheckExact(args[0]) || !PyType_Check(args[2]) ||
+        !PyTuple_CheckExact(args[4])) {
         PyErr_SetString(PyExc_TypeError,
-                        "bind(plain_kinds: set, accepted, clock, entry_type, (feed_slot, bounds))");
+                        "bind(plain_kinds: set, accepted, entry_type, feed_slot, bounds: tuple)");
         return NULL;
     }
-    PyObject *more = args[4];
-    if (PyTuple_GET_SIZE(more) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(more, 1))) {
-        PyErr_SetString(PyExc_TypeError, "bind: the last argument is (feed_slot, bounds)");
-        return NULL;
-    }
-    PyObject *given = PyTuple_GET_ITEM(more, 1);
+    PyObject *given = args[4];
     Py_ssize_t n = PyTuple_GET_SIZE(given);
     double *copied = PyMem_Calloc(n ? n : 1, sizeof(double));
     if (copied == NULL) {
@@ -531,15 +525,14 @@ lane_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     nbounds = n;
     Py_XSETREF(plain_kinds, Py_NewRef(args[0]));
     Py_XSETREF(accepted, Py_NewRef(args[1]));
-    Py_XSETREF(perf_clock, Py_NewRef(args[2]));
-    Py_XSETREF(entry_type, (PyTypeObject *)Py_NewRef(args[3]));
-    Py_XSETREF(feed_slot, Py_NewRef(PyTuple_GET_ITEM(more, 0)));
+    Py_XSETREF(entry_type, (PyTypeObject *)Py_NewRef(args[2]));
+    Py_XSETREF(feed_slot, Py_NewRef(args[3]));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"bind", (PyCFunction)(void (*)(void))lane_bind, METH_FASTCALL,
-     "bind(plain_kinds, accepted, clock, entry_type, (feed_slot, bounds)): what C reads."},
+     "bind(plain_kinds, accepted, entry_type, feed_slot, bounds): what C reads."},
     {NULL, NULL, 0, NULL},
 };
 

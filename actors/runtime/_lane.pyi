@@ -56,7 +56,7 @@ class Lane:
 def bind(
     plain_kinds: set[type],
     accepted: Delivery,
-    clock: Callable[[], float],
     entry_type: type,
-    more: tuple[object, tuple[float, ...]],
+    feed_slot: object,
+    bounds: tuple[float, ...],
 ) -> None: ...

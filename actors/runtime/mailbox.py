@@ -243,8 +243,9 @@ _REJECTED = Delivery.REJECTED
 _DEAD = Delivery.DEAD
 
 # What the C base reads: the plain types (the set grows as types are seen), the answer
-# a plain tell gets, the clock a wake-up is timed with, and what a run unwraps.
-bind(_PLAIN_KINDS, _ACCEPTED, perf_counter, _Entry, (_FEED, _BOUNDS))
+# a plain tell gets, what a run unwraps, and the latency buckets. C reads the clock of
+# ``perf_counter`` itself.
+bind(_PLAIN_KINDS, _ACCEPTED, _Entry, _FEED, _BOUNDS)
 
 
 def _nothing() -> None:
@@ -603,9 +604,6 @@ class Mailbox(Lane):
             for callback in callbacks:
                 callback()
 
-    def _processed_count(self) -> int:
-        return self._processed
-
     def stats(self) -> MailboxStats:
         """A consistent snapshot of every counter."""
         return MailboxStats(
@@ -615,7 +613,7 @@ class Mailbox(Lane):
             control_depth=len(self._control),
             high_water=self._high_water,
             # every message let in is processed, queued, folded into another, or evicted
-            accepted=self._processed_count()
+            accepted=self._processed
             + len(self._queue)
             + len(self._control)
             + self._coalesced
@@ -626,7 +624,7 @@ class Mailbox(Lane):
             blocked_puts=self._blocked_puts,
             blocked_seconds=self._blocked_seconds,
             put_timeouts=self._put_timeouts,
-            processed=self._processed_count(),
+            processed=self._processed,
             handler_seconds_total=self._handler_total,
             handler_seconds_max=self._handler_max,
             latency_p50=self._latency.percentile(0.5),
